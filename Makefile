@@ -1,0 +1,40 @@
+# hotline: `make run` starts the service with a demo city; `make test` runs every check.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+
+.PHONY: run test lint test-embedded test-production test-browser bench clean
+
+$(BIN)/hotline: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("hotline needs Python 3.11+") if sys.version_info < (3, 11) else None'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(BIN)/hotline
+
+run: $(BIN)/hotline
+	$(BIN)/hotline db upgrade
+	$(BIN)/hotline demo load
+	$(BIN)/hotline run --port $(PORT)
+
+lint: $(BIN)/hotline
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+# SQLite + the in-process queue (browser tests included).
+test-embedded: $(BIN)/hotline
+	$(BIN)/python -m pytest
+
+# PostgreSQL + real Redis + real `hotline worker` processes (mandatory when CI=true).
+test-production: $(BIN)/hotline
+	HOTLINE_TEST_BACKEND=postgres $(BIN)/python -m pytest -m "not browser"
+
+test: lint test-embedded test-production
+
+bench: $(BIN)/hotline
+	$(BIN)/python bench/intake.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache

@@ -1,0 +1,42 @@
+"""Build the runtime once per process: database, job queue, event subscriptions, periodic jobs."""
+
+from __future__ import annotations
+
+import logging
+
+from hotline_core.db import Database
+from hotline_core.events import EventBus
+from hotline_core.queue import JobQueue, PeriodicJob
+from hotline_core.runtime import Runtime, set_current
+from hotline_core.settings import Settings
+from hotline_core.twilio_gateway import TwilioGateway
+
+log = logging.getLogger(__name__)
+
+PERIODIC_JOBS = (
+    PeriodicJob("inbound-sweep", "intake.inbound.sweep_job", every=30),
+    PeriodicJob("unprocessed-tickets-sweep", "intake.services.sweep_unprocessed_job", every=60),
+    PeriodicJob("outbox-sweep", "hotline_core.outbox.sweep_job", every=15),
+)
+
+
+def bootstrap(settings: Settings | None = None, *, make_current: bool = True) -> Runtime:
+    settings = settings or Settings.from_env()
+    import webhooks.processors  # noqa: F401  (registers the inbound processors the sweeps call)
+
+    runtime = Runtime(
+        settings=settings,
+        db=Database(settings.database_url),
+        jobs=JobQueue(settings.redis_url),
+        events=EventBus(),
+        twilio=TwilioGateway(settings),
+    )
+    for job in PERIODIC_JOBS:
+        runtime.jobs.add_periodic(job)
+    if settings.skip_twilio_signature:
+        log.warning("!!! TWILIO_SKIP_SIGNATURE is ON: webhooks are accepted unsigned. Development only. !!!")
+    if not settings.twilio_configured:
+        log.warning("No Twilio credentials: outbound SMS are recorded in the outbox, not sent.")
+    if make_current:
+        set_current(runtime)
+    return runtime

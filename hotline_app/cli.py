@@ -1,0 +1,194 @@
+"""The ``hotline`` command: run, migrate, load the demo, start workers, simulate a phone."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import click
+
+from hotline_core.settings import Settings, SettingsError
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise click.ClickException(f"configuration error: {exc}") from exc
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
+def main(verbose: bool) -> None:
+    """hotline: the city's efficiency complaint hotline."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply alembic migrations (SQLite or PostgreSQL)."""
+    from hotline_core.migrate import upgrade
+
+    settings = _settings()
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url, revision)
+    click.echo(f"database at {revision}: {settings.database_url.split('@')[-1]}")
+
+
+@main.group()
+def demo() -> None:
+    """The demo city."""
+
+
+@demo.command("load")
+def demo_load() -> None:
+    """Load the demo directory, users and sample tickets (safe to run again)."""
+    from hotline_app.bootstrap import bootstrap
+    from hotline_app.demo import demo_credentials, load_demo
+
+    runtime = bootstrap(_settings())
+    created = load_demo(runtime)
+    runtime.jobs.run_burst() if runtime.jobs.embedded else None
+    click.echo(f"demo city loaded ({len(created)} new users)")
+    _print_credentials(demo_credentials())
+
+
+def _print_credentials(rows: list[tuple[str, str, str]]) -> None:
+    click.echo("Demo sign-in (http://127.0.0.1:5000/staff/login):")
+    for username, role, password in rows:
+        click.echo(f"  {role:<11} {username:<11} {password}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int)
+def run(host: str, port: int) -> None:
+    """Serve the web app with background jobs in-process (embedded mode) or on Redis workers."""
+    from hotline_app.demo import demo_credentials
+    from hotline_app.factory import create_app
+
+    app = create_app(_settings())
+    runtime = app.extensions["hotline"]
+    if runtime.jobs.embedded and runtime.settings.embedded_worker:
+        runtime.jobs.start_embedded()
+        click.echo("background jobs: in-process worker (no REDIS_URL)")
+    else:
+        click.echo("background jobs: Redis; start workers with `hotline worker`")
+    _print_credentials(demo_credentials())
+    click.echo(f"phone simulator: http://{host}:{port}/dev/simulator/   (or `hotline simulate sms ...`)")
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Run queued jobs, then exit.")
+@click.option("--name", default=None)
+@click.option("--no-beat", is_flag=True, help="Do not enqueue periodic sweeps from this worker.")
+def worker(burst: bool, name: str | None, no_beat: bool) -> None:
+    """An RQ worker for the hotline's queues (needs REDIS_URL)."""
+    from hotline_app.worker import run_worker
+
+    settings = _settings()
+    if not settings.redis_url and not burst:
+        raise click.ClickException("REDIS_URL is not set: in embedded mode `hotline run` runs the jobs")
+    sys.exit(0 if run_worker(settings, burst=burst, name=name, beat=not no_beat) is not None else 1)
+
+
+@main.group()
+def simulate() -> None:
+    """Play Twilio's part against a running service, with correctly signed webhooks."""
+
+
+def _phone(url: str):  # type: ignore[no-untyped-def]
+    import requests
+
+    from simulator.twilio_requests import Phone, http_transport
+
+    settings = _settings()
+    base = settings.public_base_url or url
+    transport = http_transport(url)
+
+    def checked(path: str, form: dict[str, str], headers: dict[str, str]) -> tuple[int, str]:
+        try:
+            return transport(path, form, headers)
+        except requests.RequestException as exc:
+            raise click.ClickException(f"cannot reach the hotline at {url}: is `make run` running? ({exc})") from exc
+
+    return Phone(base, settings.webhook_auth_token, checked, settings.hotline_number)
+
+
+@simulate.command("sms")
+@click.option("--from", "from_number", required=True, help="The citizen's number, e.g. +8613800138000")
+@click.option("--url", default=lambda: os.environ.get("HOTLINE_URL", "http://127.0.0.1:5000"), show_default=True)
+@click.option("--media", multiple=True, help="An MMS media URL (repeatable).")
+@click.argument("body")
+def simulate_sms(from_number: str, url: str, media: tuple[str, ...], body: str) -> None:
+    """Text BODY to the hotline and print its reply."""
+    phone = _phone(url)
+    exchange = phone.text(from_number, body, media=[(m, "image/jpeg") for m in media])
+    click.echo(f"> {body}")
+    for line in exchange.messages or ["(no reply)"]:
+        click.echo(f"< {line}")
+    if exchange.status != 200:
+        raise click.ClickException(f"HTTP {exchange.status}: {exchange.body.strip()}")
+
+
+@simulate.command("call")
+@click.option("--from", "from_number", required=True)
+@click.option("--say", "speech", default="", help="What the caller says (empty: silence).")
+@click.option("--english", is_flag=True, help="Press 1 for English first.")
+@click.option("--recording-seconds", default=8, type=int, help="Length of the follow-up recording (0: none).")
+@click.option("--confidence", default=0.92, type=float)
+@click.option("--url", default=lambda: os.environ.get("HOTLINE_URL", "http://127.0.0.1:5000"), show_default=True)
+def simulate_call(
+    from_number: str, speech: str, english: bool, recording_seconds: int, confidence: float, url: str
+) -> None:
+    """Call the hotline: hear the greeting, speak, record, hear the ticket number."""
+    phone = _phone(url)
+    for exchange in phone.call(
+        from_number, speech=speech, english=english, recording_seconds=recording_seconds, confidence=confidence
+    ):
+        said = (
+            exchange.form.get("SpeechResult")
+            or exchange.form.get("Digits")
+            or ("[recording]" if exchange.form.get("RecordingUrl") else "")
+        )
+        if said:
+            click.echo(f"> {said}")
+        for line in exchange.says:
+            click.echo(f"< {line}")
+        if exchange.status not in (200, 204):
+            raise click.ClickException(f"{exchange.path}: HTTP {exchange.status}: {exchange.body.strip()}")
+
+
+@main.command("check-config")
+def check_config() -> None:
+    """Parse the environment and print the effective settings (secrets hidden)."""
+    s = _settings()
+    for key in (
+        "environment",
+        "database_url",
+        "redis_url",
+        "public_base_url",
+        "timezone",
+        "default_region",
+        "default_language",
+        "twilio_configured",
+        "sms_segments_per_second",
+    ):
+        value = getattr(s, key)
+        if key == "database_url" and "@" in str(value):
+            value = "…@" + str(value).split("@")[-1]
+        click.echo(f"{key}: {value}")
+
+
+if __name__ == "__main__":
+    main()

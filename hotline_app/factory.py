@@ -1,0 +1,86 @@
+"""The application factory: ``create_app(settings)`` builds a Flask app; it starts nothing."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from hotline_core.runtime import Runtime
+from hotline_core.settings import Settings
+
+csrf = CSRFProtect()
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
+    from hotline_app.bootstrap import bootstrap
+
+    runtime = runtime or bootstrap(settings)
+    settings = runtime.settings
+    app = Flask(__name__, instance_path=str(settings.instance_path))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.upload_max_bytes * settings.upload_max_files + (1 << 20),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=(settings.public_base_url or "").startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
+        REMEMBER_COOKIE_DURATION=timedelta(hours=8),
+        WTF_CSRF_TIME_LIMIT=4 * 3600,
+        SIMULATOR_ENABLED=settings.environment != "production",
+        TESTING=settings.environment == "test",
+    )
+    app.extensions["hotline"] = runtime
+
+    import hotline_web
+    from intake.views import bp as complaints_bp
+    from responders.views import bp as staff_bp
+    from webhooks.views import bp as webhooks_bp
+
+    hotline_web.init_app(app)
+    csrf.init_app(app)
+    csrf.exempt(webhooks_bp)  # Twilio signs its requests; CSRF tokens are for browsers
+    app.register_blueprint(complaints_bp)
+    app.register_blueprint(staff_bp)
+    app.register_blueprint(webhooks_bp)
+    if app.config["SIMULATOR_ENABLED"]:
+        from simulator.views import bp as simulator_bp
+
+        app.register_blueprint(simulator_bp)
+
+    @app.get("/healthz")
+    def healthz():  # type: ignore[no-untyped-def]
+        return {
+            "status": "ok",
+            "database": runtime.db.dialect,
+            "queue": "embedded" if runtime.jobs.embedded else "redis",
+        }
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):  # type: ignore[no-untyped-def]
+        from hotline_web.context import tr
+
+        return render_template("error.html", code=400, message=tr("form.csrf")), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        from hotline_web.context import tr
+
+        code = exc.code or 500
+        if request.path.startswith("/twilio/"):
+            return f"{code} {exc.name}: {exc.description}\n", code, {"Content-Type": "text/plain"}
+        key = f"error.{code}" if code in (400, 403, 404, 413) else "error.400"
+        return render_template("error.html", code=code, message=tr(key)), code
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):  # type: ignore[no-untyped-def]
+        from hotline_web.context import tr
+
+        log.exception("unhandled error on %s", request.path)
+        return render_template("error.html", code=500, message=tr("error.500")), 500
+
+    return app

@@ -1,0 +1,24 @@
+"""Domain models, one module per entity group. Importing this package registers every table."""
+
+from hotline_core.models.audit import AuditEntry
+from hotline_core.models.directory import Area, Category, Unit
+from hotline_core.models.inbound import InboundEvent
+from hotline_core.models.messaging import MessageStatusEvent, OptOut, OutboxMessage
+from hotline_core.models.ticket import Attachment, Ticket, TicketEvent
+from hotline_core.models.user import Role, User
+
+__all__ = [
+    "Area",
+    "Attachment",
+    "AuditEntry",
+    "Category",
+    "InboundEvent",
+    "MessageStatusEvent",
+    "OptOut",
+    "OutboxMessage",
+    "Role",
+    "Ticket",
+    "TicketEvent",
+    "Unit",
+    "User",
+]

@@ -1,0 +1,255 @@
+"""The SMS outbox: every outbound text is a row first, then a job sends it.
+
+* Messages are sent in priority order (acknowledgements first), at most
+  ``HOTLINE_SMS_SEGMENTS_PER_SECOND`` segments a second for the whole service: one dispatcher at
+  a time holds a Redis lock, so a burst of complaints queues instead of failing at Twilio.
+* A failed send is retried with exponential backoff; Twilio errors that cannot succeed (invalid
+  number, opted out) fail at once.
+* Without Twilio credentials a message is marked "not sent (no credentials)", so a demo shows
+  everything the service would have sent.
+* Twilio's status callbacks update the message; each (sid, status) is kept once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hotline_core import sms
+from hotline_core.models import MessageStatusEvent, OptOut, OutboxMessage
+from hotline_core.models.messaging import MessageStatus, Priority
+from hotline_core.runtime import Runtime, current
+from hotline_core.twilio_gateway import SendError
+
+log = logging.getLogger(__name__)
+
+DISPATCH_JOB = "hotline_core.outbox.dispatch_job"
+LOCK_NAME = "hotline:outbox:dispatch"
+BACKOFF_BASE_SECONDS = 30
+BACKOFF_MAX_SECONDS = 3600
+DISPATCH_BUDGET_SECONDS = 50
+
+
+def queue_sms(
+    session: Session,
+    runtime: Runtime,
+    *,
+    to: str,
+    body: str,
+    kind: str,
+    priority: int = Priority.NOTIFICATION,
+    ticket_id: int | None = None,
+) -> OutboxMessage:
+    """Add a message to the outbox; it is dispatched after the session commits."""
+    message = OutboxMessage(
+        to_number=to,
+        body=body,
+        kind=kind,
+        priority=priority,
+        ticket_id=ticket_id,
+        segments=sms.segments(body),
+        encoding=sms.encoding(body),
+        next_attempt_at=runtime.now(),
+    )
+    session.add(message)
+    runtime.jobs.enqueue_after_commit(session, DISPATCH_JOB, queue="messages")
+    return message
+
+
+def is_opted_out(session: Session, phone: str) -> bool:
+    row = session.get(OptOut, phone)
+    return bool(row and row.opted_out)
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0), BACKOFF_MAX_SECONDS))
+
+
+class Dispatcher:
+    """Sends due messages in priority order at a bounded rate.
+
+    ``sleep`` and ``monotonic`` are injectable so the rate can be tested without waiting.
+    """
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.runtime = runtime
+        self.sleep = sleep
+        self.monotonic = monotonic
+        self.interval_per_segment = 1.0 / runtime.settings.sms_segments_per_second
+        self._next_send_at = 0.0
+
+    def next_due(self, session: Session) -> OutboxMessage | None:
+        stmt = (
+            select(OutboxMessage)
+            .where(OutboxMessage.status == MessageStatus.PENDING, OutboxMessage.next_attempt_at <= self.runtime.now())
+            .order_by(OutboxMessage.priority, OutboxMessage.id)
+            .limit(1)
+        )
+        if session.bind is not None and session.bind.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        return session.scalars(stmt).first()
+
+    def run(self, budget_seconds: float = DISPATCH_BUDGET_SECONDS) -> int:
+        """Send until nothing is due or the budget is spent. Returns how many were handled."""
+        handled = 0
+        started = self.monotonic()
+        while self.monotonic() - started < budget_seconds:
+            with self.runtime.db.transaction() as session:
+                message = self.next_due(session)
+                if message is None:
+                    break
+                self._wait_for_rate(message)
+                self._send(session, message)
+                handled += 1
+        return handled
+
+    def _wait_for_rate(self, message: OutboxMessage) -> None:
+        if not self.runtime.twilio.configured or message.status != MessageStatus.PENDING:
+            return
+        delay = self._next_send_at - self.monotonic()
+        if delay > 0:
+            self.sleep(delay)
+        self._next_send_at = max(self._next_send_at, self.monotonic()) + (self.interval_per_segment * message.segments)
+
+    def _send(self, session: Session, message: OutboxMessage) -> None:
+        now = self.runtime.now()
+        message.attempts += 1
+        if is_opted_out(session, message.to_number):
+            message.status = MessageStatus.OPTED_OUT
+            message.status_updated_at = now
+            return
+        if not self.runtime.twilio.configured:
+            message.status = MessageStatus.NOT_SENT_NO_CREDENTIALS
+            message.status_updated_at = now
+            return
+        try:
+            sent = self.runtime.twilio.send_sms(message.to_number, message.body)
+        except SendError as exc:
+            message.last_error = str(exc)[:2000]
+            message.error_code = str(exc.code) if exc.code else None
+            if exc.permanent or message.attempts >= self.runtime.settings.outbox_max_attempts:
+                message.status = MessageStatus.FAILED
+                message.status_updated_at = now
+            else:
+                message.next_attempt_at = now + backoff(message.attempts)
+            log.warning("outbox message %s: %s", message.id, exc)
+            return
+        message.twilio_sid = sent.sid
+        message.sent_at = now
+        message.status_updated_at = now
+        # A status callback may have beaten us to it; never move a message backwards.
+        message.status = _latest_status(session, sent.sid) or sent.status
+
+
+def dispatch_job() -> int:
+    """RQ job: drain the outbox. Only one dispatcher runs at a time, so the rate holds globally."""
+    runtime = current()
+    lock = runtime.jobs.connection.lock(LOCK_NAME, timeout=DISPATCH_BUDGET_SECONDS + 30, blocking=False)
+    handled = 0
+    while True:
+        if not lock.acquire(blocking=False):
+            return handled  # the running dispatcher will pick up what is due
+        try:
+            handled += Dispatcher(runtime).run()
+        finally:
+            lock.release()
+        # Re-check after releasing: a message committed while we held the lock had its own job
+        # refused above, so it must not be stranded.
+        if not has_due_messages(runtime) or handled == 0:
+            break
+    schedule_retries(runtime)
+    return handled
+
+
+def has_due_messages(runtime: Runtime) -> bool:
+    with runtime.db.session() as session:
+        return bool(
+            session.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.status == MessageStatus.PENDING, OutboxMessage.next_attempt_at <= runtime.now())
+            )
+        )
+
+
+def schedule_retries(runtime: Runtime) -> None:
+    """Make sure the earliest pending retry has a dispatch job waiting for it."""
+    with runtime.db.session() as session:
+        earliest: datetime | None = session.scalar(
+            select(func.min(OutboxMessage.next_attempt_at)).where(OutboxMessage.status == MessageStatus.PENDING)
+        )
+    if earliest is not None:
+        delay = max((earliest - runtime.now()).total_seconds(), 0.5)
+        runtime.jobs.enqueue(DISPATCH_JOB, queue="messages", delay=delay)
+
+
+def sweep_job() -> bool:
+    """Periodic safety net: start a dispatcher if anything is due (e.g. Redis was down)."""
+    runtime = current()
+    if has_due_messages(runtime):
+        return runtime.jobs.enqueue(DISPATCH_JOB, queue="messages")
+    return False
+
+
+_STATUS_ORDER = {
+    s: i
+    for i, s in enumerate(
+        [
+            "accepted",
+            "scheduled",
+            "queued",
+            "sending",
+            "sent",
+            "receiving",
+            "received",
+            "delivered",
+            "read",
+            "undelivered",
+            "failed",
+            "canceled",
+            "partially_delivered",
+        ]
+    )
+}
+
+
+def _latest_status(session: Session, sid: str) -> str | None:
+    statuses = session.scalars(select(MessageStatusEvent.status).where(MessageStatusEvent.message_sid == sid)).all()
+    return max(statuses, key=lambda s: _STATUS_ORDER.get(s, -1)) if statuses else None
+
+
+def record_status_callback(session: Session, form: dict[str, Any], now: datetime) -> bool:
+    """Keep one Twilio status callback. Returns False for a repeat of one already kept."""
+    sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
+    status = (form.get("MessageStatus") or form.get("SmsStatus") or "").strip().lower()
+    if not sid or status not in MessageStatus.TWILIO:
+        raise ValueError("MessageSid and a known MessageStatus are required")
+    try:
+        with session.begin_nested():
+            session.add(
+                MessageStatusEvent(
+                    message_sid=sid, status=status, error_code=form.get("ErrorCode") or None, form=form, received_at=now
+                )
+            )
+    except IntegrityError:
+        return False
+    latest = _latest_status(session, sid) or status
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.twilio_sid == sid)
+        .values(status=latest, status_updated_at=now, error_code=form.get("ErrorCode") or OutboxMessage.error_code)
+    )
+    return True

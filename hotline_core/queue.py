@@ -1,0 +1,226 @@
+"""Background jobs on RQ, the same code on a real Redis and on the embedded default.
+
+* With ``REDIS_URL`` set, jobs go to Redis and separate ``hotline worker`` processes run them.
+* Without it, RQ runs on an in-process fakeredis server (with Lua, which RQ needs) and a worker
+  thread in the web process runs the very same jobs.
+
+Jobs are enqueued only after the transaction that created their rows commits
+(:meth:`JobQueue.enqueue_after_commit`) and receive ids, never objects. If Redis is unreachable
+when a job would be enqueued, nothing is lost: the periodic sweeps find the unprocessed rows.
+
+The embedded worker relies on RQ internals (``SimpleWorker``, ``TimerDeathPenalty``,
+``RQScheduler``); rq is pinned in ``pyproject.toml`` and ``tests/test_queue.py`` proves that
+immediate and scheduled jobs run in this mode.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import redis
+from rq import Queue, SimpleWorker
+from rq.scheduler import RQScheduler
+from rq.timeouts import TimerDeathPenalty
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+
+# Named queues, most urgent first: a worker always drains intake before sending, and sending
+# before sweeps and reports.
+QUEUE_NAMES = ("intake", "messages", "default", "sweeps")
+
+JobRef = Callable[..., Any] | str
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    """A job the beat enqueues every ``every`` seconds, once per period across all processes."""
+
+    name: str
+    func: str
+    every: float
+    queue: str = "sweeps"
+
+
+class JobQueue:
+    """Enqueues jobs; owns the Redis connection (real or in-process)."""
+
+    def __init__(self, redis_url: str | None = None, *, key_prefix: str = "hotline") -> None:
+        self.redis_url = redis_url
+        self.key_prefix = key_prefix
+        if redis_url:
+            self.connection = redis.Redis.from_url(
+                redis_url, socket_connect_timeout=2, socket_timeout=10, health_check_interval=30
+            )
+            self.embedded = False
+        else:
+            import fakeredis
+
+            self.server = fakeredis.FakeServer()
+            self.connection = fakeredis.FakeRedis(server=self.server)
+            self.embedded = True
+        self.queues = {name: Queue(name, connection=self.connection) for name in QUEUE_NAMES}
+        self.periodic: list[PeriodicJob] = []
+        self._embedded_runner: EmbeddedRunner | None = None
+
+    # -- enqueueing --------------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        func: JobRef,
+        *args: Any,
+        queue: str = "default",
+        delay: float | None = None,
+        job_id: str | None = None,
+        **kwargs: Any,
+    ) -> bool:
+        """Enqueue now. Returns False (and logs) if Redis cannot be reached: sweeps retry later."""
+        target = self.queues[queue]
+        try:
+            if delay:
+                target.enqueue_in(timedelta(seconds=delay), func, *args, job_id=job_id, **kwargs)
+            else:
+                target.enqueue(func, *args, job_id=job_id, **kwargs)
+        except redis.exceptions.RedisError as exc:
+            log.warning("could not enqueue %s%r on %s: %s (a sweep will pick it up)", func, args, queue, exc)
+            return False
+        return True
+
+    def enqueue_after_commit(
+        self, session: Session, func: JobRef, *args: Any, queue: str = "default", **kwargs: Any
+    ) -> None:
+        """Enqueue once ``session`` commits; forget it if the session rolls back."""
+        pending: list[tuple[JobRef, tuple[Any, ...], str, dict[str, Any]]] = session.info.setdefault(
+            "hotline_pending_jobs", []
+        )
+        if not session.info.get("hotline_jobs_hooked"):
+            session.info["hotline_jobs_hooked"] = True
+
+            @event.listens_for(session, "after_commit")
+            def _flush(sess: Session) -> None:
+                jobs = sess.info.pop("hotline_pending_jobs", [])
+                for job_func, job_args, job_queue, job_kwargs in jobs:
+                    self.enqueue(job_func, *job_args, queue=job_queue, **job_kwargs)
+
+            @event.listens_for(session, "after_rollback")
+            def _drop(sess: Session) -> None:
+                sess.info.pop("hotline_pending_jobs", None)
+
+        pending.append((func, args, queue, kwargs))
+
+    # -- periodic jobs -----------------------------------------------------------------------
+
+    def add_periodic(self, job: PeriodicJob) -> None:
+        if all(existing.name != job.name for existing in self.periodic):
+            self.periodic.append(job)
+
+    def beat(self, now: float | None = None) -> list[str]:
+        """Enqueue each periodic job whose period has started and no process has claimed yet."""
+        now = time.time() if now is None else now
+        fired = []
+        for job in self.periodic:
+            period = int(now // job.every)
+            key = f"{self.key_prefix}:beat:{job.name}:{period}"
+            try:
+                claimed = self.connection.set(key, b"1", nx=True, ex=max(int(job.every * 3), 10))
+            except redis.exceptions.RedisError as exc:
+                log.warning("beat could not reach Redis: %s", exc)
+                return fired
+            if claimed and self.enqueue(job.func, queue=job.queue):
+                fired.append(job.name)
+        return fired
+
+    # -- workers -----------------------------------------------------------------------------
+
+    def worker(self, name: str | None = None, worker_class: type[SimpleWorker] | None = None) -> SimpleWorker:
+        cls = worker_class or SimpleWorker
+        return cls([self.queues[n] for n in QUEUE_NAMES], connection=self.connection, name=name)
+
+    def run_burst(self, max_jobs: int | None = None) -> bool:
+        """Run every queued job in the calling thread (tests and the CLI's ``--burst``)."""
+        worker = self.worker(worker_class=ThreadSafeWorker)
+        scheduler = RQScheduler([self.queues[n] for n in QUEUE_NAMES], connection=self.connection)
+        scheduler.acquire_locks()
+        scheduler.enqueue_scheduled_jobs()
+        scheduler.release_locks()
+        return worker.work(burst=True, max_jobs=max_jobs, logging_level="WARNING")
+
+    def pending_count(self) -> int:
+        return sum(q.count for q in self.queues.values())
+
+    def start_embedded(self, on_start: Callable[[], None] | None = None) -> EmbeddedRunner:
+        """Start the in-process worker, scheduler and beat threads (embedded mode only)."""
+        if self._embedded_runner is None:
+            self._embedded_runner = EmbeddedRunner(self, on_start)
+            self._embedded_runner.start()
+        return self._embedded_runner
+
+    def stop_embedded(self) -> None:
+        if self._embedded_runner is not None:
+            self._embedded_runner.stop()
+            self._embedded_runner = None
+
+
+class ThreadSafeWorker(SimpleWorker):
+    """An RQ SimpleWorker that can run outside the main thread: no signals anywhere."""
+
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self) -> None:
+        pass
+
+
+class EmbeddedRunner:
+    """Worker, scheduler and beat as daemon threads of the web process."""
+
+    def __init__(self, jobs: JobQueue, on_start: Callable[[], None] | None = None, tick: float = 0.5) -> None:
+        self.jobs = jobs
+        self.tick = tick
+        self.on_start = on_start
+        self._stop = threading.Event()
+        self.worker = jobs.worker(name=f"embedded-{id(self):x}", worker_class=ThreadSafeWorker)
+        self.threads = [
+            threading.Thread(target=self._work, name="hotline-worker", daemon=True),
+            threading.Thread(target=self._schedule, name="hotline-scheduler", daemon=True),
+        ]
+
+    def start(self) -> None:
+        for thread in self.threads:
+            thread.start()
+
+    def stop(self, timeout: float = 5) -> None:
+        self._stop.set()
+        self.worker.request_stop(None, None)
+        for thread in self.threads:
+            thread.join(timeout)
+
+    def _work(self) -> None:
+        if self.on_start:
+            self.on_start()
+        while not self._stop.is_set():
+            try:
+                # Short bursts keep the thread responsive to stop() without RQ's blocking dequeue.
+                if not self.worker.work(burst=True, logging_level="WARNING"):
+                    self._stop.wait(self.tick / 5)
+            except Exception:  # a job's own failure is recorded by RQ; this guards the loop itself
+                log.exception("embedded worker loop failed; continuing")
+                self._stop.wait(self.tick)
+
+    def _schedule(self) -> None:
+        scheduler = RQScheduler(list(self.jobs.queues.values()), connection=self.jobs.connection)
+        while not self._stop.is_set():
+            try:
+                scheduler.acquire_locks()
+                scheduler.enqueue_scheduled_jobs()
+                self.jobs.beat()
+            except Exception:
+                log.exception("embedded scheduler tick failed; continuing")
+            self._stop.wait(self.tick)
+        scheduler.release_locks()

@@ -1,0 +1,81 @@
+"""Talking to Twilio's REST API with the real twilio client.
+
+Without credentials nothing is sent: the gateway says so and the outbox records the message as
+"not sent (no credentials)". ``TWILIO_API_BASE_URL`` points the client at another API root (the
+fake Twilio API the tests run on loopback).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from twilio.base.exceptions import TwilioRestException
+from twilio.rest import Client
+
+from hotline_core.settings import Settings
+
+# Twilio error codes that will never succeed on retry (bad or unreachable number, opted out).
+PERMANENT_ERRORS = {21211, 21212, 21214, 21408, 21421, 21606, 21610, 21612, 21614, 21617, 21635}
+
+
+class NotConfigured(RuntimeError):
+    """No Twilio credentials are set."""
+
+
+class SendError(RuntimeError):
+    def __init__(self, message: str, *, code: int | None = None, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.permanent = permanent
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    sid: str
+    status: str
+
+
+@dataclass(frozen=True)
+class PlacedCall:
+    sid: str
+    status: str
+
+
+class TwilioGateway:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._client: Client | None = None
+
+    @property
+    def configured(self) -> bool:
+        return self.settings.twilio_configured
+
+    @property
+    def client(self) -> Client:
+        if not self.configured:
+            raise NotConfigured("no Twilio credentials")
+        if self._client is None:
+            client = Client(self.settings.twilio_account_sid, self.settings.twilio_auth_token)
+            if self.settings.twilio_api_base_url:
+                client.api.base_url = self.settings.twilio_api_base_url.rstrip("/")
+            self._client = client
+        return self._client
+
+    def callback_url(self, path: str) -> str | None:
+        base = self.settings.public_base_url
+        return f"{base}{path}" if base else None
+
+    def send_sms(self, to: str, body: str) -> SentMessage:
+        kwargs: dict[str, Any] = {"to": to, "from_": self.settings.twilio_phone_number, "body": body}
+        status_callback = self.callback_url("/twilio/sms/status")
+        if status_callback:
+            kwargs["status_callback"] = status_callback
+        try:
+            message = self.client.messages.create(**kwargs)
+        except TwilioRestException as exc:
+            permanent = exc.code in PERMANENT_ERRORS or (400 <= exc.status < 500 and exc.status != 429)
+            raise SendError(f"Twilio {exc.status} {exc.code}: {exc.msg}", code=exc.code, permanent=permanent) from exc
+        except Exception as exc:  # network errors, timeouts: worth retrying
+            raise SendError(f"{type(exc).__name__}: {exc}") from exc
+        return SentMessage(sid=message.sid, status=message.status or "queued")

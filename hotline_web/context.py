@@ -1,0 +1,69 @@
+"""Per-request access to the runtime, a database session and the reader's language."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Flask, current_app, g, request
+from sqlalchemy.orm import Session
+
+from hotline_core.i18n import LANGUAGES, MESSAGES, t
+from hotline_core.runtime import Runtime
+
+LANG_COOKIE = "lang"
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["hotline"]
+
+
+def db_session() -> Session:
+    """One session per request, closed when the request ends."""
+    if "db_session" not in g:
+        g.db_session = runtime().db.session()
+    return g.db_session
+
+
+def language() -> str:
+    if "lang" not in g:
+        chosen = request.args.get("lang") or request.cookies.get(LANG_COOKIE)
+        if chosen not in LANGUAGES:
+            chosen = request.accept_languages.best_match(["zh", "zh-CN", "en"]) or runtime().settings.default_language
+            chosen = "zh" if chosen.startswith("zh") else chosen
+        g.lang = chosen if chosen in LANGUAGES else "zh"
+    return g.lang
+
+
+def tr(key: str, **fields: object) -> str:
+    return t(key, language(), **fields)
+
+
+def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if value is None:
+        return ""
+    return value.astimezone(runtime().settings.tz).strftime(fmt)
+
+
+def init_app(app: Flask) -> None:
+    @app.teardown_appcontext
+    def _close_session(_exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+    @app.after_request
+    def _remember_language(response):  # type: ignore[no-untyped-def]
+        chosen = request.args.get("lang")
+        if chosen in LANGUAGES:
+            response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 24 * 3600, samesite="Lax")
+        return response
+
+    @app.context_processor
+    def _template_helpers() -> dict[str, object]:
+        return {
+            "t": tr,
+            "catalogue": MESSAGES,
+            "lang": language(),
+            "local_time": local_time,
+            "other_lang": "en" if language() == "zh" else "zh",
+        }

@@ -1,0 +1,321 @@
+"""The intake service: the one way a complaint becomes a ticket, whatever channel it came by.
+
+Channels (the Twilio webhooks, the web form, the CLI, the demo loader) translate what they receive
+into a :class:`Complaint` and call :func:`submit_complaint`. Nothing here knows about HTTP or TwiML.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hotline_core import outbox, phones
+from hotline_core.audit import Actor
+from hotline_core.audit import record as audit
+from hotline_core.events import CitizenMessageAdded, ComplaintReceived
+from hotline_core.i18n import guess_language, t
+from hotline_core.models import Area, Attachment, Category, Ticket, TicketEvent
+from hotline_core.models.messaging import Priority
+from hotline_core.models.ticket import Channel, TicketState
+from hotline_core.runtime import Runtime, current
+
+PROCESS_JOB = "intake.services.process_ticket_job"
+MAX_TEXT_LENGTH = 10_000
+
+
+class IntakeError(ValueError):
+    """A complaint that cannot be accepted as given; the message says why."""
+
+
+@dataclass(frozen=True)
+class AttachmentIn:
+    kind: str  # media | recording | upload
+    url: str | None = None
+    content_type: str | None = None
+    filename: str | None = None
+    storage_path: str | None = None
+    size_bytes: int | None = None
+    external_sid: str | None = None
+    duration_seconds: int | None = None
+
+
+@dataclass
+class Complaint:
+    """A complaint as a channel received it."""
+
+    channel: str
+    text: str
+    phone: str | None = None
+    language: str | None = None
+    source_ref: str | None = None
+    name: str | None = None
+    anonymous: bool = False
+    contact_consent: bool = False
+    category_code: str | None = None
+    area_code: str | None = None
+    attachments: list[AttachmentIn] = field(default_factory=list)
+    needs_review: bool = False
+    review_reason: str | None = None
+    acknowledge_by_sms: bool = True
+    received_at: datetime | None = None
+
+
+def format_number(ticket_id: int, received_at: datetime, runtime: Runtime) -> str:
+    """Human-readable ticket number: year of receipt (local time) and the ticket's serial."""
+    return f"{received_at.astimezone(runtime.settings.tz).year}-{ticket_id:06d}"
+
+
+def find_by_source(session: Session, channel: str, source_ref: str) -> Ticket | None:
+    return session.scalars(select(Ticket).where(Ticket.channel == channel, Ticket.source_ref == source_ref)).first()
+
+
+def find_by_number(session: Session, number: str) -> Ticket | None:
+    return session.scalars(select(Ticket).where(Ticket.number == number.strip())).first()
+
+
+def submit_complaint(session: Session, runtime: Runtime, complaint: Complaint) -> Ticket:
+    """Store a complaint as a new ticket, or return the ticket it already made (same source).
+
+    The ticket, its first timeline event, its attachments and its acknowledgement SMS are written
+    in the caller's transaction; processing (classification, routing) is enqueued after commit.
+    """
+    if complaint.channel not in Channel.ALL:
+        raise IntakeError(f"unknown channel {complaint.channel!r}")
+    text = (complaint.text or "").strip()
+    if len(text) > MAX_TEXT_LENGTH:
+        raise IntakeError(f"complaint text is longer than {MAX_TEXT_LENGTH} characters")
+    if complaint.source_ref:
+        existing = find_by_source(session, complaint.channel, complaint.source_ref)
+        if existing is not None:
+            return existing
+
+    settings = runtime.settings
+    now = complaint.received_at or runtime.now()
+    phone = None if complaint.anonymous else phones.normalise(complaint.phone, settings.default_region)
+    language = complaint.language or guess_language(text, settings.default_language)
+    category = _lookup(session, Category, complaint.category_code)
+    area = _lookup(session, Area, complaint.area_code)
+
+    ticket = Ticket(
+        channel=complaint.channel,
+        source_ref=complaint.source_ref,
+        language=language,
+        citizen_phone=phone.value if phone else None,
+        citizen_phone_valid=bool(phone and phone.valid),
+        citizen_name=None if complaint.anonymous else (complaint.name or None),
+        anonymous=complaint.anonymous,
+        contact_consent=complaint.contact_consent and not complaint.anonymous,
+        text=text,
+        category_id=category.id if category else None,
+        area_id=area.id if area else None,
+        state=TicketState.RECEIVED,
+        needs_review=complaint.needs_review,
+        review_reason=complaint.review_reason,
+        created_at=now,
+        updated_at=now,
+        last_citizen_message_at=now,
+        lookup_code=None if phone and phone.valid else secrets.token_hex(3).upper(),
+    )
+    session.add(ticket)
+    session.flush()
+    ticket.number = format_number(ticket.id, now, runtime)
+    session.add(
+        TicketEvent(
+            ticket=ticket,
+            at=now,
+            kind="received",
+            actor=f"citizen:{complaint.channel}",
+            body=text or None,
+            data={
+                "channel": complaint.channel,
+                "phone_valid": ticket.citizen_phone_valid,
+                "explicit_category": complaint.category_code,
+                "explicit_area": complaint.area_code,
+            },
+        )
+    )
+    if phone and not phone.valid:
+        session.add(TicketEvent(ticket=ticket, at=now, kind="phone_flagged", data={"raw": phone.value}))
+    for item in complaint.attachments:
+        add_attachment(session, ticket, item, now)
+    if complaint.needs_review:
+        session.add(
+            TicketEvent(ticket=ticket, at=now, kind="flagged_for_review", data={"reason": complaint.review_reason})
+        )
+    if complaint.acknowledge_by_sms:
+        acknowledge_by_sms(session, runtime, ticket, now)
+    audit(session, Actor(f"citizen:{complaint.channel}"), "ticket.create", ticket, number=ticket.number)
+    runtime.jobs.enqueue_after_commit(session, PROCESS_JOB, ticket.id, queue="intake")
+    return ticket
+
+
+def _lookup(session: Session, model: type[Category] | type[Area], code: str | None) -> Category | Area | None:
+    if not code:
+        return None
+    found = session.scalars(select(model).where(model.code == code)).first()
+    if found is None:
+        raise IntakeError(f"unknown {model.__name__.lower()} {code!r}")
+    return found
+
+
+def add_attachment(session: Session, ticket: Ticket, item: AttachmentIn, now: datetime) -> Attachment | None:
+    """Attach a file or link once (an external sid such as a RecordingSid is never added twice)."""
+    if item.external_sid:
+        existing = session.scalars(select(Attachment).where(Attachment.external_sid == item.external_sid)).first()
+        if existing is not None:
+            return None
+    attachment = Attachment(
+        ticket=ticket,
+        kind=item.kind,
+        url=item.url,
+        content_type=item.content_type,
+        filename=item.filename,
+        storage_path=item.storage_path,
+        size_bytes=item.size_bytes,
+        external_sid=item.external_sid,
+        duration_seconds=item.duration_seconds,
+        created_at=now,
+    )
+    session.add(attachment)
+    session.flush()
+    kind = "recording_added" if item.kind == "recording" else "attachment_added"
+    session.add(
+        TicketEvent(
+            ticket=ticket, at=now, kind=kind, data={"attachment_id": attachment.id, "content_type": item.content_type}
+        )
+    )
+    return attachment
+
+
+def acknowledge_by_sms(session: Session, runtime: Runtime, ticket: Ticket, now: datetime) -> bool:
+    """Text the citizen the ticket number (priority: acknowledgements go before everything else)."""
+    if not (ticket.citizen_phone and ticket.citizen_phone_valid and ticket.number):
+        return False
+    key = {Channel.PHONE: "sms.ack_voice", Channel.WEB: "sms.ack_web"}.get(ticket.channel, "sms.ack")
+    outbox.queue_sms(
+        session,
+        runtime,
+        to=ticket.citizen_phone,
+        body=t(key, ticket.language, number=ticket.number),
+        kind="acknowledgement",
+        priority=Priority.ACKNOWLEDGEMENT,
+        ticket_id=ticket.id,
+    )
+    session.add(TicketEvent(ticket=ticket, at=now, kind="acknowledged", data={"via": "sms-outbox"}))
+    return True
+
+
+def record_acknowledged_in_reply(session: Session, ticket: Ticket, via: str, now: datetime) -> None:
+    session.add(TicketEvent(ticket=ticket, at=now, kind="acknowledged", data={"via": via}))
+
+
+def add_citizen_message(
+    session: Session,
+    runtime: Runtime,
+    ticket: Ticket,
+    text: str,
+    *,
+    channel: str,
+    attachments: list[AttachmentIn] | None = None,
+    source_ref: str | None = None,
+) -> TicketEvent:
+    """A citizen's follow-up message joins the ticket's thread."""
+    now = runtime.now()
+    event = TicketEvent(
+        ticket=ticket,
+        at=now,
+        kind="citizen_message",
+        actor=f"citizen:{channel}",
+        body=text[:MAX_TEXT_LENGTH] or None,
+        data={"source_ref": source_ref},
+    )
+    session.add(event)
+    for item in attachments or []:
+        add_attachment(session, ticket, item, now)
+    ticket.last_citizen_message_at = now
+    ticket.updated_at = now
+    session.flush()
+    runtime.events.publish(session, CitizenMessageAdded(ticket.id, event.id))
+    return event
+
+
+def open_sms_thread(session: Session, runtime: Runtime, phone: str) -> Ticket | None:
+    """The citizen's open SMS ticket still within the thread window, if any."""
+    window = timedelta(hours=runtime.settings.sms_thread_window_hours)
+    if window <= timedelta(0):
+        return None
+    since = runtime.now() - window
+    return session.scalars(
+        select(Ticket)
+        .where(
+            Ticket.citizen_phone == phone,
+            Ticket.channel == Channel.SMS,
+            Ticket.state.in_(TicketState.OPEN),
+            Ticket.last_citizen_message_at >= since,
+        )
+        .order_by(Ticket.last_citizen_message_at.desc())
+        .limit(1)
+    ).first()
+
+
+def flag_for_review(session: Session, ticket: Ticket, reason: str, now: datetime) -> None:
+    if not ticket.needs_review:
+        ticket.needs_review = True
+        ticket.review_reason = reason
+        session.add(TicketEvent(ticket=ticket, at=now, kind="flagged_for_review", data={"reason": reason}))
+
+
+def lookup_for_citizen(session: Session, number: str, last4_or_code: str) -> Ticket | None:
+    """A ticket, if ``last4_or_code`` matches its phone's last four digits or its access code."""
+    ticket = find_by_number(session, number)
+    if ticket is None:
+        return None
+    given = (last4_or_code or "").strip().upper()
+    if not given:
+        return None
+    if (
+        ticket.citizen_phone
+        and len(given) == 4
+        and secrets.compare_digest(phones.last_four(ticket.citizen_phone), given)
+    ):
+        return ticket
+    if ticket.lookup_code and secrets.compare_digest(ticket.lookup_code, given):
+        return ticket
+    return None
+
+
+def process_ticket(session: Session, runtime: Runtime, ticket_id: int) -> bool:
+    """Hand a stored ticket to whatever reacts to new complaints (routing). Runs once per ticket."""
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None or ticket.processed_at is not None:
+        return False
+    runtime.events.publish(session, ComplaintReceived(ticket.id))
+    now = runtime.now()
+    ticket.processed_at = now
+    session.add(TicketEvent(ticket=ticket, at=now, kind="processed"))
+    return True
+
+
+def process_ticket_job(ticket_id: int) -> bool:
+    """RQ job (intake queue): process one ticket; a second run does nothing."""
+    runtime = current()
+    with runtime.db.transaction() as session:
+        ticket = session.get(Ticket, ticket_id, with_for_update=runtime.db.dialect == "postgresql")
+        return process_ticket(session, runtime, ticket_id) if ticket else False
+
+
+def sweep_unprocessed_job(older_than_seconds: float = 60) -> int:
+    """Periodic job: enqueue processing for tickets whose job was lost (Redis down, crash)."""
+    runtime = current()
+    cutoff = runtime.now() - timedelta(seconds=older_than_seconds)
+    with runtime.db.session() as session:
+        ids = session.scalars(
+            select(Ticket.id).where(Ticket.processed_at.is_(None), Ticket.created_at <= cutoff).limit(1000)
+        ).all()
+    for ticket_id in ids:
+        runtime.jobs.enqueue(PROCESS_JOB, ticket_id, queue="intake")
+    return len(ids)

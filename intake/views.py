@@ -1,0 +1,152 @@
+"""The citizen's web pages: file a complaint, then track it by number and phone digits."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from sqlalchemy import select
+
+from hotline_core.models import Area, Category, Ticket
+from hotline_core.models.ticket import Channel
+from hotline_web.context import db_session, language, runtime, tr
+from intake import forms, services
+from intake.services import AttachmentIn, Complaint, IntakeError
+
+bp = Blueprint("complaints", __name__, template_folder="templates")
+
+PUBLIC_EVENT_KINDS = (
+    "received",
+    "acknowledged",
+    "citizen_message",
+    "assigned",
+    "signed",
+    "replied",
+    "resolved",
+    "closed",
+    "reopened",
+)
+
+
+def _choices(model: type[Category] | type[Area], none_key: str) -> list[tuple[str, str]]:
+    lang = language()
+    query = select(model).order_by(model.code)
+    if model is Category:
+        query = query.where(Category.level == 1, Category.active.is_(True))
+    else:
+        query = query.where(Area.parent_id.is_(None))
+    return [("", tr(none_key))] + [(row.code, row.name(lang)) for row in db_session().scalars(query)]
+
+
+@bp.route("/", methods=["GET", "POST"])
+def new():  # type: ignore[no-untyped-def]
+    rt = runtime()
+    settings = rt.settings
+    form = forms.ComplaintForm()
+    form.category.choices = _choices(Category, "form.category_none")
+    form.district.choices = _choices(Area, "form.district_none")
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        if not form.validate_on_submit() and "csrf_token" in form.errors:
+            errors["form"] = [tr("form.csrf")]
+        text = (form.description.data or "").strip()
+        if not text:
+            errors.setdefault("description", []).append(tr("form.required"))
+        elif len(text) < forms.MIN_TEXT:
+            errors.setdefault("description", []).append(tr("form.too_short", min=forms.MIN_TEXT))
+        elif len(text) > forms.MAX_TEXT:
+            errors.setdefault("description", []).append(tr("form.too_long", max=forms.MAX_TEXT))
+        anonymous = bool(form.anonymous.data)
+        phone = None
+        if not anonymous:
+            raw = (form.phone.data or "").strip()
+            if not raw:
+                errors.setdefault("phone", []).append(tr("form.phone_required"))
+            else:
+                phone = forms.check_phone(raw, settings.default_region)
+                if phone is None or not phone.valid:
+                    errors.setdefault("phone", []).append(tr("form.phone_invalid", value=raw[:40]))
+        if len(form.name.data or "") > 100:
+            errors.setdefault("name", []).append(tr("form.too_long", max=100))
+        valid_codes = {code for code, _ in form.category.choices}
+        if form.category.data and form.category.data not in valid_codes:
+            errors.setdefault("category", []).append(tr("error.400"))
+        if form.district.data and form.district.data not in {code for code, _ in form.district.choices}:
+            errors.setdefault("district", []).append(tr("error.400"))
+        files, file_errors = forms.check_files(
+            request.files.getlist(form.attachments.name), settings.upload_max_files, settings.upload_max_bytes
+        )
+        for key, fields in file_errors:
+            errors.setdefault("attachments", []).append(tr(key, **fields))
+        if not errors:
+            stored = [_store_upload(rt.settings.instance_path, f) for f in files]
+            with db_session() as s, s.begin():
+                try:
+                    ticket = services.submit_complaint(
+                        s,
+                        rt,
+                        Complaint(
+                            channel=Channel.WEB,
+                            text=text,
+                            phone=phone.value if phone else None,
+                            language=language(),
+                            name=(form.name.data or "").strip() or None,
+                            anonymous=anonymous,
+                            contact_consent=bool(form.contact_consent.data),
+                            category_code=form.category.data or None,
+                            area_code=form.district.data or None,
+                            attachments=stored,
+                        ),
+                    )
+                except IntakeError:
+                    abort(400)
+                number, code = ticket.number, ticket.lookup_code
+            session["filed"] = {"number": number, "code": code if anonymous or not phone else None}
+            return redirect(url_for("complaints.filed", lang=language()))
+    status = 400 if errors else 200
+    return render_template(
+        "complaints/new.html",
+        form=form,
+        errors=errors,
+        max_files=settings.upload_max_files,
+        max_mb=settings.upload_max_bytes // (1 << 20),
+    ), status
+
+
+def _store_upload(instance: Path, checked: forms.CheckedFile) -> AttachmentIn:
+    folder = instance / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{uuid.uuid4().hex}{Path(checked.storage.filename or '').suffix.lower()}"
+    checked.storage.save(folder / name)
+    return AttachmentIn(
+        kind="upload",
+        filename=Path(checked.storage.filename or "").name[:255],
+        content_type=checked.content_type,
+        storage_path=f"uploads/{name}",
+        size_bytes=checked.size,
+    )
+
+
+@bp.get("/filed")
+def filed():  # type: ignore[no-untyped-def]
+    info = session.get("filed")
+    if not info:
+        return redirect(url_for("complaints.new"))
+    return render_template("complaints/filed.html", number=info["number"], code=info.get("code"))
+
+
+@bp.route("/track", methods=["GET", "POST"])
+def lookup():  # type: ignore[no-untyped-def]
+    form = forms.LookupForm()
+    ticket: Ticket | None = None
+    not_found = False
+    if request.method == "POST" and form.validate_on_submit():
+        ticket = services.lookup_for_citizen(db_session(), form.number.data or "", form.last4.data or "")
+        not_found = ticket is None
+    elif request.method == "POST":
+        abort(400)
+    events = [e for e in ticket.events if e.kind in PUBLIC_EVENT_KINDS] if ticket else []
+    return render_template("complaints/lookup.html", form=form, ticket=ticket, events=events, not_found=not_found), (
+        404 if not_found else 200
+    )

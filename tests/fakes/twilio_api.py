@@ -1,0 +1,109 @@
+"""A fake Twilio REST API on loopback. The real twilio client talks to it over HTTP.
+
+It records every request (path, HTTP Basic user, form fields) so tests can assert exactly what
+the service sent, and it can be told to fail the next requests with a given status and error code.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    account: str
+    password: str
+    form: dict[str, list[str]]
+
+    def field(self, name: str) -> str | None:
+        values = self.form.get(name)
+        return values[0] if values else None
+
+
+@dataclass
+class FakeTwilioAPI:
+    requests: list[RecordedRequest] = field(default_factory=list)
+    failures: list[tuple[int, int]] = field(default_factory=list)  # (HTTP status, Twilio error code)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def fail_next(self, status: int, code: int, times: int = 1) -> None:
+        with self.lock:
+            self.failures.extend([(status, code)] * times)
+
+    def messages(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path.endswith("/Messages.json")]
+
+    def calls(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path.endswith("/Calls.json")]
+
+    def start(self) -> FakeTwilioServer:
+        return FakeTwilioServer(self)
+
+
+class FakeTwilioServer:
+    def __init__(self, api: FakeTwilioAPI) -> None:
+        self.api = api
+        handler = _make_handler(api)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _make_handler(api: FakeTwilioAPI) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            raw = self.rfile.read(length).decode("utf-8")
+            auth = self.headers.get("Authorization", "")
+            account, password = "", ""
+            if auth.startswith("Basic "):
+                account, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+            request = RecordedRequest("POST", self.path, account, password, parse_qs(raw, keep_blank_values=True))
+            with api.lock:
+                api.requests.append(request)
+                failure = api.failures.pop(0) if api.failures else None
+            if failure:
+                status, code = failure
+                self._json(status, {"code": code, "message": f"fake failure {code}", "more_info": "",
+                                    "status": status})
+                return
+            if self.path.endswith("/Messages.json"):
+                sid = "SM" + secrets.token_hex(16)
+                self._json(201, {"sid": sid, "status": "queued", "to": request.field("To"),
+                                 "from": request.field("From"), "body": request.field("Body"),
+                                 "account_sid": account, "num_segments": "1"})
+            elif self.path.endswith("/Calls.json"):
+                sid = "CA" + secrets.token_hex(16)
+                self._json(201, {"sid": sid, "status": "queued", "to": request.field("To"),
+                                 "from": request.field("From"), "account_sid": account})
+            else:
+                self._json(404, {"code": 20404, "message": "not found", "status": 404})
+
+        def _json(self, status: int, body: dict) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Handler

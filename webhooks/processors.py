@@ -1,0 +1,135 @@
+"""Turn stored Twilio requests into intake calls and TwiML replies.
+
+Each processor receives the stored :class:`InboundEvent` (its form fields exactly as Twilio sent
+them). They run in the webhook request and, if that failed, again from a sweep (``deferred``).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from hotline_core import outbox
+from hotline_core.models import InboundEvent
+from hotline_core.runtime import Runtime
+from intake import conversation
+from intake.inbound import processor
+from webhooks import twiml
+
+
+def _language(event: InboundEvent, runtime: Runtime) -> str:
+    lang = event.headers.get("lang") or runtime.settings.default_language
+    return lang if lang in twiml.SAY else runtime.settings.default_language
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _paths(runtime: Runtime, language: str) -> tuple[str, str]:
+    return (f"/twilio/voice/recorded?lang={language}", f"/twilio/voice/recording-status?lang={language}")
+
+
+@processor("sms")
+def process_sms(session: Session, runtime: Runtime, event: InboundEvent, deferred: bool) -> str:
+    form = event.form
+    count = _int(form.get("NumMedia")) or 0
+    media = [
+        (form[f"MediaUrl{i}"], form.get(f"MediaContentType{i}", ""))
+        for i in range(min(count, 10))
+        if form.get(f"MediaUrl{i}")
+    ]
+    reply = conversation.handle_sms(
+        session,
+        runtime,
+        conversation.InboundSms(
+            message_sid=form["MessageSid"],
+            from_number=form["From"],
+            body=form.get("Body", ""),
+            media=media,
+        ),
+        deferred=deferred,
+    )
+    if reply.ticket is not None:
+        event.ticket_id = reply.ticket.id
+    return twiml.message(None if deferred else reply.text)
+
+
+@processor("sms_status")
+def process_sms_status(session: Session, runtime: Runtime, event: InboundEvent, deferred: bool) -> str:
+    outbox.record_status_callback(session, event.form, runtime.now())
+    return ""
+
+
+@processor("voice_incoming")
+def process_incoming_call(session: Session, runtime: Runtime, event: InboundEvent, deferred: bool) -> str:
+    language = _language(event, runtime)
+    return twiml.greeting(language, f"/twilio/voice/gather?lang={language}")
+
+
+@processor("voice_gather")
+def process_gather(session: Session, runtime: Runtime, event: InboundEvent, deferred: bool) -> str:
+    form = event.form
+    language = _language(event, runtime)
+    if form.get("Digits") == "1" and language != "en":
+        return twiml.ask_again_in("en", "/twilio/voice/gather?lang=en")
+    speech = (form.get("SpeechResult") or "").strip()
+    record_action, recording_callback = _paths(runtime, language)
+    if not speech:
+        return twiml.record_instead(language, record_action, recording_callback)
+    call = conversation.CallInput(form["CallSid"], form.get("From", ""), language)
+    ticket = conversation.ticket_from_speech(session, runtime, call, speech, _float(form.get("Confidence")))
+    event.ticket_id = ticket.id
+    return twiml.ticket_then_record(language, ticket.number or "", record_action, recording_callback)
+
+
+@processor("voice_recorded")
+def process_recorded(session: Session, runtime: Runtime, event: InboundEvent, deferred: bool) -> str:
+    form = event.form
+    language = _language(event, runtime)
+    call = conversation.CallInput(form["CallSid"], form.get("From", ""), language)
+    ticket = conversation.attach_recording(
+        session,
+        runtime,
+        call,
+        recording_sid=form.get("RecordingSid"),
+        url=form.get("RecordingUrl", ""),
+        duration=_int(form.get("RecordingDuration")),
+    )
+    if ticket is not None:
+        event.ticket_id = ticket.id
+    return twiml.goodbye(language, ticket.number if ticket else None)
+
+
+@processor("recording_status")
+def process_recording_status(session: Session, runtime: Runtime, event: InboundEvent, deferred: bool) -> str:
+    form = event.form
+    if form.get("RecordingStatus", "completed") != "completed":
+        return ""
+    language = _language(event, runtime)
+    call = conversation.CallInput(form["CallSid"], form.get("From", ""), language)
+    ticket = conversation.attach_recording(
+        session,
+        runtime,
+        call,
+        recording_sid=form.get("RecordingSid"),
+        url=form.get("RecordingUrl", ""),
+        duration=_int(form.get("RecordingDuration")),
+    )
+    if ticket is not None:
+        event.ticket_id = ticket.id
+    return ""
+
+
+@processor("call_status")
+def process_call_status(session: Session, runtime: Runtime, event: InboundEvent, deferred: bool) -> str:
+    return ""  # kept as raw events; mystery calls read their own call progress

@@ -1,0 +1,109 @@
+"""TwiML for the hotline's voice and SMS conversations, in Mandarin and English."""
+
+from __future__ import annotations
+
+from twilio.twiml.messaging_response import MessagingResponse
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from hotline_core.i18n import spoken_number, t
+
+SAY = {
+    "zh": {"language": "cmn-CN", "voice": "Polly.Zhiyu-Neural"},
+    "en": {"language": "en-US", "voice": "Polly.Joanna-Neural"},
+}
+SPEECH_LANGUAGE = {"zh": "cmn-Hans-CN", "en": "en-US"}
+
+
+def message(text: str | None) -> str:
+    response = MessagingResponse()
+    if text:
+        response.message(text)
+    return str(response)
+
+
+def empty_voice() -> str:
+    return str(VoiceResponse())
+
+
+def greeting(language: str, action: str) -> str:
+    """One prompt, no menu tree: speak now (Mandarin by default) or press 1 for English."""
+    response = VoiceResponse()
+    gather = Gather(
+        input="dtmf speech",
+        num_digits=1,
+        language=SPEECH_LANGUAGE[language],
+        speech_timeout="auto",
+        timeout=6,
+        action=action,
+        method="POST",
+        action_on_empty_result=True,
+    )
+    gather.say(t("voice.greeting", language), **SAY[language])
+    response.append(gather)
+    return str(response)
+
+
+def ask_again_in(language: str, action: str) -> str:
+    response = VoiceResponse()
+    gather = Gather(
+        input="speech",
+        language=SPEECH_LANGUAGE[language],
+        speech_timeout="auto",
+        timeout=6,
+        action=action,
+        method="POST",
+        action_on_empty_result=True,
+    )
+    gather.say(t("voice.greeting", language), **SAY[language])
+    response.append(gather)
+    return str(response)
+
+
+def ticket_then_record(language: str, number: str, record_action: str, recording_callback: str) -> str:
+    """Say the ticket number at once, then record anything more as evidence."""
+    spoken = spoken_number(number)
+    response = VoiceResponse()
+    response.say(t("voice.ticket_number", language, spoken=spoken), **SAY[language])
+    response.say(t("voice.record_more", language), **SAY[language])
+    response.record(
+        action=record_action,
+        method="POST",
+        max_length=120,
+        finish_on_key="#",
+        play_beep=True,
+        timeout=5,
+        recording_status_callback=recording_callback,
+        recording_status_callback_method="POST",
+    )
+    # Reached only when nothing was recorded (Twilio skips the action for an empty recording).
+    response.say(t("voice.thanks", language, spoken=spoken), **SAY[language])
+    response.hangup()
+    return str(response)
+
+
+def record_instead(language: str, record_action: str, recording_callback: str) -> str:
+    response = VoiceResponse()
+    response.say(t("voice.record_instead", language), **SAY[language])
+    response.record(
+        action=record_action,
+        method="POST",
+        max_length=180,
+        finish_on_key="#",
+        play_beep=True,
+        timeout=6,
+        recording_status_callback=recording_callback,
+        recording_status_callback_method="POST",
+    )
+    response.say(t("voice.nothing_heard", language), **SAY[language])
+    response.hangup()
+    return str(response)
+
+
+def goodbye(language: str, number: str | None) -> str:
+    response = VoiceResponse()
+    if number:
+        response.say(t("voice.thanks", language, spoken=spoken_number(number)), **SAY[language])
+    else:
+        response.say(t("voice.nothing_heard", language), **SAY[language])
+    response.hangup()
+    return str(response)

@@ -1,0 +1,109 @@
+"""The Twilio webhook endpoints. Each one: check, store the raw request, process, answer TwiML."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+from werkzeug.exceptions import HTTPException
+
+from intake import inbound
+from webhooks import processors, twiml  # noqa: F401  (processors registers the handlers)
+from webhooks.security import public_url, require, runtime, twilio_webhook, xml
+
+bp = Blueprint("webhooks", __name__, url_prefix="/twilio")
+
+# If processing fails inside the request, the raw event is already stored; the caller still gets
+# an answer and a sweep finishes the work (and texts the ticket number).
+FALLBACK = {
+    "sms": lambda lang: twiml.message(None),
+    "voice_incoming": lambda lang: twiml.greeting(lang, f"/twilio/voice/gather?lang={lang}"),
+    "voice_gather": lambda lang: twiml.goodbye(lang, None),
+    "voice_recorded": lambda lang: twiml.goodbye(lang, None),
+}
+
+
+def _handle(kind: str, dedupe_key: str, *, empty_status: int = 200) -> Response:
+    rt = runtime()
+    language = request.args.get("lang", rt.settings.default_language)
+    if language not in twiml.SAY:
+        language = rt.settings.default_language
+    headers = {"lang": language, "signature": request.headers.get("X-Twilio-Signature", "")}
+    received = inbound.receive(
+        rt,
+        kind=kind,
+        dedupe_key=dedupe_key,
+        url=public_url(),
+        form=request.form.to_dict(flat=True),
+        headers=headers,
+        idempotency_token=request.headers.get("I-Twilio-Idempotency-Token") or None,
+    )
+    if received.processed:
+        body = received.response or ""
+    else:
+        ok, body = inbound.process(rt, received.event_id)
+        if not ok:
+            body = FALLBACK.get(kind, lambda lang: "")(language)
+    if not body:
+        return Response(status=empty_status)
+    return xml(body)
+
+
+@bp.post("/sms")
+@twilio_webhook
+def sms() -> Response:
+    form = require("MessageSid", "From")
+    if len(form.get("Body", "")) > 1600:
+        return Response("Body is longer than Twilio's 1600 characters\n", status=400, mimetype="text/plain")
+    return _handle("sms", f"sms:{form['MessageSid']}")
+
+
+@bp.post("/sms/status")
+@twilio_webhook
+def sms_status() -> Response:
+    form = require("MessageSid", "MessageStatus")
+    return _handle("sms_status", f"sms_status:{form['MessageSid']}:{form['MessageStatus']}")
+
+
+@bp.post("/voice")
+@twilio_webhook
+def voice() -> Response:
+    form = require("CallSid", "From")
+    return _handle("voice_incoming", f"voice:{form['CallSid']}:incoming")
+
+
+@bp.post("/voice/gather")
+@twilio_webhook
+def voice_gather() -> Response:
+    form = require("CallSid")
+    lang = request.args.get("lang", "")
+    step = "digits" if form.get("Digits") else ("speech" if form.get("SpeechResult") else "empty")
+    return _handle("voice_gather", f"voice:{form['CallSid']}:gather:{lang}:{step}")
+
+
+@bp.post("/voice/recorded")
+@twilio_webhook
+def voice_recorded() -> Response:
+    form = require("CallSid")
+    return _handle(
+        "voice_recorded", f"voice:{form['CallSid']}:recorded:{form.get('RecordingSid') or form.get('RecordingUrl', '')}"
+    )
+
+
+@bp.post("/voice/recording-status")
+@twilio_webhook
+def recording_status() -> Response:
+    form = require("CallSid", "RecordingSid")
+    status = form.get("RecordingStatus", "completed")
+    return _handle("recording_status", f"recording:{form['RecordingSid']}:{status}")
+
+
+@bp.post("/voice/status")
+@twilio_webhook
+def call_status() -> Response:
+    form = require("CallSid", "CallStatus")
+    seq = form.get("SequenceNumber") or form["CallStatus"]
+    return _handle("call_status", f"call_status:{form['CallSid']}:{seq}")
+
+
+@bp.errorhandler(HTTPException)
+def http_error(exc: HTTPException) -> Response:
+    return Response(f"{exc.code} {exc.name}: {exc.description}\n", status=exc.code or 400, mimetype="text/plain")
