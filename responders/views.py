@@ -135,10 +135,5 @@ def outbox():  # type: ignore[no-untyped-def]
     )
 
 
-@bp.app_errorhandler(403)
-def forbidden(_exc):  # type: ignore[no-untyped-def]
-    return render_template("error.html", code=403, message=tr("error.403")), 403
-
-
 def flash_text(key: str) -> None:
     flash(tr(key))

@@ -95,8 +95,13 @@ def make_settings(database_template: str, tmp_path: Path) -> Callable[..., Setti
     url = _fresh_database(database_template, tmp_path)
 
     def make(**overrides: Any) -> Settings:
-        env = {"HOTLINE_ENV": "test", "SECRET_KEY": "test-secret", "HOTLINE_INSTANCE_PATH": str(tmp_path / "instance"),
-               "DATABASE_URL": url, "HOTLINE_SMS_SEGMENTS_PER_SECOND": "1000"}
+        env = {
+            "HOTLINE_ENV": "test",
+            "SECRET_KEY": "test-secret",
+            "HOTLINE_INSTANCE_PATH": str(tmp_path / "instance"),
+            "DATABASE_URL": url,
+            "HOTLINE_SMS_SEGMENTS_PER_SECOND": "1000",
+        }
         if BACKEND == "postgres":
             env["REDIS_URL"] = REDIS_URL
         return Settings.from_env(env, **overrides)
@@ -192,9 +197,13 @@ def fake_twilio() -> Iterator[FakeTwilioAPI]:
 
 @pytest.fixture
 def twilio_settings(make_settings: Callable[..., Settings], fake_twilio: FakeTwilioAPI) -> Settings:
-    return make_settings(twilio_account_sid="AC" + "1" * 32, twilio_auth_token="fake-auth-token",
-                         twilio_phone_number="+8612345000000", twilio_api_base_url=fake_twilio.url,  # type: ignore[attr-defined]
-                         public_base_url="https://hotline.example.org")
+    return make_settings(
+        twilio_account_sid="AC" + "1" * 32,
+        twilio_auth_token="fake-auth-token",
+        twilio_phone_number="+8612345000000",
+        twilio_api_base_url=fake_twilio.url,  # type: ignore[attr-defined]
+        public_base_url="https://hotline.example.org",
+    )
 
 
 @pytest.fixture
@@ -206,11 +215,24 @@ def worker_process(runtime: Runtime, settings: Settings) -> Iterator[Callable[[]
         if runtime.jobs.embedded:
             runtime.jobs.start_embedded()
             return
-        env = dict(os.environ, HOTLINE_ENV="test", SECRET_KEY="test-secret", DATABASE_URL=settings.database_url,
-                   REDIS_URL=settings.redis_url or "", HOTLINE_INSTANCE_PATH=str(settings.instance_path),
-                   HOTLINE_SMS_SEGMENTS_PER_SECOND="1000")
-        procs.append(subprocess.Popen([sys.executable, "-m", "hotline_app.cli", "worker", "--no-beat"],
-                                      env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+        env = dict(
+            os.environ,
+            HOTLINE_ENV="test",
+            SECRET_KEY="test-secret",
+            DATABASE_URL=settings.database_url,
+            REDIS_URL=settings.redis_url or "",
+            HOTLINE_INSTANCE_PATH=str(settings.instance_path),
+            HOTLINE_SMS_SEGMENTS_PER_SECOND="1000",
+        )
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "hotline_app.cli", "worker", "--no-beat"],
+                env=env,
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+        )
 
     yield start
     for proc in procs:

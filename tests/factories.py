@@ -19,8 +19,13 @@ def complaint(runtime: Runtime, text: str = "窗口办事拖延，三次都没�
     return ticket
 
 
-def user(runtime: Runtime, username: str = "alice", role: str = "dispatcher", password: str = "correct horse",
-         unit_id: int | None = None) -> User:
+def user(
+    runtime: Runtime,
+    username: str = "alice",
+    role: str = "dispatcher",
+    password: str = "correct horse",
+    unit_id: int | None = None,
+) -> User:
     with runtime.db.transaction() as s:
         row = User(username=username, role=role, display_name=username.title(), unit_id=unit_id)
         row.set_password(password)

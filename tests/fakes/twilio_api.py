@@ -53,7 +53,7 @@ class FakeTwilioServer:
         self.api = api
         handler = _make_handler(api)
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
     @property
@@ -83,18 +83,34 @@ def _make_handler(api: FakeTwilioAPI) -> type[BaseHTTPRequestHandler]:
                 failure = api.failures.pop(0) if api.failures else None
             if failure:
                 status, code = failure
-                self._json(status, {"code": code, "message": f"fake failure {code}", "more_info": "",
-                                    "status": status})
+                self._json(status, {"code": code, "message": f"fake failure {code}", "more_info": "", "status": status})
                 return
             if self.path.endswith("/Messages.json"):
                 sid = "SM" + secrets.token_hex(16)
-                self._json(201, {"sid": sid, "status": "queued", "to": request.field("To"),
-                                 "from": request.field("From"), "body": request.field("Body"),
-                                 "account_sid": account, "num_segments": "1"})
+                self._json(
+                    201,
+                    {
+                        "sid": sid,
+                        "status": "queued",
+                        "to": request.field("To"),
+                        "from": request.field("From"),
+                        "body": request.field("Body"),
+                        "account_sid": account,
+                        "num_segments": "1",
+                    },
+                )
             elif self.path.endswith("/Calls.json"):
                 sid = "CA" + secrets.token_hex(16)
-                self._json(201, {"sid": sid, "status": "queued", "to": request.field("To"),
-                                 "from": request.field("From"), "account_sid": account})
+                self._json(
+                    201,
+                    {
+                        "sid": sid,
+                        "status": "queued",
+                        "to": request.field("To"),
+                        "from": request.field("From"),
+                        "account_sid": account,
+                    },
+                )
             else:
                 self._json(404, {"code": 20404, "message": "not found", "status": 404})
 
