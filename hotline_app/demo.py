@@ -16,7 +16,7 @@ from intake.services import Complaint
 DEMO_FILE = Path(__file__).with_name("demo_city.yaml")
 
 
-def load_demo(runtime: Runtime, path: Path = DEMO_FILE) -> list[tuple[str, str, str]]:
+def load_demo(runtime: Runtime, path: Path = DEMO_FILE, *, sample_tickets: bool = True) -> list[tuple[str, str, str]]:
     """Idempotent: rows that exist are left alone. Returns (username, role, password) created."""
     data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
     created_users: list[tuple[str, str, str]] = []
@@ -66,7 +66,7 @@ def load_demo(runtime: Runtime, path: Path = DEMO_FILE) -> list[tuple[str, str, 
                 user.set_password(row["password"])
                 s.add(user)
                 created_users.append((row["username"], row["role"], row["password"]))
-        if created_users:  # first load only: sample tickets are not duplicated on later runs
+        if created_users and sample_tickets:  # first load only: sample tickets are not duplicated on later runs
             for row in data.get("sample_tickets", []):
                 services.submit_complaint(
                     s,

@@ -55,7 +55,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, immediate: bool = False, **kwargs: Any) -> Engine:
+    """An engine for ``url``. On SQLite, ``immediate`` makes every transaction take the write lock
+    at BEGIN, so writers queue on the busy timeout instead of failing when they upgrade a read."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
 
@@ -69,13 +71,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
-            # Let SQLAlchemy emit BEGIN itself so that transactions take the write lock at once
-            # (BEGIN IMMEDIATE) and concurrent writers wait instead of failing with "locked".
+            # Let SQLAlchemy emit BEGIN itself (pysqlite's own transaction handling is off).
             dbapi_connection.isolation_level = None
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -86,12 +87,23 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 class Database:
-    """An engine and its session factory."""
+    """An engine and its session factories.
+
+    ``session()`` is for reading (and small writes); ``write_session()`` and ``transaction()`` are
+    for units of work that write. On PostgreSQL they are the same; on SQLite writers take the write
+    lock when they begin, so concurrent writers (web threads, the in-process worker) wait their turn.
+    """
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        if url.startswith("sqlite"):
+            self.write_engine = make_engine(url, immediate=True, **engine_kwargs)
+            self.write_sessionmaker = sessionmaker(self.write_engine, expire_on_commit=False)
+        else:
+            self.write_engine = self.engine
+            self.write_sessionmaker = self.sessionmaker
 
     @property
     def dialect(self) -> str:
@@ -100,11 +112,16 @@ class Database:
     def session(self) -> Session:
         return self.sessionmaker()
 
+    def write_session(self) -> Session:
+        return self.write_sessionmaker()
+
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A session whose work is committed on success and rolled back on error."""
-        with self.sessionmaker() as session, session.begin():
+        """A writing session whose work is committed on success and rolled back on error."""
+        with self.write_sessionmaker() as session, session.begin():
             yield session
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.write_engine is not self.engine:
+            self.write_engine.dispose()

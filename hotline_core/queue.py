@@ -109,9 +109,10 @@ class JobQueue:
                 for job_func, job_args, job_queue, job_kwargs in jobs:
                     self.enqueue(job_func, *job_args, queue=job_queue, **job_kwargs)
 
-            @event.listens_for(session, "after_rollback")
-            def _drop(sess: Session) -> None:
-                sess.info.pop("hotline_pending_jobs", None)
+            @event.listens_for(session, "after_soft_rollback")
+            def _drop(sess: Session, previous_transaction: Any) -> None:
+                if previous_transaction.parent is None:  # the whole transaction, not a savepoint
+                    sess.info.pop("hotline_pending_jobs", None)
 
         pending.append((func, args, queue, kwargs))
 
@@ -196,8 +197,8 @@ class EmbeddedRunner:
             thread.start()
 
     def stop(self, timeout: float = 5) -> None:
+        # The loop runs short bursts, so setting the event is enough (RQ's request_stop uses signals).
         self._stop.set()
-        self.worker.request_stop(None, None)
         for thread in self.threads:
             thread.join(timeout)
 

@@ -57,7 +57,7 @@ def receive(
     idempotency_token: str | None = None,
 ) -> Received:
     """Commit the raw request. A repeat (same key or token) returns the stored event instead."""
-    with runtime.db.session() as session:
+    with runtime.db.write_session() as session:
         event = InboundEvent(
             kind=kind,
             dedupe_key=dedupe_key,
@@ -88,7 +88,7 @@ def _find(session: Session, dedupe_key: str, token: str | None) -> InboundEvent 
 
 def process(runtime: Runtime, event_id: int, *, deferred: bool = False) -> tuple[bool, str | None]:
     """Run the event's processor once. Returns (succeeded, response)."""
-    with runtime.db.session() as session:
+    with runtime.db.write_session() as session:
         lock = runtime.db.dialect == "postgresql"
         event = session.get(InboundEvent, event_id, with_for_update=lock)
         if event is None:

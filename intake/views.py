@@ -81,7 +81,7 @@ def new():  # type: ignore[no-untyped-def]
             errors.setdefault("attachments", []).append(tr(key, **fields))
         if not errors:
             stored = [_store_upload(rt.settings.instance_path, f) for f in files]
-            with db_session() as s, s.begin():
+            with rt.db.transaction() as s:
                 try:
                     ticket = services.submit_complaint(
                         s,

@@ -38,7 +38,7 @@ def login():  # type: ignore[no-untyped-def]
             abort(400)
         rt = runtime()
         now = rt.now()
-        with db_session() as s, s.begin():
+        with rt.db.transaction() as s:
             user = s.scalars(select(User).where(User.username == (form.username.data or "").strip())).first()
             if user is not None and user.locked_until and user.locked_until > now:
                 minutes = int((user.locked_until - now).total_seconds() // 60) + 1
@@ -66,7 +66,7 @@ def login():  # type: ignore[no-untyped-def]
 @bp.post("/logout")
 def logout():  # type: ignore[no-untyped-def]
     if current_user.is_authenticated:
-        with db_session() as s, s.begin():
+        with runtime().db.transaction() as s:
             audit(s, current_actor(), "logout", current_user.user)
     logout_user()
     return redirect(url_for("complaints.new"))
@@ -112,13 +112,13 @@ def ticket(number: str):  # type: ignore[no-untyped-def]
     s = db_session()
     found = s.scalars(visible_tickets().where(Ticket.number == number)).first()
     if found is None:
-        with s.begin():
-            audit(s, current_actor(), "ticket.view_refused", None, number=number[:20])
+        with runtime().db.transaction() as w:
+            audit(w, current_actor(), "ticket.view_refused", None, number=number[:20])
         abort(404)
     may_see = current_user.role in Role.SEES_FULL_PHONE or found.contact_consent
     if may_see and found.citizen_phone:
-        with s.begin():
-            audit(s, current_actor(), "ticket.phone_revealed", found, number=found.number)
+        with runtime().db.transaction() as w:
+            audit(w, current_actor(), "ticket.phone_revealed", found, number=found.number)
     return render_template(
         "staff/ticket.html", ticket=found, phone=phones.display(found.citizen_phone, may_see_full=may_see)
     )

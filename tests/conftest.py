@@ -251,3 +251,16 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 15, interval: float 
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _hash_each_test_password_once() -> Iterator[None]:
+    """scrypt is slow on purpose; tests reuse one hash per password instead of paying per test."""
+    import functools
+
+    from hotline_core.models import user as user_module
+
+    original = user_module.generate_password_hash
+    user_module.generate_password_hash = functools.lru_cache(maxsize=None)(original)  # type: ignore[assignment]
+    yield
+    user_module.generate_password_hash = original  # type: ignore[assignment]

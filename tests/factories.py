@@ -34,6 +34,5 @@ def user(
 
 
 def demo_city(runtime: Runtime, *, with_tickets: bool = False) -> None:
-    load_demo(runtime)
-    if not with_tickets:
-        return
+    """The demo directory and one user per role (passwords as in hotline_app/demo_city.yaml)."""
+    load_demo(runtime, sample_tickets=with_tickets)

@@ -1,0 +1,58 @@
+"""The schema comes from alembic on both databases, and the CLI drives a running service."""
+
+import threading
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from click.testing import CliRunner
+from sqlalchemy import create_engine, func, select
+from werkzeug.serving import make_server
+
+from hotline_app.cli import main
+from hotline_core.db import Base
+from hotline_core.models import Ticket
+
+
+def test_the_migrated_schema_matches_the_models(settings):
+    engine = create_engine(settings.database_url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    engine.dispose()
+    assert diff == []
+
+
+def test_simulate_sms_and_call_talk_to_a_running_service(app, runtime, settings, monkeypatch):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    monkeypatch.setenv("SECRET_KEY", settings.secret_key)
+    monkeypatch.setenv("HOTLINE_INSTANCE_PATH", str(settings.instance_path))
+    monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
+    try:
+        runner = CliRunner()
+        sms = runner.invoke(main, ["simulate", "sms", "--from", "+8613800138000", "--url", url, "路灯坏了三天没人修"])
+        call = runner.invoke(
+            main, ["simulate", "call", "--from", "+8613900139000", "--say", "窗口态度差", "--url", url]
+        )
+    finally:
+        server.shutdown()
+    assert sms.exit_code == 0, sms.output
+    assert "< 【效能投诉热线】您的投诉已受理，工单号" in sms.output
+    assert call.exit_code == 0, call.output
+    assert "工单号是" in call.output
+    with runtime.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Ticket)) == 2
+
+
+def test_simulate_explains_when_the_service_is_not_running():
+    result = CliRunner().invoke(
+        main, ["simulate", "sms", "--from", "+8613800138000", "--url", "http://127.0.0.1:1", "hello"]
+    )
+    assert result.exit_code == 1 and "cannot reach the hotline" in result.output
+
+
+def test_check_config_reports_a_bad_setting_clearly(monkeypatch):
+    monkeypatch.setenv("HOTLINE_TIMEZONE", "Nowhere/Land")
+    result = CliRunner().invoke(main, ["check-config"])
+    assert result.exit_code == 1 and "HOTLINE_TIMEZONE" in result.output
