@@ -17,6 +17,7 @@ PERIODIC_JOBS = (
     PeriodicJob("inbound-sweep", "intake.inbound.sweep_job", every=30),
     PeriodicJob("unprocessed-tickets-sweep", "intake.services.sweep_unprocessed_job", every=60),
     PeriodicJob("outbox-sweep", "hotline_core.outbox.sweep_job", every=15),
+    PeriodicJob("escalation-sweep", "routing.escalation.sweep_job", every=60),
 )
 
 
@@ -33,6 +34,10 @@ def bootstrap(settings: Settings | None = None, *, make_current: bool = True) ->
     )
     for job in PERIODIC_JOBS:
         runtime.jobs.add_periodic(job)
+    from hotline_core.events import ComplaintReceived
+    from routing.services import on_complaint_received
+
+    runtime.events.subscribe(ComplaintReceived, on_complaint_received)
     if settings.skip_twilio_signature:
         log.warning("!!! TWILIO_SKIP_SIGNATURE is ON: webhooks are accepted unsigned. Development only. !!!")
     if not settings.twilio_configured:

@@ -79,6 +79,34 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "没有收到您的讲述。如需投诉，请重新拨打或发送短信。再见。",
         "en": "We did not receive a message. Please call again or send a text. Goodbye.",
     },
+    # --- Notifications to units and supervisors (SMS) -----------------------------------------
+    "notify.assigned": {
+        "zh": "【效能投诉热线】新工单 {number} 已派至贵单位，请于 {due} 前签收并联系市民，{resolve_due} 前办结。",
+        "en": "[Efficiency Hotline] New ticket {number} is assigned to your unit: sign for it by {due}, "
+        "resolve it by {resolve_due}.",
+    },
+    "notify.warning": {
+        "zh": "【效能投诉热线】工单 {number} 即将超期，期限 {due}，请抓紧办理。",
+        "en": "[Efficiency Hotline] Ticket {number} is nearly due ({due}). Please act now.",
+    },
+    "notify.overdue": {
+        "zh": "【效能投诉热线】催办：工单 {number} 已超过期限 {due}，已列入问责清单，请立即办理。",
+        "en": "[Efficiency Hotline] Reminder: ticket {number} missed its deadline ({due}) and is on the "
+        "accountability list. Act at once.",
+    },
+    "notify.unit_head": {
+        "zh": "【效能投诉热线】督办：贵单位工单 {number} 已超期（期限 {due}），请负责人督促办理。",
+        "en": "[Efficiency Hotline] Escalation: your unit's ticket {number} is overdue (due {due}).",
+    },
+    "notify.supervision": {
+        "zh": "【效能投诉热线】督办：工单 {number} 超期未办（期限 {due}），已升级至效能监察办公室。",
+        "en": "[Efficiency Hotline] Escalation: ticket {number} is still overdue (due {due}); "
+        "now with the supervision office.",
+    },
+    "notify.leaders": {
+        "zh": "【效能投诉热线】通报：工单 {number} 严重超期（期限 {due}），请领导关注。",
+        "en": "[Efficiency Hotline] Escalation to leaders: ticket {number} is long overdue (due {due}).",
+    },
     # --- Ticket states -----------------------------------------------------------------------
     "state.received": {"zh": "已受理", "en": "received"},
     "state.dispatch": {"zh": "待派单", "en": "awaiting dispatch"},
@@ -192,6 +220,21 @@ MESSAGES: dict[str, dict[str, str]] = {
     "event.acknowledged": {"zh": "已告知市民工单号", "en": "Citizen told the ticket number"},
     "event.flagged_for_review": {"zh": "标记为需人工听取", "en": "Marked for a person to listen"},
     "event.processed": {"zh": "已进入分拨流程", "en": "Passed to dispatch"},
+    "event.classified": {"zh": "自动分类", "en": "Classified"},
+    "event.queued_for_dispatch": {"zh": "转人工派单", "en": "Sent to the dispatch queue"},
+    "event.assigned": {"zh": "已派至承办单位", "en": "Assigned to a unit"},
+    "event.deadline_set": {"zh": "设定办理期限", "en": "Deadline set"},
+    "event.deadline_changed": {"zh": "办理期限调整", "en": "Deadline changed"},
+    "event.deadline_warning": {"zh": "即将超期提醒", "en": "Deadline warning"},
+    "event.overdue": {"zh": "已超期", "en": "Overdue"},
+    "event.escalated": {"zh": "升级督办", "en": "Escalated"},
+    "event.reminder": {"zh": "催办", "en": "Reminder sent"},
+    "event.returned": {"zh": "承办单位退回", "en": "Returned by the unit"},
+    "event.clock_paused": {"zh": "计时暂停", "en": "Clock paused"},
+    "event.clock_resumed": {"zh": "计时恢复", "en": "Clock resumed"},
+    "event.category_set": {"zh": "人工确定类别", "en": "Category set by a dispatcher"},
+    "event.signed": {"zh": "承办单位已签收", "en": "Signed for by the unit"},
+    "event.resolved": {"zh": "已办结", "en": "Resolved"},
     "login.title": {"zh": "工作人员登录", "en": "Staff sign-in"},
     "login.username": {"zh": "用户名", "en": "Username"},
     "login.password": {"zh": "密码", "en": "Password"},

@@ -4,19 +4,35 @@ from hotline_core.models.audit import AuditEntry
 from hotline_core.models.directory import Area, Category, Unit
 from hotline_core.models.inbound import InboundEvent
 from hotline_core.models.messaging import MessageStatusEvent, OptOut, OutboxMessage
+from hotline_core.models.routing import (
+    AccountabilityEntry,
+    Assignment,
+    ClassifierModel,
+    Deadline,
+    DirectorySetting,
+    EscalationStep,
+    RoutingRule,
+)
 from hotline_core.models.ticket import Attachment, Ticket, TicketEvent
 from hotline_core.models.user import Role, User
 
 __all__ = [
+    "AccountabilityEntry",
     "Area",
+    "Assignment",
     "Attachment",
     "AuditEntry",
     "Category",
+    "ClassifierModel",
+    "Deadline",
+    "DirectorySetting",
+    "EscalationStep",
     "InboundEvent",
     "MessageStatusEvent",
     "OptOut",
     "OutboxMessage",
     "Role",
+    "RoutingRule",
     "Ticket",
     "TicketEvent",
     "Unit",

@@ -42,6 +42,7 @@ class Category(Base):
     level: Mapped[int] = mapped_column(default=1)
     keywords: Mapped[list[Any]] = mapped_column(default=list)
     urgency: Mapped[str] = mapped_column(String(20), default="general")
+    policy: Mapped[str | None] = mapped_column(String(40))
     active: Mapped[bool] = mapped_column(default=True)
 
     def name(self, language: str) -> str:
@@ -59,6 +60,8 @@ class Area(Base):
     name_en: Mapped[str] = mapped_column(String(200))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
     aliases: Mapped[list[Any]] = mapped_column(default=list)
+    # Beijing's rule: a complaint whose unit is unclear falls to the district government.
+    fallback_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
 
     def name(self, language: str) -> str:
         return self.name_zh if language == "zh" else self.name_en

@@ -1,0 +1,53 @@
+"""Routing configuration kept with the directory (``directory_settings``), with defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from hotline_core.models import DirectorySetting
+from routing.calendar import BusinessCalendar
+from routing.deadlines import DEFAULT_POLICIES, WARNING_SHARE, Allowance, DeadlinePolicy, load_policies
+
+# After the deadline: how long until the next level hears of it (clock time).
+DEFAULT_LADDER = {"unit_head": "4 hours", "supervision": "24 hours", "leaders": "72 hours"}
+DEFAULT_MIN_CONFIDENCE = 0.6
+
+
+@dataclass(frozen=True)
+class RoutingConfig:
+    calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
+    policies: dict[str, DeadlinePolicy] = field(default_factory=lambda: dict(DEFAULT_POLICIES))
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE
+    warning_share: float = WARNING_SHARE
+    ladder: tuple[tuple[str, timedelta], ...] = ()
+    return_window_working_days: int = 1
+
+    def policy(self, name: str | None) -> DeadlinePolicy:
+        return self.policies.get(name or "general") or self.policies["general"]
+
+
+def _duration(text: str) -> timedelta:
+    allowance = Allowance.parse(text)
+    return timedelta(hours=allowance.amount) if allowance.unit == "hours" else timedelta(days=allowance.amount)
+
+
+def load_config(session: Session, timezone: str = "Asia/Shanghai") -> RoutingConfig:
+    values: dict[str, Any] = {
+        key: (session.get(DirectorySetting, key) or DirectorySetting(value={})).value
+        for key in ("calendar", "policies", "settings")
+    }
+    calendar_config = {"timezone": timezone, **(values["calendar"] or {})}
+    settings = values["settings"] or {}
+    ladder_config = {**DEFAULT_LADDER, **(settings.get("escalation") or {})}
+    return RoutingConfig(
+        calendar=BusinessCalendar.from_config(calendar_config),
+        policies=load_policies(values["policies"] or None),
+        min_confidence=float(settings.get("auto_dispatch_min_confidence", DEFAULT_MIN_CONFIDENCE)),
+        warning_share=float(settings.get("warning_share", WARNING_SHARE)),
+        ladder=tuple((step, _duration(ladder_config[step])) for step in ("unit_head", "supervision", "leaders")),
+        return_window_working_days=int(settings.get("return_window_working_days", 1)),
+    )

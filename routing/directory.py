@@ -1,0 +1,504 @@
+"""The dispatch directory as data: import and export YAML (and CSV for the big tables).
+
+An import is validated as a whole first: every problem is reported with its section, row and line,
+and nothing is written unless the whole file is valid. Then it is applied in one transaction:
+units, areas and categories are upserted by code; when the file has a ``rules`` section, it becomes
+the rule set, and every rule that changes or disappears is closed (``valid_to``) rather than
+deleted, so routing history is kept.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hotline_core import phones
+from hotline_core.models import Area, Category, DirectorySetting, RoutingRule, Unit
+from routing.calendar import BusinessCalendar
+from routing.deadlines import DEFAULT_POLICIES, DeadlinePolicy
+
+SECTIONS = ("calendar", "policies", "settings", "units", "areas", "categories", "rules")
+URGENCIES = ("emergency", "utility", "general", "complex")
+UNIT_KINDS = ("supervision", "district", "department", "service_window", "street", "company", "leadership")
+FIELDS = {
+    "units": {"code", "name_zh", "name_en", "kind", "parent", "contact_phones", "service_hotlines", "active"},
+    "areas": {"code", "name_zh", "name_en", "parent", "aliases", "fallback_unit"},
+    "categories": {"code", "name_zh", "name_en", "parent", "keywords", "urgency", "policy", "active"},
+    "rules": {"category", "area", "lead", "co", "note"},
+}
+REQUIRED = {
+    "units": ("code", "name_zh", "name_en"),
+    "areas": ("code", "name_zh", "name_en"),
+    "categories": ("code", "name_zh", "name_en"),
+    "rules": ("lead",),
+}
+LIST_FIELDS = {"contact_phones", "service_hotlines", "aliases", "keywords", "co"}
+SETTINGS_KEYS = {"auto_dispatch_min_confidence", "warning_share", "escalation", "return_window_working_days"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    section: str
+    row: int | None
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line else ""
+        row = f"{self.section}[{self.row}]" if self.row is not None else self.section
+        return f"{where}{row}: {self.message}"
+
+
+class DirectoryError(ValueError):
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass
+class Directory:
+    """A parsed directory file: sections as lists of dicts, with the line each row starts on."""
+
+    data: dict[str, Any]
+    lines: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    def rows(self, section: str) -> list[dict[str, Any]]:
+        return list(self.data.get(section) or [])
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def parse_yaml(text: str) -> Directory:
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        raise DirectoryError([Problem("file", None, line, f"not valid YAML: {exc}")]) from None
+    if not isinstance(data, dict):
+        raise DirectoryError([Problem("file", None, 1, "the file must be a mapping of sections")])
+    lines: dict[tuple[str, int], int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if isinstance(value_node, yaml.SequenceNode):
+                for i, item in enumerate(value_node.value):
+                    lines[(key_node.value, i)] = item.start_mark.line + 1
+            lines[(key_node.value, -1)] = key_node.start_mark.line + 1
+    return Directory(data, lines)
+
+
+def parse_csv(text: str, section: str) -> Directory:
+    """One table as CSV with a header row; list fields are separated by ``|``."""
+    if section not in FIELDS:
+        raise DirectoryError([Problem(section, None, None, f"CSV import supports {', '.join(FIELDS)}")])
+    reader = csv.DictReader(io.StringIO(text))
+    rows: list[dict[str, Any]] = []
+    lines: dict[tuple[str, int], int] = {}
+    for i, raw in enumerate(reader):
+        row: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key is None:
+                row["__extra__"] = value
+                continue
+            value = (value or "").strip()
+            if key in LIST_FIELDS:
+                row[key] = [v.strip() for v in value.split("|") if v.strip()]
+            elif key == "active":
+                row[key] = value.lower() not in ("0", "false", "no", "n")
+            elif value:
+                row[key] = value
+        rows.append(row)
+        lines[(section, i)] = reader.line_num
+    return Directory({section: rows}, lines)
+
+
+def read_file(path: Path, table: str | None = None) -> Directory:
+    text = path.read_text(encoding="utf-8-sig")
+    if path.suffix.lower() == ".csv":
+        return parse_csv(text, table or path.stem)
+    return parse_yaml(text)
+
+
+# --- validation ----------------------------------------------------------------------------------
+
+
+def validate(session: Session, directory: Directory, default_region: str = "CN") -> list[Problem]:
+    problems: list[Problem] = []
+    data = directory.data
+
+    def problem(section: str, row: int | None, message: str) -> None:
+        line = directory.lines.get((section, row if row is not None else -1))
+        problems.append(Problem(section, row, line, message))
+
+    for key in data:
+        if key not in SECTIONS and key != "users":
+            problem(str(key), None, f"unknown section (expected one of {', '.join(SECTIONS)})")
+
+    existing_units = set(session.scalars(select(Unit.code)))
+    existing_areas = set(session.scalars(select(Area.code)))
+    existing_categories = set(session.scalars(select(Category.code)))
+    codes: dict[str, set[str]] = {}
+    for section in ("units", "areas", "categories"):
+        rows = data.get(section)
+        if rows is not None and not isinstance(rows, list):
+            problem(section, None, "must be a list")
+            continue
+        seen: set[str] = set()
+        for i, row in enumerate(rows or []):
+            if not isinstance(row, dict):
+                problem(section, i, "must be a mapping")
+                continue
+            _check_row(section, i, row, problem)
+            code = str(row.get("code", ""))
+            if code in seen:
+                problem(section, i, f"duplicate code {code!r}")
+            seen.add(code)
+        codes[section] = seen
+    units = existing_units | codes.get("units", set())
+    areas = existing_areas | codes.get("areas", set())
+    categories = existing_categories | codes.get("categories", set())
+
+    policy_names = set(DEFAULT_POLICIES) | set((data.get("policies") or {}).keys())
+    for name, entry in (data.get("policies") or {}).items():
+        try:
+            DeadlinePolicy.from_config(name, entry)
+        except (KeyError, ValueError, TypeError) as exc:
+            problem("policies", None, f"policy {name!r}: {exc}")
+    if data.get("calendar") is not None:
+        try:
+            BusinessCalendar.from_config(data["calendar"])
+        except (KeyError, ValueError, TypeError) as exc:
+            problem("calendar", None, str(exc))
+    for key, value in (data.get("settings") or {}).items():
+        if key not in SETTINGS_KEYS:
+            problem("settings", None, f"unknown setting {key!r}")
+        elif key in ("auto_dispatch_min_confidence", "warning_share") and not (
+            isinstance(value, int | float) and 0 <= value <= 1
+        ):
+            problem("settings", None, f"{key} must be a number between 0 and 1")
+
+    for i, row in enumerate(data.get("units") or []):
+        if not isinstance(row, dict):
+            continue
+        if row.get("kind") and row["kind"] not in UNIT_KINDS:
+            problem("units", i, f"kind {row['kind']!r} is not one of {', '.join(UNIT_KINDS)}")
+        if row.get("parent") and row["parent"] not in units:
+            problem("units", i, f"parent unit {row['parent']!r} does not exist")
+        for name in ("contact_phones", "service_hotlines"):
+            for number in row.get(name) or []:
+                parsed = phones.normalise(str(number), default_region)
+                if parsed is None or not parsed.valid:
+                    problem("units", i, f"{name}: {number!r} is not a valid phone number")
+    for i, row in enumerate(data.get("areas") or []):
+        if not isinstance(row, dict):
+            continue
+        if row.get("parent") and row["parent"] not in areas:
+            problem("areas", i, f"parent area {row['parent']!r} does not exist")
+        if row.get("fallback_unit") and row["fallback_unit"] not in units:
+            problem("areas", i, f"fallback unit {row['fallback_unit']!r} does not exist")
+    for i, row in enumerate(data.get("categories") or []):
+        if not isinstance(row, dict):
+            continue
+        if row.get("parent") and row["parent"] not in categories:
+            problem("categories", i, f"parent category {row['parent']!r} does not exist")
+        if row.get("urgency") and row["urgency"] not in URGENCIES:
+            problem("categories", i, f"urgency {row['urgency']!r} is not one of {', '.join(URGENCIES)}")
+        if row.get("policy") and row["policy"] not in policy_names:
+            problem("categories", i, f"policy {row['policy']!r} is not defined")
+    seen_rules: set[tuple[str | None, str | None]] = set()
+    for i, row in enumerate(data.get("rules") or []):
+        if not isinstance(row, dict):
+            problem("rules", i, "must be a mapping")
+            continue
+        _check_row("rules", i, row, problem)
+        if row.get("category") and row["category"] not in categories:
+            problem("rules", i, f"category {row['category']!r} does not exist")
+        if row.get("area") and row["area"] not in areas:
+            problem("rules", i, f"area {row['area']!r} does not exist")
+        for unit in [row.get("lead"), *(row.get("co") or [])]:
+            if unit and unit not in units:
+                problem("rules", i, f"unit {unit!r} does not exist")
+        key = (row.get("category"), row.get("area"))
+        if key in seen_rules:
+            problem("rules", i, f"a rule for category {key[0]!r} and area {key[1]!r} is already given")
+        seen_rules.add(key)
+    return problems
+
+
+def _check_row(section: str, i: int, row: dict[str, Any], problem: Any) -> None:
+    unknown = set(row) - FIELDS[section]
+    if unknown:
+        problem(section, i, f"unknown field(s): {', '.join(sorted(map(str, unknown)))}")
+    for name in REQUIRED[section]:
+        if not str(row.get(name) or "").strip():
+            problem(section, i, f"{name} is required")
+    for name in LIST_FIELDS & set(row):
+        if not isinstance(row[name], list) or not all(isinstance(v, str | int) for v in row[name]):
+            problem(section, i, f"{name} must be a list of texts")
+    code = row.get("code")
+    if code is not None and (not isinstance(code, str) or len(code) > 64 or not code.strip()):
+        problem(section, i, "code must be a text of at most 64 characters")
+
+
+# --- applying ------------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportSummary:
+    created: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    rules_closed: int = 0
+    rules_added: int = 0
+
+    def __str__(self) -> str:
+        parts = [
+            f"{k}: {self.created.get(k, 0)} new, {self.updated.get(k, 0)} updated"
+            for k in FIELDS
+            if k in self.created or k in self.updated
+        ]
+        parts.append(f"rules: {self.rules_added} added, {self.rules_closed} closed")
+        return "; ".join(parts)
+
+
+def import_directory(
+    session: Session, directory: Directory, now: datetime, default_region: str = "CN"
+) -> ImportSummary:
+    """Validate, then apply in the caller's transaction. Raises :class:`DirectoryError` listing every problem."""
+    problems = validate(session, directory, default_region)
+    if problems:
+        raise DirectoryError(problems)
+    data = directory.data
+    summary = ImportSummary()
+    for key in ("calendar", "policies", "settings"):
+        if data.get(key) is not None:
+            setting = session.get(DirectorySetting, key) or DirectorySetting(key=key)
+            setting.value = _jsonable(data[key])
+            session.add(setting)
+
+    unit_by_code = {u.code: u for u in session.scalars(select(Unit))}
+    for row in data.get("units") or []:
+        unit = unit_by_code.get(row["code"])
+        _count(summary, "units", unit is None)
+        if unit is None:
+            unit = Unit(code=row["code"])
+            session.add(unit)
+            unit_by_code[unit.code] = unit
+        unit.name_zh, unit.name_en = row["name_zh"], row["name_en"]
+        unit.kind = row.get("kind", unit.kind or "department")
+        unit.contact_phones = [phones.normalise(str(p), default_region).value for p in row.get("contact_phones") or []]
+        unit.service_hotlines = [
+            phones.normalise(str(p), default_region).value for p in row.get("service_hotlines") or []
+        ]
+        unit.active = bool(row.get("active", True))
+    session.flush()
+    for row in data.get("units") or []:
+        unit_by_code[row["code"]].parent_id = unit_by_code[row["parent"]].id if row.get("parent") else None
+
+    area_by_code = {a.code: a for a in session.scalars(select(Area))}
+    for row in data.get("areas") or []:
+        area = area_by_code.get(row["code"])
+        _count(summary, "areas", area is None)
+        if area is None:
+            area = Area(code=row["code"])
+            session.add(area)
+            area_by_code[area.code] = area
+        area.name_zh, area.name_en = row["name_zh"], row["name_en"]
+        area.aliases = [str(a) for a in row.get("aliases") or []]
+        area.fallback_unit_id = unit_by_code[row["fallback_unit"]].id if row.get("fallback_unit") else None
+    session.flush()
+    for row in data.get("areas") or []:
+        area_by_code[row["code"]].parent_id = area_by_code[row["parent"]].id if row.get("parent") else None
+
+    category_by_code = {c.code: c for c in session.scalars(select(Category))}
+    for row in data.get("categories") or []:
+        category = category_by_code.get(row["code"])
+        _count(summary, "categories", category is None)
+        if category is None:
+            category = Category(code=row["code"])
+            session.add(category)
+            category_by_code[category.code] = category
+        category.name_zh, category.name_en = row["name_zh"], row["name_en"]
+        category.keywords = [str(k) for k in row.get("keywords") or []]
+        category.urgency = row.get("urgency", "general")
+        category.policy = row.get("policy")
+        category.active = bool(row.get("active", True))
+    session.flush()
+    for row in data.get("categories") or []:
+        category = category_by_code[row["code"]]
+        parent = category_by_code.get(row.get("parent") or "")
+        category.parent_id = parent.id if parent else None
+    _set_levels(category_by_code.values())
+
+    if data.get("rules") is not None:
+        _apply_rules(session, data["rules"], unit_by_code, area_by_code, category_by_code, now, summary)
+    session.flush()
+    return summary
+
+
+def _count(summary: ImportSummary, section: str, created: bool) -> None:
+    target = summary.created if created else summary.updated
+    target[section] = target.get(section, 0) + 1
+
+
+def _set_levels(categories: Iterable[Category]) -> None:
+    by_id = {c.id: c for c in categories}
+    for category in by_id.values():
+        level, parent, hops = 1, category.parent_id, 0
+        while parent is not None and parent in by_id and hops < 10:
+            level, parent, hops = level + 1, by_id[parent].parent_id, hops + 1
+        category.level = level
+
+
+def _apply_rules(
+    session: Session,
+    rows: list[dict[str, Any]],
+    units: dict[str, Unit],
+    areas: dict[str, Area],
+    categories: dict[str, Category],
+    now: datetime,
+    summary: ImportSummary,
+) -> None:
+    wanted: dict[tuple[int | None, int | None], tuple[int, list[int], str | None]] = {}
+    for row in rows:
+        key = (
+            categories[row["category"]].id if row.get("category") else None,
+            areas[row["area"]].id if row.get("area") else None,
+        )
+        wanted[key] = (units[row["lead"]].id, [units[c].id for c in row.get("co") or []], row.get("note"))
+    active = {(r.category_id, r.area_id): r for r in session.scalars(select(RoutingRule).where(RoutingRule.active))}
+    for key, rule in active.items():
+        target = wanted.get(key)
+        if target is None or (rule.lead_unit_id, list(rule.co_unit_ids or [])) != (target[0], target[1]):
+            rule.active = False
+            rule.valid_to = now
+            summary.rules_closed += 1
+    for key, (lead, co, note) in wanted.items():
+        rule = active.get(key)
+        if rule is not None and rule.active:
+            continue
+        session.add(
+            RoutingRule(
+                category_id=key[0],
+                area_id=key[1],
+                lead_unit_id=lead,
+                co_unit_ids=co,
+                note=note,
+                active=True,
+                valid_from=now,
+            )
+        )
+        summary.rules_added += 1
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+# --- exporting -----------------------------------------------------------------------------------
+
+
+def export_directory(session: Session) -> dict[str, Any]:
+    """The whole directory (active rules only) in the import format."""
+    units = session.scalars(select(Unit).order_by(Unit.id)).all()
+    areas = session.scalars(select(Area).order_by(Area.id)).all()
+    categories = session.scalars(select(Category).order_by(Category.level, Category.id)).all()
+    unit_code = {u.id: u.code for u in units}
+    area_code = {a.id: a.code for a in areas}
+    category_code = {c.id: c.code for c in categories}
+    data: dict[str, Any] = {}
+    for key in ("calendar", "policies", "settings"):
+        setting = session.get(DirectorySetting, key)
+        if setting is not None:
+            data[key] = setting.value
+    data["units"] = [
+        _compact(
+            {
+                "code": u.code,
+                "name_zh": u.name_zh,
+                "name_en": u.name_en,
+                "kind": u.kind,
+                "parent": unit_code.get(u.parent_id) if u.parent_id else None,
+                "contact_phones": u.contact_phones,
+                "service_hotlines": u.service_hotlines,
+                "active": None if u.active else False,
+            }
+        )
+        for u in units
+    ]
+    data["areas"] = [
+        _compact(
+            {
+                "code": a.code,
+                "name_zh": a.name_zh,
+                "name_en": a.name_en,
+                "parent": area_code.get(a.parent_id) if a.parent_id else None,
+                "aliases": a.aliases,
+                "fallback_unit": unit_code.get(a.fallback_unit_id) if a.fallback_unit_id else None,
+            }
+        )
+        for a in areas
+    ]
+    data["categories"] = [
+        _compact(
+            {
+                "code": c.code,
+                "name_zh": c.name_zh,
+                "name_en": c.name_en,
+                "parent": category_code.get(c.parent_id) if c.parent_id else None,
+                "keywords": c.keywords,
+                "urgency": c.urgency,
+                "policy": c.policy,
+                "active": None if c.active else False,
+            }
+        )
+        for c in categories
+    ]
+    rules = session.scalars(select(RoutingRule).where(RoutingRule.active).order_by(RoutingRule.id)).all()
+    data["rules"] = [
+        _compact(
+            {
+                "category": category_code.get(r.category_id) if r.category_id else None,
+                "area": area_code.get(r.area_id) if r.area_id else None,
+                "lead": unit_code[r.lead_unit_id],
+                "co": [unit_code[u] for u in r.co_unit_ids or []],
+                "note": r.note,
+            }
+        )
+        for r in rules
+    ]
+    return data
+
+
+def _compact(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if v not in (None, [], "")}
+
+
+def dump_yaml(data: dict[str, Any]) -> str:
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=200)
+
+
+def dump_csv(data: dict[str, Any], section: str) -> str:
+    columns = sorted(FIELDS[section], key=lambda c: (c != "code", c))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns)
+    writer.writeheader()
+    for row in data.get(section, []):
+        writer.writerow({k: "|".join(map(str, v)) if isinstance(v, list) else v for k, v in row.items()})
+    return out.getvalue()

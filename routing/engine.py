@@ -1,0 +1,294 @@
+"""Routing decisions from text and directory, without the database.
+
+A decision combines, in this order of trust: what the citizen chose explicitly (web form), the
+learned classifier when it is confident, the directory's keyword rules, and otherwise a person
+(the manual dispatch queue). Urgency is read from words that signal danger or an outage; the area
+from the district and street names and aliases the directory knows.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+# Words that put a complaint in a faster deadline tier, in Chinese and English.
+EMERGENCY_WORDS = (
+    "燃气泄漏",
+    "煤气泄漏",
+    "天然气泄漏",
+    "漏气",
+    "着火",
+    "起火",
+    "火灾",
+    "爆炸",
+    "坍塌",
+    "倒塌",
+    "塌方",
+    "触电",
+    "打人",
+    "殴打",
+    "暴力",
+    "持刀",
+    "溺水",
+    "中毒",
+    "有人受伤",
+    "危险",
+    "gas leak",
+    "fire",
+    "explosion",
+    "collapse",
+    "electrocut",
+    "violence",
+    "assault",
+    "injured",
+    "poison",
+)
+UTILITY_WORDS = (
+    "停水",
+    "停电",
+    "断电",
+    "断水",
+    "停气",
+    "停暖",
+    "没有暖气",
+    "暖气不热",
+    "不供暖",
+    "没水",
+    "没电",
+    "供暖",
+    "no water",
+    "water outage",
+    "power outage",
+    "power cut",
+    "no power",
+    "no heating",
+    "heating off",
+    "blackout",
+)
+URGENCY_ORDER = ("emergency", "utility", "complex", "general")
+
+
+class Prediction(Protocol):
+    label: str
+    confidence: float
+    scores: dict[str, float]
+    model_version: str
+
+
+@dataclass(frozen=True)
+class CategoryInfo:
+    id: int
+    code: str
+    parent_id: int | None
+    keywords: tuple[str, ...]
+    urgency: str
+    policy: str | None
+
+
+@dataclass(frozen=True)
+class AreaInfo:
+    id: int
+    code: str
+    parent_id: int | None
+    names: tuple[str, ...]
+    fallback_unit_id: int | None
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    id: int
+    category_id: int | None
+    area_id: int | None
+    lead_unit_id: int
+    co_unit_ids: tuple[int, ...]
+
+
+@dataclass
+class Decision:
+    category: CategoryInfo | None
+    area: AreaInfo | None
+    urgency: str
+    urgency_reason: str
+    policy: str
+    confidence: float
+    reason: str
+    model_version: str | None = None
+    scores: dict[str, float] = field(default_factory=dict)
+    lead_unit_id: int | None = None
+    co_unit_ids: tuple[int, ...] = ()
+    rule_id: int | None = None
+    manual_reason: str | None = None
+
+    @property
+    def manual(self) -> bool:
+        return self.manual_reason is not None
+
+    def as_event_data(self) -> dict[str, Any]:
+        return {
+            "category": self.category.code if self.category else None,
+            "area": self.area.code if self.area else None,
+            "urgency": self.urgency,
+            "urgency_reason": self.urgency_reason,
+            "policy": self.policy,
+            "confidence": round(self.confidence, 4),
+            "reason": self.reason,
+            "model_version": self.model_version,
+            "scores": {k: round(v, 4) for k, v in self.scores.items()},
+            "rule_id": self.rule_id,
+            "lead_unit_id": self.lead_unit_id,
+            "co_unit_ids": list(self.co_unit_ids),
+            "manual_reason": self.manual_reason,
+        }
+
+
+def fold(text: str) -> str:
+    """Lower-case, full-width to half-width: the form keyword and alias matching use."""
+    return unicodedata.normalize("NFKC", text or "").lower()
+
+
+def detect_urgency(text: str, default: str = "general") -> tuple[str, str]:
+    """The fastest tier the words call for, and why; else the category's default."""
+    folded = fold(text)
+    for word in EMERGENCY_WORDS:
+        if word in folded:
+            return "emergency", f"word: {word}"
+    for word in UTILITY_WORDS:
+        if word in folded:
+            return "utility", f"word: {word}"
+    return default, "category default"
+
+
+def detect_area(text: str, areas: Sequence[AreaInfo]) -> AreaInfo | None:
+    """The area whose name or alias appears in the text; the longest match wins (streets before districts)."""
+    folded = fold(text)
+    best: tuple[int, AreaInfo] | None = None
+    for area in areas:
+        for name in area.names:
+            name = fold(name)
+            if len(name) >= 2 and name in folded and (best is None or len(name) > best[0]):
+                best = (len(name), area)
+    return best[1] if best else None
+
+
+def keyword_matches(text: str, categories: Sequence[CategoryInfo]) -> list[tuple[CategoryInfo, list[str]]]:
+    folded = fold(text)
+    found = []
+    for category in categories:
+        hits = [k for k in category.keywords if k and fold(k) in folded]
+        if hits:
+            found.append((category, hits))
+    found.sort(key=lambda item: (-len(item[1]), item[0].code))
+    return found
+
+
+def chain(item_id: int | None, parents: dict[int, int | None]) -> list[int]:
+    """``item_id`` and its ancestors, nearest first."""
+    out: list[int] = []
+    while item_id is not None and item_id not in out and len(out) < 10:
+        out.append(item_id)
+        item_id = parents.get(item_id)
+    return out
+
+
+def find_rule(
+    category_id: int | None,
+    area_id: int | None,
+    rules: Iterable[RuleInfo],
+    category_parents: dict[int, int | None],
+    area_parents: dict[int, int | None],
+) -> RuleInfo | None:
+    """The most specific rule: the nearest category level first, then the nearest area (None = any)."""
+    by_key = {(r.category_id, r.area_id): r for r in rules}
+    categories: list[int | None] = [*chain(category_id, category_parents), None]
+    areas: list[int | None] = [*chain(area_id, area_parents), None]
+    for c in categories:
+        for a in areas:
+            if c is None and a is None:
+                continue
+            rule = by_key.get((c, a))
+            if rule is not None:
+                return rule
+    return by_key.get((None, None))
+
+
+def decide(
+    text: str,
+    *,
+    categories: Sequence[CategoryInfo],
+    areas: Sequence[AreaInfo],
+    rules: Sequence[RuleInfo],
+    prediction: Prediction | None,
+    min_confidence: float,
+    explicit_category_id: int | None = None,
+    explicit_area_id: int | None = None,
+) -> Decision:
+    by_id = {c.id: c for c in categories}
+    by_code = {c.code: c for c in categories}
+    area_by_id = {a.id: a for a in areas}
+    category: CategoryInfo | None = None
+    confidence = 0.0
+    reason = ""
+    scores = dict(prediction.scores) if prediction else {}
+    version = prediction.model_version if prediction else None
+    matches = keyword_matches(text, categories)
+
+    if explicit_category_id is not None and explicit_category_id in by_id:
+        category, confidence, reason = by_id[explicit_category_id], 1.0, "explicit: chosen by the citizen"
+    elif prediction is not None and prediction.confidence >= min_confidence and prediction.label in by_code:
+        category, confidence = by_code[prediction.label], prediction.confidence
+        agree = [c for c, _ in matches if c.code == prediction.label]
+        reason = f"model {version}" + (" (keywords agree)" if agree else "")
+    elif len(matches) == 1 or (len(matches) > 1 and len(matches[0][1]) > len(matches[1][1])):
+        category, hits = matches[0]
+        confidence, reason = max(prediction.confidence if prediction else 0.0, 0.5), f"keyword rule: {', '.join(hits)}"
+    area = area_by_id.get(explicit_area_id) if explicit_area_id else detect_area(text, areas)
+    default_urgency = category.urgency if category else "general"
+    urgency, urgency_reason = detect_urgency(text, default_urgency)
+    if URGENCY_ORDER.index(default_urgency) < URGENCY_ORDER.index(urgency):
+        urgency, urgency_reason = default_urgency, "category default"
+    policy = (category.policy if category and category.policy and urgency == default_urgency else None) or urgency
+    decision = Decision(
+        category=category,
+        area=area,
+        urgency=urgency,
+        urgency_reason=urgency_reason,
+        policy=policy,
+        confidence=confidence,
+        reason=reason or "no confident classification",
+        model_version=version,
+        scores=scores,
+    )
+    if category is None:
+        best = f"{prediction.label} {prediction.confidence:.2f}" if prediction else "no model"
+        decision.manual_reason = f"confidence below {min_confidence:.2f} ({best}) and no keyword rule"
+        return decision
+    rule = find_rule(
+        category.id,
+        area.id if area else None,
+        rules,
+        {c.id: c.parent_id for c in categories},
+        {a.id: a.parent_id for a in areas},
+    )
+    if rule is not None:
+        decision.lead_unit_id, decision.co_unit_ids, decision.rule_id = rule.lead_unit_id, rule.co_unit_ids, rule.id
+        return decision
+    fallback = (
+        next(
+            (
+                area_by_id[a].fallback_unit_id
+                for a in chain(area.id, {x.id: x.parent_id for x in areas})
+                if area_by_id[a].fallback_unit_id
+            ),
+            None,
+        )
+        if area
+        else None
+    )
+    if fallback is not None:
+        decision.lead_unit_id = fallback
+        decision.reason += "; no rule: the area's fallback unit (district government)"
+        return decision
+    decision.manual_reason = "no routing rule and no area to fall back on"
+    return decision
