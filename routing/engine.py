@@ -183,6 +183,31 @@ def keyword_matches(text: str, categories: Sequence[CategoryInfo]) -> list[tuple
     return found
 
 
+def keyword_choice(
+    matches: list[tuple[CategoryInfo, list[str]]], by_id: dict[int, CategoryInfo]
+) -> tuple[CategoryInfo, list[str]] | None:
+    """The category the keywords point to: the level-1 branch with the most distinct hits (a tie is
+    no answer), then the deepest category in it with the most hits (a tie stays at the branch root)."""
+    if not matches:
+        return None
+    parents = {c.id: c.parent_id for c in by_id.values()}
+    branches: dict[int, set[str]] = {}
+    for category, hits in matches:
+        root = chain(category.id, parents)[-1]
+        branches.setdefault(root, set()).update(hits)
+    ranked = sorted(branches.items(), key=lambda item: -len(item[1]))
+    if len(ranked) > 1 and len(ranked[0][1]) == len(ranked[1][1]):
+        return None
+    root_id, root_hits = ranked[0]
+    inside = [(c, h) for c, h in matches if chain(c.id, parents)[-1] == root_id]
+    depth = {c.id: len(chain(c.id, parents)) for c, _ in inside}
+    inside.sort(key=lambda item: (-depth[item[0].id], -len(item[1])))
+    deepest = [m for m in inside if depth[m[0].id] == depth[inside[0][0].id]]
+    if len(deepest) == 1 or len(deepest[0][1]) > len(deepest[1][1]):
+        return deepest[0][0], sorted(root_hits)
+    return by_id[root_id], sorted(root_hits)
+
+
 def chain(item_id: int | None, parents: dict[int, int | None]) -> list[int]:
     """``item_id`` and its ancestors, nearest first."""
     out: list[int] = []
@@ -240,9 +265,12 @@ def decide(
         category, confidence = by_code[prediction.label], prediction.confidence
         agree = [c for c, _ in matches if c.code == prediction.label]
         reason = f"model {version}" + (" (keywords agree)" if agree else "")
-    elif len(matches) == 1 or (len(matches) > 1 and len(matches[0][1]) > len(matches[1][1])):
-        category, hits = matches[0]
-        confidence, reason = max(prediction.confidence if prediction else 0.0, 0.5), f"keyword rule: {', '.join(hits)}"
+    else:
+        chosen = keyword_choice(matches, by_id)
+        if chosen is not None:
+            category, hits = chosen
+            confidence = max(prediction.confidence if prediction else 0.0, 0.5)
+            reason = f"keyword rule: {', '.join(hits)}"
     area = area_by_id.get(explicit_area_id) if explicit_area_id else detect_area(text, areas)
     default_urgency = category.urgency if category else "general"
     urgency, urgency_reason = detect_urgency(text, default_urgency)

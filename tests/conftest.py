@@ -115,15 +115,21 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 
 
 class Clock:
-    """A controllable clock for the runtime (real time until moved)."""
+    """A controllable clock for the runtime: real time until set or moved."""
 
     def __init__(self) -> None:
         self.offset_seconds = 0.0
+        self.fixed: datetime | None = None
 
     def __call__(self) -> datetime:
         from datetime import timedelta
 
-        return datetime.now(UTC) + timedelta(seconds=self.offset_seconds)
+        base = self.fixed or datetime.now(UTC)
+        return base + timedelta(seconds=self.offset_seconds)
+
+    def set(self, moment: datetime) -> None:
+        """Freeze time at ``moment`` (aware); ``advance`` then moves it."""
+        self.fixed, self.offset_seconds = moment.astimezone(UTC), 0.0
 
     def advance(self, seconds: float) -> None:
         self.offset_seconds += seconds
