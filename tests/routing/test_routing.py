@@ -53,13 +53,13 @@ def test_a_chinese_complaint_is_routed_by_category_and_area(runtime):
 
 
 def test_an_english_complaint_is_routed_through_the_parent_category_rule(runtime):
-    ticket, events, assignments = routed(runtime, "The bus driver shouted at my mother and drove off")
+    _ticket, events, assignments = routed(runtime, "The bus driver shouted at my mother and drove off")
     assert event(events, "classified").data["category"] == "TRANSPORT-BUS"
     assert assignments == [("TRANSPORT", "lead")]
 
 
 def test_the_citizens_own_category_is_trusted(runtime):
-    ticket, events, assignments = routed(runtime, "我想反映一个情况，希望有人处理", category_code="EDUCATION")
+    _ticket, events, assignments = routed(runtime, "我想反映一个情况，希望有人处理", category_code="EDUCATION")
     assert event(events, "classified").data["reason"] == "explicit: chosen by the citizen"
     assert assignments == [("EDUCATION", "lead")]
 
@@ -87,13 +87,13 @@ def test_a_category_without_a_rule_falls_to_the_district_government(runtime):
             ),
             runtime.now(),
         )
-    ticket, events, assignments = routed(runtime, "萨尔图区的公园厕所常年锁门")
+    _ticket, events, assignments = routed(runtime, "萨尔图区的公园厕所常年锁门")
     assert assignments == [("GOV-SARTU", "lead")]
     assert "fallback" in event(events, "classified").data["reason"]
 
 
 def test_danger_words_put_a_complaint_in_the_emergency_tier(runtime):
-    ticket, events, _ = routed(runtime, "小区楼道燃气泄漏，物业不管，太危险了")
+    ticket, _events, _ = routed(runtime, "小区楼道燃气泄漏，物业不管，太危险了")
     assert ticket.urgency == "emergency" and ticket.policy == "emergency"
     with runtime.db.session() as s:
         sign_for = s.scalars(select(Deadline).where(Deadline.ticket_id == ticket.id, Deadline.kind == "sign_for")).one()
@@ -106,7 +106,7 @@ def test_an_outage_gets_the_utility_tier(runtime):
 
 
 def test_general_deadlines_count_working_time(runtime):
-    ticket, events, _ = routed(runtime, "办事窗口推诿扯皮，让我来回跑了五次")
+    ticket, _events, _ = routed(runtime, "办事窗口推诿扯皮，让我来回跑了五次")
     with runtime.db.session() as s:
         rows = {d.kind: d for d in s.scalars(select(Deadline).where(Deadline.ticket_id == ticket.id))}
     assert rows["sign_for"].due_at == datetime(2026, 11, 23, 14, 30, tzinfo=BEIJING)  # 4 working hours
