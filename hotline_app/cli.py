@@ -169,6 +169,76 @@ def simulate_call(
             raise click.ClickException(f"{exchange.path}: HTTP {exchange.status}: {exchange.body.strip()}")
 
 
+@main.group("directory")
+def directory_group() -> None:
+    """The dispatch directory: units, areas, categories, routing rules, policies."""
+
+
+@directory_group.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--table",
+    type=click.Choice(["units", "areas", "categories", "rules"]),
+    help="For a CSV file: which table it holds (default: the file name).",
+)
+def directory_import(path: str, table: str | None) -> None:
+    """Import a YAML directory (or one CSV table). All or nothing; every error is listed with its line."""
+    from pathlib import Path
+
+    from hotline_app.bootstrap import bootstrap
+    from routing import directory
+
+    runtime = bootstrap(_settings())
+    try:
+        parsed = directory.read_file(Path(path), table)
+        with runtime.db.transaction() as session:
+            summary = directory.import_directory(session, parsed, runtime.now(), runtime.settings.default_region)
+    except directory.DirectoryError as exc:
+        for problem in exc.problems:
+            click.echo(f"{path}: {problem}", err=True)
+        raise click.ClickException(f"{len(exc.problems)} problem(s); nothing was imported") from None
+    click.echo(f"imported {path}: {summary}")
+
+
+@directory_group.command("export")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option(
+    "--table",
+    type=click.Choice(["units", "areas", "categories", "rules"]),
+    help="Write one table as CSV instead of the whole directory as YAML.",
+)
+def directory_export(path: str, table: str | None) -> None:
+    """Export the directory (active rules) as YAML, or one table as CSV."""
+    from pathlib import Path
+
+    from hotline_app.bootstrap import bootstrap
+    from routing import directory
+
+    runtime = bootstrap(_settings())
+    with runtime.db.session() as session:
+        data = directory.export_directory(session)
+    text = directory.dump_csv(data, table) if table else directory.dump_yaml(data)
+    Path(path).write_text(text, encoding="utf-8")
+    click.echo(f"wrote {path}")
+
+
+@main.group()
+def routing() -> None:
+    """Routing jobs by hand."""
+
+
+@routing.command("sweep")
+def routing_sweep() -> None:
+    """Run the escalation sweep once now."""
+    from hotline_app.bootstrap import bootstrap
+    from routing import escalation
+
+    runtime = bootstrap(_settings())
+    click.echo(escalation.sweep(runtime))
+    if runtime.jobs.embedded:
+        runtime.jobs.run_burst()
+
+
 @main.command("check-config")
 def check_config() -> None:
     """Parse the environment and print the effective settings (secrets hidden)."""

@@ -56,3 +56,29 @@ def test_check_config_reports_a_bad_setting_clearly(monkeypatch):
     monkeypatch.setenv("HOTLINE_TIMEZONE", "Nowhere/Land")
     result = CliRunner().invoke(main, ["check-config"])
     assert result.exit_code == 1 and "HOTLINE_TIMEZONE" in result.output
+
+
+def test_directory_import_and_export_from_the_command_line(settings, runtime, tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("SECRET_KEY", settings.secret_key)
+    monkeypatch.setenv("HOTLINE_INSTANCE_PATH", str(settings.instance_path))
+    if settings.redis_url:
+        monkeypatch.setenv("REDIS_URL", settings.redis_url)
+    good = tmp_path / "city.yaml"
+    good.write_text("units:\n  - {code: U1, name_zh: 一局, name_en: Bureau One}\n", encoding="utf-8")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "units:\n  - {code: U2, name_zh: 二局}\n  - {code: U3, name_zh: 三局, name_en: B3, kind: x}\n", encoding="utf-8"
+    )
+    runner = CliRunner()
+    ok = runner.invoke(main, ["directory", "import", str(good)])
+    assert ok.exit_code == 0 and "units: 1 new" in ok.output
+    refused = runner.invoke(main, ["directory", "import", str(bad)])
+    assert refused.exit_code == 1
+    assert "line 2: units[0]: name_en is required" in refused.output
+    assert "line 3: units[1]: kind 'x'" in refused.output
+    assert "nothing was imported" in refused.output
+    out = tmp_path / "export.yaml"
+    assert runner.invoke(main, ["directory", "export", str(out)]).exit_code == 0
+    text = out.read_text(encoding="utf-8")
+    assert "U1" in text and "U2" not in text
