@@ -18,6 +18,7 @@ PERIODIC_JOBS = (
     PeriodicJob("unprocessed-tickets-sweep", "intake.services.sweep_unprocessed_job", every=60),
     PeriodicJob("outbox-sweep", "hotline_core.outbox.sweep_job", every=15),
     PeriodicJob("escalation-sweep", "routing.escalation.sweep_job", every=60),
+    PeriodicJob("survey-no-reply-sweep", "responders.survey.sweep_no_reply_job", every=300),
 )
 
 
@@ -38,6 +39,9 @@ def bootstrap(settings: Settings | None = None, *, make_current: bool = True) ->
     from routing.services import on_complaint_received
 
     runtime.events.subscribe(ComplaintReceived, on_complaint_received)
+    from responders.survey import intercept_sms
+
+    runtime.sms_handlers.append(intercept_sms)
     if settings.skip_twilio_signature:
         log.warning("!!! TWILIO_SKIP_SIGNATURE is ON: webhooks are accepted unsigned. Development only. !!!")
     if not settings.twilio_configured:

@@ -107,6 +107,55 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "【效能投诉热线】通报：工单 {number} 严重超期（期限 {due}），请领导关注。",
         "en": "[Efficiency Hotline] Escalation to leaders: ticket {number} is long overdue (due {due}).",
     },
+    # --- To the citizen after routing ----------------------------------------------------------
+    "citizen.assigned": {
+        "zh": "【效能投诉热线】您的工单 {number} 已交{unit}办理，办结期限 {due}。",
+        "en": "[Efficiency Hotline] Ticket {number} is now with the {unit}; due by {due}.",
+    },
+    "citizen.replied": {
+        "zh": "【效能投诉热线】工单 {number} 答复：{text}",
+        "en": "[Efficiency Hotline] Reply on ticket {number}: {text}",
+    },
+    "citizen.resolved": {
+        "zh": "【效能投诉热线】工单 {number} 已办结：{text}",
+        "en": "[Efficiency Hotline] Ticket {number} is resolved: {text}",
+    },
+    "survey.ask": {
+        "zh": "【效能投诉热线】工单 {number} 回访：问题是否解决？回复1已解决、2未解决；并为服务打分1-5"
+        "（5非常满意，1非常不满意），例如回复“1 5”。",
+        "en": "[Efficiency Hotline] Ticket {number}: was your problem solved? Reply 1 yes or 2 no, and rate the "
+        'service 1-5 (5 = very satisfied), e.g. "1 5".',
+    },
+    "survey.ask_rating": {
+        "zh": "【效能投诉热线】请再回复满意度1-5（5非常满意，1非常不满意）。",
+        "en": "[Efficiency Hotline] Please also rate the service 1-5 (5 = very satisfied).",
+    },
+    "survey.ask_solved": {
+        "zh": "【效能投诉热线】请再回复问题是否解决：1已解决，2未解决。",
+        "en": "[Efficiency Hotline] Please also tell us: was it solved? Reply 1 yes or 2 no.",
+    },
+    "survey.thanks": {
+        "zh": "【效能投诉热线】感谢您的评价。",
+        "en": "[Efficiency Hotline] Thank you for your answer.",
+    },
+    "survey.reopened": {
+        "zh": "【效能投诉热线】很抱歉问题未能解决，工单 {number} 已重新交办。",
+        "en": "[Efficiency Hotline] We are sorry. Ticket {number} has been sent back to be done again.",
+    },
+    "survey.voice_solved": {
+        "zh": "您好，这里是效能投诉热线回访。您的工单 {spoken} 已办结。问题已解决请按1，未解决请按2。",
+        "en": "Hello, this is the efficiency hotline following up ticket {spoken}. If your problem was solved, "
+        "press 1. If not, press 2.",
+    },
+    "survey.voice_rating": {
+        "zh": "请为本次服务打分：非常满意请按5，满意按4，基本满意按3，不满意按2，非常不满意按1。",
+        "en": "Please rate the service: press 5 for very satisfied, down to 1 for very dissatisfied.",
+    },
+    "survey.voice_thanks": {"zh": "感谢您的评价，再见。", "en": "Thank you. Goodbye."},
+    "callback.connecting": {
+        "zh": "效能投诉热线回拨：正在为您接通市民，请稍候。",
+        "en": "Hotline call-back: connecting you to the citizen now.",
+    },
     # --- Ticket states -----------------------------------------------------------------------
     "state.received": {"zh": "已受理", "en": "received"},
     "state.dispatch": {"zh": "待派单", "en": "awaiting dispatch"},
@@ -115,6 +164,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "state.resolved": {"zh": "已办结", "en": "resolved"},
     "state.closed": {"zh": "已关闭", "en": "closed"},
     "state.merged": {"zh": "已合并", "en": "merged"},
+    "state.reopened": {"zh": "重办中", "en": "being redone"},
     # --- Channels ----------------------------------------------------------------------------
     "channel.phone": {"zh": "电话", "en": "phone"},
     "channel.sms": {"zh": "短信", "en": "SMS"},
@@ -235,6 +285,19 @@ MESSAGES: dict[str, dict[str, str]] = {
     "event.category_set": {"zh": "人工确定类别", "en": "Category set by a dispatcher"},
     "event.signed": {"zh": "承办单位已签收", "en": "Signed for by the unit"},
     "event.resolved": {"zh": "已办结", "en": "Resolved"},
+    "event.replied": {"zh": "承办单位答复", "en": "Reply from the unit"},
+    "event.contacted": {"zh": "已联系市民", "en": "Citizen contacted"},
+    "event.note": {"zh": "内部备注", "en": "Internal note"},
+    "event.survey_sent": {"zh": "发起回访", "en": "Survey sent"},
+    "event.survey_answered": {"zh": "市民评价", "en": "Citizen's rating"},
+    "event.survey_no_reply": {"zh": "回访未回复", "en": "No reply to the survey"},
+    "event.reopened": {"zh": "重办", "en": "Reopened to be redone"},
+    "event.closed": {"zh": "已关闭", "en": "Closed"},
+    "event.merged": {"zh": "合并为重复件", "en": "Merged as a duplicate"},
+    "event.merged_in": {"zh": "并入重复件", "en": "A duplicate was merged in"},
+    "event.extension_requested": {"zh": "申请延期", "en": "Extension requested"},
+    "event.extension_refused": {"zh": "延期申请被驳回", "en": "Extension refused"},
+    "event.callback_placed": {"zh": "发起隐私回拨", "en": "Masked call-back placed"},
     "login.title": {"zh": "工作人员登录", "en": "Staff sign-in"},
     "login.username": {"zh": "用户名", "en": "Username"},
     "login.password": {"zh": "密码", "en": "Password"},

@@ -78,6 +78,7 @@ class Settings:
     upload_max_files: int = 3
     speech_min_confidence: float = 0.4
     embedded_worker: bool = True
+    survey_reply_hours: float = 72.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -200,6 +201,7 @@ class Settings:
             outbox_max_attempts=_int("HOTLINE_OUTBOX_MAX_ATTEMPTS", env.get("HOTLINE_OUTBOX_MAX_ATTEMPTS", "6"), 1),
             upload_max_bytes=_int("HOTLINE_UPLOAD_MAX_BYTES", env.get("HOTLINE_UPLOAD_MAX_BYTES", str(5 << 20)), 1),
             embedded_worker=_bool("HOTLINE_EMBEDDED_WORKER", env.get("HOTLINE_EMBEDDED_WORKER", "1")),
+            survey_reply_hours=_float("HOTLINE_SURVEY_REPLY_HOURS", env.get("HOTLINE_SURVEY_REPLY_HOURS", "72"), 0.01),
             extra=extra,
         )
         values.update(overrides)

@@ -79,3 +79,41 @@ class TwilioGateway:
         except Exception as exc:  # network errors, timeouts: worth retrying
             raise SendError(f"{type(exc).__name__}: {exc}") from exc
         return SentMessage(sid=message.sid, status=message.status or "queued")
+
+    def place_call(
+        self,
+        to: str,
+        url: str,
+        *,
+        status_callback: str | None = None,
+        record: bool = False,
+        machine_detection: bool = False,
+        timeout: int = 30,
+    ) -> PlacedCall:
+        """An outbound call whose TwiML Twilio fetches from ``url`` when it is answered."""
+        kwargs: dict[str, Any] = {
+            "to": to,
+            "from_": self.settings.twilio_phone_number,
+            "url": url,
+            "method": "POST",
+            "timeout": timeout,
+        }
+        if status_callback:
+            kwargs.update(
+                status_callback=status_callback,
+                status_callback_method="POST",
+                status_callback_event=["initiated", "ringing", "answered", "completed"],
+            )
+        if record:
+            kwargs["record"] = True
+        if machine_detection:
+            kwargs["machine_detection"] = "Enable"
+        try:
+            call = self.client.calls.create(**kwargs)
+        except TwilioRestException as exc:
+            raise SendError(
+                f"Twilio {exc.status} {exc.code}: {exc.msg}", code=exc.code, permanent=400 <= exc.status < 500
+            ) from exc
+        except Exception as exc:
+            raise SendError(f"{type(exc).__name__}: {exc}") from exc
+        return PlacedCall(sid=call.sid, status=call.status or "queued")

@@ -53,6 +53,11 @@ def handle_sms(session: Session, runtime: Runtime, sms: InboundSms, *, deferred:
             )
         return reply
 
+    for handler in runtime.sms_handlers:
+        claimed = handler(session, runtime, phone_key, sms.body)
+        if claimed is not None:
+            return _reply(session, runtime, SmsReply(claimed), phone_key, deferred)
+
     attachments = [AttachmentIn(kind="media", url=url, content_type=ctype) for url, ctype in sms.media]
     if not sms.body.strip() and not attachments:
         return _reply(session, runtime, SmsReply(t("sms.empty", language)), phone_key, deferred)

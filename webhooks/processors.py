@@ -9,10 +9,13 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from hotline_core import outbox
-from hotline_core.models import InboundEvent
+from hotline_core.i18n import spoken_number, t
+from hotline_core.models import InboundEvent, Survey, Ticket
 from hotline_core.runtime import Runtime
 from intake import conversation
 from intake.inbound import processor
+from responders import services as portal
+from responders import survey as surveys
 from webhooks import twiml
 
 
@@ -133,3 +136,77 @@ def process_recording_status(session: Session, runtime: Runtime, event: InboundE
 @processor("call_status")
 def process_call_status(session: Session, runtime: Runtime, event: InboundEvent, deferred: bool) -> str:
     return ""  # kept as raw events; mystery calls read their own call progress
+
+
+def _survey(session: Session, event: InboundEvent) -> tuple[Survey, Ticket] | None:
+    survey = session.get(Survey, int(event.headers.get("survey_id", 0)))
+    ticket = session.get(Ticket, survey.ticket_id) if survey else None
+    return (survey, ticket) if survey and ticket else None
+
+
+@processor("survey_voice")
+def process_survey_call(session: Session, runtime: Runtime, event: InboundEvent, deferred: bool) -> str:
+    found = _survey(session, event)
+    if found is None:
+        return twiml.empty_voice()
+    survey, ticket = found
+    if event.form.get("AnsweredBy", "human") not in ("human", "unknown"):
+        survey.channel = "sms"  # an answering machine: ask by text instead
+        outbox.queue_sms(
+            session,
+            runtime,
+            to=ticket.citizen_phone or "",
+            body=t("survey.ask", survey.language, number=ticket.number),
+            kind="survey",
+            ticket_id=ticket.id,
+        )
+        return twiml.say_and_hang_up(survey.language, t("survey.voice_thanks", survey.language))
+    question = t("survey.voice_solved", survey.language, spoken=spoken_number(ticket.number or ""))
+    return twiml.survey_question(survey.language, question, f"/twilio/survey/{survey.id}/solved")
+
+
+@processor("survey_solved")
+def process_survey_solved(session: Session, runtime: Runtime, event: InboundEvent, deferred: bool) -> str:
+    found = _survey(session, event)
+    if found is None:
+        return twiml.empty_voice()
+    survey, _ticket = found
+    digit = event.form.get("Digits", "")
+    if digit not in ("1", "2") or survey.state != "pending":
+        return twiml.say_and_hang_up(survey.language, t("survey.voice_thanks", survey.language))
+    surveys.record_answer(session, runtime, survey, solved=digit == "1", rating=None, raw=f"voice:{digit}")
+    if survey.state != "pending":
+        return twiml.say_and_hang_up(survey.language, t("survey.voice_thanks", survey.language))
+    return twiml.survey_question(
+        survey.language, t("survey.voice_rating", survey.language), f"/twilio/survey/{survey.id}/rating"
+    )
+
+
+@processor("survey_rating")
+def process_survey_rating(session: Session, runtime: Runtime, event: InboundEvent, deferred: bool) -> str:
+    found = _survey(session, event)
+    if found is None:
+        return twiml.empty_voice()
+    survey, _ticket = found
+    digit = event.form.get("Digits", "")
+    if digit in ("1", "2", "3", "4", "5") and survey.state == "pending":
+        surveys.record_answer(session, runtime, survey, solved=None, rating=int(digit), raw=f"voice:{digit}")
+    return twiml.say_and_hang_up(survey.language, t("survey.voice_thanks", survey.language))
+
+
+@processor("callback_twiml")
+def process_callback(session: Session, runtime: Runtime, event: InboundEvent, deferred: bool) -> str:
+    found = portal.callback_target(session, event.headers.get("token", ""))
+    if found is None or not found[1].citizen_phone:
+        return twiml.say_and_hang_up(runtime.settings.default_language, t("voice.nothing_heard", "zh"))
+    call, ticket = found
+    call.status = "bridging"
+    return twiml.bridge(runtime.settings.default_language, ticket.citizen_phone or "", runtime.settings.hotline_number)
+
+
+@processor("callback_status")
+def process_callback_status(session: Session, runtime: Runtime, event: InboundEvent, deferred: bool) -> str:
+    found = portal.callback_target(session, event.headers.get("token", ""))
+    if found is not None:
+        found[0].status = event.form.get("CallStatus", found[0].status)[:20]
+    return ""

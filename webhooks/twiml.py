@@ -107,3 +107,29 @@ def goodbye(language: str, number: str | None) -> str:
         response.say(t("voice.nothing_heard", language), **SAY[language])
     response.hangup()
     return str(response)
+
+
+def survey_question(language: str, text: str, action: str) -> str:
+    response = VoiceResponse()
+    gather = Gather(input="dtmf", num_digits=1, timeout=8, action=action, method="POST")
+    gather.say(text, **SAY[language])
+    response.append(gather)
+    response.say(t("survey.voice_thanks", language), **SAY[language])
+    response.hangup()
+    return str(response)
+
+
+def say_and_hang_up(language: str, text: str) -> str:
+    response = VoiceResponse()
+    response.say(text, **SAY[language])
+    response.hangup()
+    return str(response)
+
+
+def bridge(language: str, citizen: str, caller_id: str) -> str:
+    """Connect the staff member (who answered) to the citizen, showing only the hotline's number."""
+    response = VoiceResponse()
+    response.say(t("callback.connecting", language), **SAY[language])
+    dial = response.dial(caller_id=caller_id, timeout=30)
+    dial.number(citizen)
+    return str(response)

@@ -21,12 +21,12 @@ FALLBACK = {
 }
 
 
-def _handle(kind: str, dedupe_key: str, *, empty_status: int = 200) -> Response:
+def _handle(kind: str, dedupe_key: str, *, empty_status: int = 200, **extra: str) -> Response:
     rt = runtime()
     language = request.args.get("lang", rt.settings.default_language)
     if language not in twiml.SAY:
         language = rt.settings.default_language
-    headers = {"lang": language, "signature": request.headers.get("X-Twilio-Signature", "")}
+    headers = {"lang": language, "signature": request.headers.get("X-Twilio-Signature", ""), **extra}
     received = inbound.receive(
         rt,
         kind=kind,
@@ -102,6 +102,42 @@ def call_status() -> Response:
     form = require("CallSid", "CallStatus")
     seq = form.get("SequenceNumber") or form["CallStatus"]
     return _handle("call_status", f"call_status:{form['CallSid']}:{seq}")
+
+
+@bp.post("/survey/<int:survey_id>/voice")
+@twilio_webhook
+def survey_voice(survey_id: int) -> Response:
+    form = require("CallSid")
+    return _handle("survey_voice", f"survey:{survey_id}:{form['CallSid']}:voice", survey_id=str(survey_id))
+
+
+@bp.post("/survey/<int:survey_id>/solved")
+@twilio_webhook
+def survey_solved(survey_id: int) -> Response:
+    form = require("CallSid")
+    return _handle("survey_solved", f"survey:{survey_id}:{form['CallSid']}:solved", survey_id=str(survey_id))
+
+
+@bp.post("/survey/<int:survey_id>/rating")
+@twilio_webhook
+def survey_rating(survey_id: int) -> Response:
+    form = require("CallSid")
+    return _handle("survey_rating", f"survey:{survey_id}:{form['CallSid']}:rating", survey_id=str(survey_id))
+
+
+@bp.post("/callback/<token>")
+@twilio_webhook
+def callback_call(token: str) -> Response:
+    form = require("CallSid")
+    return _handle("callback_twiml", f"callback:{form['CallSid']}:twiml", token=token[:64])
+
+
+@bp.post("/callback/<token>/status")
+@twilio_webhook
+def callback_status(token: str) -> Response:
+    form = require("CallSid", "CallStatus")
+    seq = form.get("SequenceNumber") or form["CallStatus"]
+    return _handle("callback_status", f"callback:{form['CallSid']}:status:{seq}", token=token[:64])
 
 
 @bp.errorhandler(HTTPException)

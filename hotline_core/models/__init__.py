@@ -2,6 +2,7 @@
 
 from hotline_core.models.audit import AuditEntry
 from hotline_core.models.directory import Area, Category, Unit
+from hotline_core.models.followup import CallbackCall, ExtensionRequest, Survey
 from hotline_core.models.inbound import InboundEvent
 from hotline_core.models.messaging import MessageStatusEvent, OptOut, OutboxMessage
 from hotline_core.models.routing import (
@@ -22,17 +23,20 @@ __all__ = [
     "Assignment",
     "Attachment",
     "AuditEntry",
+    "CallbackCall",
     "Category",
     "ClassifierModel",
     "Deadline",
     "DirectorySetting",
     "EscalationStep",
+    "ExtensionRequest",
     "InboundEvent",
     "MessageStatusEvent",
     "OptOut",
     "OutboxMessage",
     "Role",
     "RoutingRule",
+    "Survey",
     "Ticket",
     "TicketEvent",
     "Unit",

@@ -27,6 +27,7 @@ class TicketState:
     SIGNED = "signed"
     RESOLVED = "resolved"
     CLOSED = "closed"
+    REOPENED = "reopened"
     MERGED = "merged"
     OPEN = (RECEIVED, DISPATCH, ASSIGNED, SIGNED)
 
@@ -55,6 +56,9 @@ class Ticket(Base):
     urgency: Mapped[str | None] = mapped_column(String(20))
     policy: Mapped[str | None] = mapped_column(String(40))
     lead_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    redo_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    resolved_at: Mapped[datetime | None]
     needs_review: Mapped[bool] = mapped_column(default=False)
     review_reason: Mapped[str | None] = mapped_column(String(200))
     lookup_code: Mapped[str | None] = mapped_column(String(12))

@@ -1,0 +1,437 @@
+"""What staff do with tickets: who may see which, contact, reply, note, resolve, ask for time,
+merge duplicates, call the citizen back without revealing the number. Views, jobs and tests call
+these; each change is a timeline event and an audit entry."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from hotline_core import outbox, phones
+from hotline_core.audit import Actor
+from hotline_core.audit import record as audit
+from hotline_core.i18n import t
+from hotline_core.models import (
+    Assignment,
+    CallbackCall,
+    Deadline,
+    ExtensionRequest,
+    Role,
+    Ticket,
+    TicketEvent,
+    Unit,
+    User,
+)
+from hotline_core.models.messaging import Priority
+from hotline_core.models.routing import AssignmentRole, AssignmentState
+from hotline_core.models.ticket import TicketState
+from hotline_core.runtime import Runtime
+from hotline_core.twilio_gateway import NotConfigured, SendError
+from intake.services import AttachmentIn, add_attachment
+from routing import services as routing
+from routing.deadlines import ClockKind
+from routing.services import RoutingError
+
+MAX_TEXT = 5000
+ALL_TICKETS = (Role.DISPATCHER, Role.ADMIN, Role.LEADER)
+UNIT_ROLES = (Role.UNIT_STAFF, Role.UNIT_HEAD)
+
+
+class PortalError(ValueError):
+    """An action refused with a reason the user can act on."""
+
+
+def may_see(session: Session, user: User, ticket: Ticket) -> bool:
+    """Dispatchers, admins and leaders see every ticket; a unit's people see tickets ever given to their unit."""
+    if user.role in ALL_TICKETS:
+        return True
+    if user.role in UNIT_ROLES and user.unit_id is not None:
+        return (
+            session.scalar(
+                select(Assignment.id)
+                .where(Assignment.ticket_id == ticket.id, Assignment.unit_id == user.unit_id)
+                .limit(1)
+            )
+            is not None
+        )
+    return False
+
+
+def may_see_phone(user: User, ticket: Ticket) -> bool:
+    return user.role in Role.SEES_FULL_PHONE or (ticket.contact_consent and user.role in UNIT_ROLES)
+
+
+def shown_phone(user: User, ticket: Ticket) -> str:
+    return phones.display(ticket.citizen_phone, may_see_full=may_see_phone(user, ticket))
+
+
+def unit_assignment(session: Session, user: User, ticket: Ticket, *, active: bool = True) -> Assignment | None:
+    query = select(Assignment).where(Assignment.ticket_id == ticket.id, Assignment.unit_id == user.unit_id)
+    if active:
+        query = query.where(Assignment.state.in_(AssignmentState.ACTIVE))
+    return session.scalars(query.order_by(Assignment.id.desc()).limit(1)).first()
+
+
+def _actor(user: User, ip: str | None = None) -> Actor:
+    return Actor(f"user:{user.username}", user.id, ip)
+
+
+def _text(value: str, what: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise PortalError(f"{what} is required")
+    if len(value) > MAX_TEXT:
+        raise PortalError(f"{what} is longer than {MAX_TEXT} characters")
+    return value
+
+
+def _acting_assignment(session: Session, user: User, ticket: Ticket) -> Assignment:
+    if user.role in (Role.DISPATCHER, Role.ADMIN):
+        found = session.scalars(
+            select(Assignment).where(
+                Assignment.ticket_id == ticket.id,
+                Assignment.role == AssignmentRole.LEAD,
+                Assignment.state.in_(AssignmentState.ACTIVE),
+            )
+        ).first()
+    else:
+        found = unit_assignment(session, user, ticket)
+    if found is None:
+        raise PortalError("your unit has no active assignment on this ticket")
+    return found
+
+
+def notify_citizen(session: Session, runtime: Runtime, ticket: Ticket, key: str, **fields: object) -> bool:
+    """Text the citizen in the language they used, if they gave a valid number."""
+    if ticket.anonymous or not ticket.citizen_phone or not ticket.citizen_phone_valid:
+        return False
+    body = t(key, ticket.language, number=ticket.number, **fields)
+    outbox.queue_sms(
+        session,
+        runtime,
+        to=ticket.citizen_phone,
+        body=body,
+        kind=key.split(".")[-1],
+        priority=Priority.REPLY,
+        ticket_id=ticket.id,
+    )
+    return True
+
+
+# --- unit actions --------------------------------------------------------------------------------
+
+
+def sign_for(session: Session, runtime: Runtime, ticket: Ticket, user: User, ip: str | None = None) -> None:
+    assignment = _acting_assignment(session, user, ticket)
+    try:
+        routing.sign_for(session, runtime, assignment, actor=_actor(user, ip))
+    except RoutingError as exc:
+        raise PortalError(str(exc)) from exc
+
+
+def record_contact(
+    session: Session, runtime: Runtime, ticket: Ticket, user: User, note: str, ip: str | None = None
+) -> None:
+    assignment = _acting_assignment(session, user, ticket)
+    now = runtime.now()
+    assignment.contacted_at = assignment.contacted_at or now
+    session.add(
+        TicketEvent(
+            ticket=ticket, at=now, kind="contacted", actor=_actor(user).name, body=_text(note, "a note of the contact")
+        )
+    )
+    audit(session, _actor(user, ip), "ticket.contact", ticket)
+
+
+def reply(session: Session, runtime: Runtime, ticket: Ticket, user: User, text: str, ip: str | None = None) -> None:
+    """A public answer: on the citizen's lookup page and by SMS."""
+    _acting_assignment(session, user, ticket)
+    text = _text(text, "the reply")
+    session.add(TicketEvent(ticket=ticket, at=runtime.now(), kind="replied", actor=_actor(user).name, body=text))
+    notify_citizen(session, runtime, ticket, "citizen.replied", text=text[:300])
+    audit(session, _actor(user, ip), "ticket.reply", ticket)
+
+
+def add_note(session: Session, runtime: Runtime, ticket: Ticket, user: User, text: str, ip: str | None = None) -> None:
+    session.add(
+        TicketEvent(ticket=ticket, at=runtime.now(), kind="note", actor=_actor(user).name, body=_text(text, "the note"))
+    )
+    audit(session, _actor(user, ip), "ticket.note", ticket)
+
+
+def resolve(
+    session: Session,
+    runtime: Runtime,
+    ticket: Ticket,
+    user: User,
+    text: str,
+    evidence: list[AttachmentIn] | None = None,
+    ip: str | None = None,
+) -> None:
+    """Close the unit's work with a resolution text and evidence; the citizen is told and surveyed."""
+    assignment = _acting_assignment(session, user, ticket)
+    if assignment.role != AssignmentRole.LEAD:
+        raise PortalError("only the lead unit resolves a ticket")
+    if assignment.state != AssignmentState.SIGNED:
+        raise PortalError("sign for the ticket before resolving it")
+    text = _text(text, "the resolution")
+    now = runtime.now()
+    for item in evidence or []:
+        add_attachment(session, ticket, item, now)
+    routing.resolve(session, runtime, ticket, text=text, actor=_actor(user, ip))
+    ticket.resolved_at = now
+    notify_citizen(session, runtime, ticket, "citizen.resolved", text=text[:300])
+    runtime.jobs.enqueue_after_commit(session, "responders.survey.start_survey_job", ticket.id, queue="messages")
+
+
+def return_ticket(
+    session: Session,
+    runtime: Runtime,
+    ticket: Ticket,
+    user: User,
+    reason: str,
+    suggested_unit_id: int | None,
+    ip: str | None = None,
+) -> None:
+    assignment = _acting_assignment(session, user, ticket)
+    try:
+        routing.return_ticket(
+            session,
+            runtime,
+            assignment,
+            reason=_text(reason, "a reason"),
+            suggested_unit_id=suggested_unit_id,
+            actor=_actor(user, ip),
+        )
+    except RoutingError as exc:
+        raise PortalError(str(exc)) from exc
+
+
+def request_extension(
+    session: Session,
+    runtime: Runtime,
+    ticket: Ticket,
+    user: User,
+    reason: str,
+    new_due_at: datetime,
+    ip: str | None = None,
+) -> ExtensionRequest:
+    assignment = _acting_assignment(session, user, ticket)
+    deadline = routing.open_deadline(session, ticket.id, ClockKind.RESOLUTION)
+    if deadline is None:
+        raise PortalError("the ticket has no running resolution deadline")
+    if new_due_at <= deadline.due_at:
+        raise PortalError("the new date must be later than the current deadline")
+    if session.scalar(
+        select(ExtensionRequest.id).where(ExtensionRequest.ticket_id == ticket.id, ExtensionRequest.state == "pending")
+    ):
+        raise PortalError("an extension request for this ticket is already waiting for a decision")
+    request = ExtensionRequest(
+        ticket_id=ticket.id,
+        unit_id=assignment.unit_id,
+        requested_by=user.id,
+        requested_at=runtime.now(),
+        reason=_text(reason, "a reason"),
+        new_due_at=new_due_at,
+    )
+    session.add(request)
+    session.add(
+        TicketEvent(
+            ticket=ticket,
+            at=runtime.now(),
+            kind="extension_requested",
+            actor=_actor(user).name,
+            body=request.reason,
+            data={"new_due_at": new_due_at.isoformat()},
+        )
+    )
+    audit(session, _actor(user, ip), "extension.request", ticket, new_due_at=new_due_at.isoformat())
+    return request
+
+
+# --- dispatcher actions --------------------------------------------------------------------------
+
+
+def decide_extension(
+    session: Session,
+    runtime: Runtime,
+    request: ExtensionRequest,
+    user: User,
+    *,
+    approve: bool,
+    note: str = "",
+    ip: str | None = None,
+) -> None:
+    if request.state != "pending":
+        raise PortalError("this request has already been decided")
+    ticket = session.get(Ticket, request.ticket_id)
+    assert ticket is not None
+    now = runtime.now()
+    request.state, request.decided_by, request.decided_at = ("approved" if approve else "refused"), user.id, now
+    request.decision_note = note.strip() or None
+    if approve:
+        try:
+            routing.approve_extension(
+                session, runtime, ticket, until=request.new_due_at, reason=request.reason, actor=_actor(user, ip)
+            )
+        except (RoutingError, ValueError) as exc:
+            raise PortalError(str(exc)) from exc
+    else:
+        session.add(
+            TicketEvent(
+                ticket=ticket, at=now, kind="extension_refused", actor=_actor(user).name, body=request.decision_note
+            )
+        )
+        audit(session, _actor(user, ip), "extension.refuse", ticket)
+
+
+def route(
+    session: Session,
+    runtime: Runtime,
+    ticket: Ticket,
+    user: User,
+    *,
+    lead_unit_id: int,
+    co_unit_ids: list[int],
+    category_id: int | None,
+    note: str = "",
+    ip: str | None = None,
+) -> None:
+    try:
+        routing.route_manually(
+            session,
+            runtime,
+            ticket,
+            lead_unit_id=lead_unit_id,
+            co_unit_ids=co_unit_ids,
+            category_id=category_id,
+            actor=_actor(user, ip),
+            note=note,
+        )
+    except RoutingError as exc:
+        raise PortalError(str(exc)) from exc
+    unit = session.get(Unit, lead_unit_id)
+    resolution = routing.open_deadline(session, ticket.id, ClockKind.RESOLUTION)
+    if unit is not None and resolution is not None:
+        due = resolution.due_at.astimezone(runtime.settings.tz).strftime("%Y-%m-%d %H:%M")
+        notify_citizen(session, runtime, ticket, "citizen.assigned", unit=unit.name(ticket.language), due=due)
+
+
+def duplicate_candidates(session: Session, ticket: Ticket, days: int = 7) -> list[Ticket]:
+    """Open tickets from the same caller, or about the same place and category, within ``days``."""
+    since = ticket.created_at - timedelta(days=days)
+    same = []
+    if ticket.citizen_phone:
+        same.append(Ticket.citizen_phone == ticket.citizen_phone)
+    if ticket.area_id and ticket.category_id:
+        same.append((Ticket.area_id == ticket.area_id) & (Ticket.category_id == ticket.category_id))
+    if not same:
+        return []
+    return list(
+        session.scalars(
+            select(Ticket)
+            .where(
+                Ticket.id != ticket.id,
+                Ticket.created_at >= since,
+                Ticket.state != TicketState.MERGED,
+                Ticket.merged_into_id.is_(None),
+                or_(*same),
+            )
+            .order_by(Ticket.created_at)
+            .limit(20)
+        )
+    )
+
+
+def merge(
+    session: Session, runtime: Runtime, duplicate: Ticket, into: Ticket, user: User, ip: str | None = None
+) -> None:
+    if duplicate.id == into.id:
+        raise PortalError("a ticket cannot be merged into itself")
+    if into.merged_into_id is not None or into.state == TicketState.MERGED:
+        raise PortalError(f"ticket {into.number} is itself merged")
+    now = runtime.now()
+    for a in routing.active_assignments(session, duplicate.id):
+        a.state, a.ended_at = AssignmentState.ENDED, now
+    for d in session.scalars(
+        select(Deadline).where(
+            Deadline.ticket_id == duplicate.id, Deadline.met_at.is_(None), Deadline.closed_at.is_(None)
+        )
+    ):
+        d.closed_at = now
+    duplicate.state, duplicate.merged_into_id = TicketState.MERGED, into.id
+    session.add(
+        TicketEvent(ticket=duplicate, at=now, kind="merged", actor=_actor(user).name, data={"into": into.number})
+    )
+    session.add(
+        TicketEvent(
+            ticket=into,
+            at=now,
+            kind="merged_in",
+            actor=_actor(user).name,
+            body=duplicate.text,
+            data={"duplicate": duplicate.number},
+        )
+    )
+    audit(session, _actor(user, ip), "ticket.merge", duplicate, into=into.number)
+
+
+# --- masked call-back ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallbackStarted:
+    call: CallbackCall
+    sid: str
+
+
+def start_callback(
+    session: Session, runtime: Runtime, ticket: Ticket, user: User, ip: str | None = None
+) -> CallbackStarted:
+    """Ring the staff member's phone; when they answer, Twilio fetches TwiML that dials the citizen
+    with the hotline's number as caller ID. The citizen's number is never shown to the staff member."""
+    _acting_assignment(session, user, ticket)
+    if not user.phone:
+        raise PortalError("add your own phone number to your account first")
+    if not (ticket.citizen_phone and ticket.citizen_phone_valid) or ticket.anonymous:
+        raise PortalError("the citizen left no number to call")
+    if not runtime.settings.public_base_url:
+        raise PortalError("PUBLIC_BASE_URL is not set, so Twilio cannot fetch the call instructions")
+    call = CallbackCall(ticket_id=ticket.id, user_id=user.id, token=secrets.token_urlsafe(24), created_at=runtime.now())
+    session.add(call)
+    session.flush()
+    base = runtime.settings.public_base_url
+    try:
+        placed = runtime.twilio.place_call(
+            user.phone,
+            f"{base}/twilio/callback/{call.token}",
+            status_callback=f"{base}/twilio/callback/{call.token}/status",
+        )
+    except NotConfigured as exc:
+        raise PortalError("no Twilio account is configured: calls cannot be placed") from exc
+    except SendError as exc:
+        raise PortalError(f"the call could not be placed: {exc}") from exc
+    call.call_sid, call.status = placed.sid, placed.status
+    session.add(
+        TicketEvent(
+            ticket=ticket,
+            at=runtime.now(),
+            kind="callback_placed",
+            actor=_actor(user).name,
+            data={"callback_id": call.id},
+        )
+    )
+    audit(session, _actor(user, ip), "ticket.callback", ticket)
+    return CallbackStarted(call, placed.sid)
+
+
+def callback_target(session: Session, token: str) -> tuple[CallbackCall, Ticket] | None:
+    call = session.scalars(select(CallbackCall).where(CallbackCall.token == token)).first()
+    if call is None:
+        return None
+    ticket = session.get(Ticket, call.ticket_id)
+    return (call, ticket) if ticket is not None else None
