@@ -239,6 +239,65 @@ def routing_sweep() -> None:
         runtime.jobs.run_burst()
 
 
+@main.group()
+def classifier() -> None:
+    """The learned complaint classifier."""
+
+
+@classifier.command("train")
+@click.option("--csv", "csv_path", type=click.Path(exists=True, dir_okay=False), required=True)
+@click.option("--text-column", default="text", show_default=True)
+@click.option("--label-column", default="label", show_default=True)
+@click.option("--with-history", is_flag=True, help="Add the tickets dispatchers have routed.")
+def classifier_train(csv_path: str, text_column: str, label_column: str, with_history: bool) -> None:
+    """Train on a labelled CSV (labels: category codes or names) and activate the new version."""
+    from pathlib import Path
+
+    from hotline_app.bootstrap import bootstrap
+    from routing.training import TrainingError, train_from_csv
+
+    runtime = bootstrap(_settings())
+    try:
+        version = train_from_csv(
+            runtime, Path(csv_path), text_column=text_column, label_column=label_column, with_history=with_history
+        )
+    except (TrainingError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"trained and activated classifier {version}")
+
+
+@classifier.command("evaluate")
+@click.option("--train", "train_path", type=click.Path(exists=True, dir_okay=False), required=True)
+@click.option("--test", "test_path", type=click.Path(exists=True, dir_okay=False), required=True)
+@click.option("--text-column", default="text", show_default=True)
+@click.option("--label-column", default="label", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def classifier_evaluate(train_path: str, test_path: str, text_column: str, label_column: str, as_json: bool) -> None:
+    """Train on one file, test on another: accuracy, macro-F1, per-class table, precision at coverage."""
+    import json
+    from pathlib import Path
+
+    from routing.training import TrainingError, evaluate_files
+
+    try:
+        report = evaluate_files(Path(train_path), Path(test_path), text_column=text_column, label_column=label_column)
+    except (TrainingError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"model {report['model_version']}  n={report['n']}")
+    click.echo(f"accuracy {report['accuracy']:.4f}   macro-F1 {report['macro_f1']:.4f}")
+    for point in report["coverage"]:
+        click.echo(
+            f"precision at {point['target_coverage']:.0%} coverage: {point['precision']:.4f} "
+            f"(confidence >= {point['threshold']:.3f})"
+        )
+    click.echo(f"{'class':<24}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}")
+    for name, row in report["per_class"].items():
+        click.echo(f"{name:<24}{row['precision']:>10.3f}{row['recall']:>10.3f}{row['f1']:>10.3f}{row['support']:>9}")
+
+
 @main.command("check-config")
 def check_config() -> None:
     """Parse the environment and print the effective settings (secrets hidden)."""

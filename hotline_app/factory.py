@@ -38,6 +38,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     import hotline_web
     from intake.views import bp as complaints_bp
+    from responders.admin import bp as admin_bp
+    from responders.dispatch import bp as dispatch_bp
+    from responders.tickets import bp as tickets_bp
     from responders.views import bp as staff_bp
     from webhooks.views import bp as webhooks_bp
 
@@ -46,6 +49,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     csrf.exempt(webhooks_bp)  # Twilio signs its requests; CSRF tokens are for browsers
     app.register_blueprint(complaints_bp)
     app.register_blueprint(staff_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(tickets_bp)
+    app.register_blueprint(dispatch_bp)
     app.register_blueprint(webhooks_bp)
     if app.config["SIMULATOR_ENABLED"]:
         from simulator.views import bp as simulator_bp

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import PasswordField, StringField
 
-from hotline_core import phones
 from hotline_core.audit import record as audit
-from hotline_core.models import OutboxMessage, Role, Ticket, User
+from hotline_core.models import OutboxMessage, Role, User
 from hotline_web.auth import LoginUser, current_actor, roles_required
 from hotline_web.context import db_session, runtime, tr
 
@@ -20,7 +19,6 @@ bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="template
 
 MAX_FAILED_LOGINS = 5
 LOCK_MINUTES = 15
-TICKET_ROLES = (Role.DISPATCHER, Role.ADMIN, Role.LEADER, Role.UNIT_STAFF, Role.UNIT_HEAD)
 
 
 class LoginForm(FlaskForm):
@@ -58,6 +56,9 @@ def login():  # type: ignore[no-untyped-def]
                 audit(s, current_actor(), "login.failed", None, username=(form.username.data or "")[:80])
                 error, status = tr("login.failed"), 401
         if error is None:
+            from flask import session as web_session
+
+            web_session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME
             target = request.args.get("next", "")
             return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("staff.home"))
     return render_template("staff/login.html", form=form, error=error), status
@@ -78,52 +79,6 @@ def home():  # type: ignore[no-untyped-def]
     return render_template("staff/home.html", user=current_user.user)
 
 
-def visible_tickets():  # type: ignore[no-untyped-def]
-    """Unit roles see only tickets their unit handles (assignments arrive with routing)."""
-    query = select(Ticket)
-    if current_user.role in (Role.UNIT_STAFF, Role.UNIT_HEAD):
-        query = query.where(Ticket.id.in_(_unit_ticket_ids(current_user.unit_id)))
-    return query
-
-
-def _unit_ticket_ids(unit_id: int | None):  # type: ignore[no-untyped-def]
-    from hotline_core.models import TicketEvent
-
-    return select(TicketEvent.ticket_id).where(
-        TicketEvent.kind == "assigned", TicketEvent.data["unit_id"].as_integer() == (unit_id or -1)
-    )
-
-
-@bp.get("/tickets")
-@roles_required(*TICKET_ROLES)
-def tickets():  # type: ignore[no-untyped-def]
-    rows = db_session().scalars(visible_tickets().order_by(Ticket.id.desc()).limit(200)).all()
-    may_see = current_user.role in Role.SEES_FULL_PHONE
-    return render_template(
-        "staff/tickets.html",
-        tickets=rows,
-        show_phone=lambda tk: phones.display(tk.citizen_phone, may_see_full=may_see or tk.contact_consent),
-    )
-
-
-@bp.get("/tickets/<number>")
-@roles_required(*TICKET_ROLES)
-def ticket(number: str):  # type: ignore[no-untyped-def]
-    s = db_session()
-    found = s.scalars(visible_tickets().where(Ticket.number == number)).first()
-    if found is None:
-        with runtime().db.transaction() as w:
-            audit(w, current_actor(), "ticket.view_refused", None, number=number[:20])
-        abort(404)
-    may_see = current_user.role in Role.SEES_FULL_PHONE or found.contact_consent
-    if may_see and found.citizen_phone:
-        with runtime().db.transaction() as w:
-            audit(w, current_actor(), "ticket.phone_revealed", found, number=found.number)
-    return render_template(
-        "staff/ticket.html", ticket=found, phone=phones.display(found.citizen_phone, may_see_full=may_see)
-    )
-
-
 @bp.get("/outbox")
 @roles_required(Role.DISPATCHER, Role.ADMIN)
 def outbox():  # type: ignore[no-untyped-def]
@@ -133,7 +88,3 @@ def outbox():  # type: ignore[no-untyped-def]
     return render_template(
         "staff/outbox.html", messages=messages, counts=counts, configured=runtime().twilio.configured
     )
-
-
-def flash_text(key: str) -> None:
-    flash(tr(key))

@@ -265,6 +265,13 @@ def decide(
         category, confidence = by_code[prediction.label], prediction.confidence
         agree = [c for c, _ in matches if c.code == prediction.label]
         reason = f"model {version}" + (" (keywords agree)" if agree else "")
+        # The model knows the broad categories; keywords may name a sub-category inside it.
+        parents = {c.id: c.parent_id for c in categories}
+        inside = [(c, h) for c, h in matches if c.id != category.id and category.id in chain(c.id, parents)]
+        refined = keyword_choice(inside, by_id) if inside else None
+        if refined is not None and refined[0].id != category.id:
+            category = refined[0]
+            reason += f"; keywords refine to {category.code}: {', '.join(refined[1])}"
     else:
         chosen = keyword_choice(matches, by_id)
         if chosen is not None:
@@ -290,7 +297,7 @@ def decide(
     )
     if category is None:
         best = f"{prediction.label} {prediction.confidence:.2f}" if prediction else "no model"
-        decision.manual_reason = f"confidence below {min_confidence:.2f} ({best}) and no keyword rule"
+        decision.manual_reason = f"confidence below {min_confidence:g} ({best}) and no keyword rule"
         return decision
     rule = find_rule(
         category.id,

@@ -33,6 +33,7 @@ def user(
     return row
 
 
-def demo_city(runtime: Runtime, *, with_tickets: bool = False) -> None:
-    """The demo directory and one user per role (passwords as in hotline_app/demo_city.yaml)."""
-    load_demo(runtime, sample_tickets=with_tickets)
+def demo_city(runtime: Runtime, *, with_tickets: bool = False, with_model: bool = False) -> None:
+    """The demo directory and one user per role (passwords as in hotline_app/demo_city.yaml); the
+    classifier only when asked, so routing tests see the keyword rules unless they want the model."""
+    load_demo(runtime, sample_tickets=with_tickets, train=with_model)

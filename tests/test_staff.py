@@ -41,6 +41,14 @@ ROUTES = {
     "/staff/": set(Role.ALL),
     "/staff/tickets": {Role.DISPATCHER, Role.ADMIN, Role.LEADER, Role.UNIT_STAFF, Role.UNIT_HEAD},
     "/staff/outbox": {Role.DISPATCHER, Role.ADMIN},
+    "/staff/dispatch/": {Role.DISPATCHER, Role.ADMIN},
+    "/staff/dispatch/extensions": {Role.DISPATCHER, Role.ADMIN},
+    "/staff/dispatch/overdue": {Role.DISPATCHER, Role.ADMIN, Role.LEADER},
+    "/staff/admin/users": {Role.ADMIN},
+    "/staff/admin/directory": {Role.ADMIN},
+    "/staff/admin/directory/export": {Role.ADMIN},
+    "/staff/admin/audit": {Role.ADMIN},
+    "/staff/admin/audit.csv": {Role.ADMIN},
     "/dev/simulator/": set(Role.ALL),
 }
 

@@ -1,0 +1,138 @@
+"""The dispatcher's console: the manual queue with the classifier's suggestions, returned tickets to
+arbitrate, extension requests to decide, and everything overdue or escalated."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from hotline_core.models import (
+    AccountabilityEntry,
+    Assignment,
+    Category,
+    Deadline,
+    ExtensionRequest,
+    Role,
+    Ticket,
+    TicketEvent,
+    Unit,
+)
+from hotline_core.models.ticket import TicketState
+from hotline_web.auth import current_actor, roles_required
+from hotline_web.context import db_session, language, runtime, tr
+from responders import services
+from responders.services import PortalError
+from responders.tickets import suggestions, time_left
+
+bp = Blueprint("dispatch", __name__, url_prefix="/staff/dispatch", template_folder="templates")
+
+
+@bp.get("/")
+@roles_required(Role.DISPATCHER, Role.ADMIN)
+def queue():  # type: ignore[no-untyped-def]
+    s = db_session()
+    tickets = s.scalars(select(Ticket).where(Ticket.state == TicketState.DISPATCH).order_by(Ticket.created_at)).all()
+    categories = {c.code: c for c in s.scalars(select(Category))}
+    units = s.scalars(select(Unit).where(Unit.active).order_by(Unit.kind, Unit.code)).all()
+    unit_names = {u.id: u.name(language()) for u in s.scalars(select(Unit))}
+    items = []
+    for tk in tickets:
+        events = s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == tk.id).order_by(TicketEvent.id)).all()
+        returned = next((e for e in reversed(events) if e.kind == "returned"), None)
+        queued = next((e for e in reversed(events) if e.kind == "queued_for_dispatch"), None)
+        items.append(
+            {
+                "ticket": tk,
+                "suggestions": [(categories[c], score) for c, score in suggestions(tk, events) if c in categories],
+                "returned": returned,
+                "queued": queued,
+                "returned_by": unit_names.get(returned.data.get("unit_id")) if returned else None,
+                "suggested_unit": unit_names.get(returned.data.get("suggested_unit_id")) if returned else None,
+                "duplicates": services.duplicate_candidates(s, tk),
+                "phone": services.shown_phone(current_user.user, tk),
+            }
+        )
+    return render_template(
+        "staff/dispatch.html",
+        items=items,
+        units=units,
+        categories=sorted(categories.values(), key=lambda c: (c.level, c.code)),
+    )
+
+
+@bp.get("/extensions")
+@roles_required(Role.DISPATCHER, Role.ADMIN)
+def extensions():  # type: ignore[no-untyped-def]
+    s = db_session()
+    rows = s.execute(
+        select(ExtensionRequest, Ticket)
+        .join(Ticket, Ticket.id == ExtensionRequest.ticket_id)
+        .where(ExtensionRequest.state == "pending")
+        .order_by(ExtensionRequest.requested_at)
+    ).all()
+    current = {
+        d.ticket_id: d.due_at
+        for d in s.scalars(
+            select(Deadline).where(
+                Deadline.kind == "resolution", Deadline.met_at.is_(None), Deadline.closed_at.is_(None)
+            )
+        )
+    }
+    unit_names = {u.id: u.name(language()) for u in s.scalars(select(Unit))}
+    return render_template("staff/extensions.html", rows=rows, current=current, unit_names=unit_names)
+
+
+@bp.post("/extensions/<int:request_id>")
+@roles_required(Role.DISPATCHER, Role.ADMIN)
+def decide(request_id: int):  # type: ignore[no-untyped-def]
+    rt = runtime()
+    decision = request.form.get("decision")
+    if decision not in ("approve", "refuse"):
+        abort(400)
+    try:
+        with rt.db.transaction() as s:
+            found = s.get(ExtensionRequest, request_id)
+            if found is None:
+                abort(404)
+            services.decide_extension(
+                s,
+                rt,
+                found,
+                s.merge(current_user.user, load=False),
+                approve=decision == "approve",
+                note=request.form.get("note", ""),
+                ip=current_actor().ip,
+            )
+    except PortalError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("dispatch.extensions")), 303
+    flash(tr(f"action.extension.{decision}d"), "ok")
+    return redirect(url_for("dispatch.extensions")), 303
+
+
+@bp.get("/overdue")
+@roles_required(Role.DISPATCHER, Role.ADMIN, Role.LEADER)
+def overdue():  # type: ignore[no-untyped-def]
+    s = db_session()
+    now = runtime().now()
+    rows = s.execute(
+        select(AccountabilityEntry, Ticket)
+        .join(Ticket, Ticket.id == AccountabilityEntry.ticket_id)
+        .order_by(AccountabilityEntry.overdue_at.desc())
+        .limit(500)
+    ).all()
+    unit_names = {u.id: u.name(language()) for u in s.scalars(select(Unit))}
+    open_now = {
+        d.id for d in s.scalars(select(Deadline).where(Deadline.met_at.is_(None), Deadline.closed_at.is_(None)))
+    }
+    leads = {a.ticket_id: a.unit_id for a in s.scalars(select(Assignment).where(Assignment.role == "lead"))}
+    return render_template(
+        "staff/overdue.html",
+        rows=rows,
+        unit_names=unit_names,
+        open_now=open_now,
+        now=now,
+        time_left=time_left,
+        leads=leads,
+    )
