@@ -11,10 +11,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from hotline_core import outbox, phones
+from hotline_core import phones
 from hotline_core.audit import Actor
 from hotline_core.audit import record as audit
-from hotline_core.i18n import t
 from hotline_core.models import (
     Assignment,
     CallbackCall,
@@ -23,10 +22,8 @@ from hotline_core.models import (
     Role,
     Ticket,
     TicketEvent,
-    Unit,
     User,
 )
-from hotline_core.models.messaging import Priority
 from hotline_core.models.routing import AssignmentRole, AssignmentState
 from hotline_core.models.ticket import TicketState
 from hotline_core.runtime import Runtime
@@ -106,20 +103,8 @@ def _acting_assignment(session: Session, user: User, ticket: Ticket) -> Assignme
 
 
 def notify_citizen(session: Session, runtime: Runtime, ticket: Ticket, key: str, **fields: object) -> bool:
-    """Text the citizen in the language they used, if they gave a valid number."""
-    if ticket.anonymous or not ticket.citizen_phone or not ticket.citizen_phone_valid:
-        return False
-    body = t(key, ticket.language, number=ticket.number, **fields)
-    outbox.queue_sms(
-        session,
-        runtime,
-        to=ticket.citizen_phone,
-        body=body,
-        kind=key.split(".")[-1],
-        priority=Priority.REPLY,
-        ticket_id=ticket.id,
-    )
-    return True
+    """Text the citizen in the language they used (see routing.services.notify_citizen)."""
+    return routing.notify_citizen(session, runtime, ticket, key, **fields)
 
 
 # --- unit actions --------------------------------------------------------------------------------
@@ -314,11 +299,6 @@ def route(
         )
     except RoutingError as exc:
         raise PortalError(str(exc)) from exc
-    unit = session.get(Unit, lead_unit_id)
-    resolution = routing.open_deadline(session, ticket.id, ClockKind.RESOLUTION)
-    if unit is not None and resolution is not None:
-        due = resolution.due_at.astimezone(runtime.settings.tz).strftime("%Y-%m-%d %H:%M")
-        notify_citizen(session, runtime, ticket, "citizen.assigned", unit=unit.name(ticket.language), due=due)
 
 
 def duplicate_candidates(session: Session, ticket: Ticket, days: int = 7) -> list[Ticket]:

@@ -210,6 +210,14 @@ def assign(
             due=_local(runtime, sign_for.due_at),
             resolve_due=_local(runtime, resolution.due_at),
         )
+    notify_citizen(
+        session,
+        runtime,
+        ticket,
+        "citizen.assigned",
+        unit=lead.name(ticket.language),
+        due=_local(runtime, resolution.due_at),
+    )
     audit(session, actor, "ticket.assign", ticket, lead=lead.code, co=[u.code for u in co], reason=reason)
     return made
 
@@ -509,6 +517,22 @@ def unit_phones(session: Session, unit_id: int) -> list[str]:
 
 def _notify_unit(session: Session, runtime: Runtime, ticket: Ticket, unit_id: int, key: str, **fields: Any) -> None:
     send_sms(session, runtime, unit_phones(session, unit_id), ticket, key, **fields)
+
+
+def notify_citizen(session: Session, runtime: Runtime, ticket: Ticket, key: str, **fields: Any) -> bool:
+    """Text the citizen in the language they used, if they left a valid number."""
+    if ticket.anonymous or not ticket.citizen_phone or not ticket.citizen_phone_valid:
+        return False
+    outbox.queue_sms(
+        session,
+        runtime,
+        to=ticket.citizen_phone,
+        body=t(key, ticket.language, number=ticket.number, **fields),
+        kind=key.replace(".", "_"),
+        priority=Priority.REPLY,
+        ticket_id=ticket.id,
+    )
+    return True
 
 
 def send_sms(session: Session, runtime: Runtime, numbers: list[str], ticket: Ticket, key: str, **fields: Any) -> int:

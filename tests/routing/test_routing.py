@@ -244,3 +244,11 @@ def test_waiting_for_the_citizen_stops_the_clock(runtime, clock):
     with runtime.db.transaction() as s:
         services.resume_clock(s, runtime, s.get(Ticket, ticket.id), actor=DISPATCHER)
     assert resolution(runtime, ticket.id).due_at == datetime(2026, 12, 3, 17, 30, tzinfo=BEIJING)
+
+
+def test_the_citizen_is_told_who_handles_it_in_their_language(runtime):
+    routed(runtime, "The bus driver shouted at my mother and drove off", language="en", phone="+8613700137000")
+    with runtime.db.session() as s:
+        [notice] = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "citizen_assigned")).all()
+    assert notice.to_number == "+8613700137000"
+    assert "is now with the Transport Bureau; due by 2026-12-02 17:30" in notice.body
