@@ -19,6 +19,7 @@ PERIODIC_JOBS = (
     PeriodicJob("outbox-sweep", "hotline_core.outbox.sweep_job", every=15),
     PeriodicJob("escalation-sweep", "routing.escalation.sweep_job", every=60),
     PeriodicJob("survey-no-reply-sweep", "responders.survey.sweep_no_reply_job", every=300),
+    PeriodicJob("mystery-stale-call-sweep", "mystery_calls.services.flag_stale_job", every=300),
 )
 
 

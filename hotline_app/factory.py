@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     import hotline_web
     from intake.views import bp as complaints_bp
+    from mystery_calls.views import bp as mystery_bp
     from responders.admin import bp as admin_bp
     from responders.dispatch import bp as dispatch_bp
     from responders.tickets import bp as tickets_bp
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.register_blueprint(admin_bp)
     app.register_blueprint(tickets_bp)
     app.register_blueprint(dispatch_bp)
+    app.register_blueprint(mystery_bp)
     app.register_blueprint(webhooks_bp)
     if app.config["SIMULATOR_ENABLED"]:
         from simulator.views import bp as simulator_bp

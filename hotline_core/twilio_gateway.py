@@ -89,11 +89,15 @@ class TwilioGateway:
         record: bool = False,
         machine_detection: bool = False,
         timeout: int = 30,
+        from_: str | None = None,
+        recording_status_callback: str | None = None,
     ) -> PlacedCall:
         """An outbound call whose TwiML Twilio fetches from ``url`` when it is answered."""
+        if recording_status_callback:
+            record = True
         kwargs: dict[str, Any] = {
             "to": to,
-            "from_": self.settings.twilio_phone_number,
+            "from_": from_ or self.settings.twilio_phone_number,
             "url": url,
             "method": "POST",
             "timeout": timeout,
@@ -106,6 +110,9 @@ class TwilioGateway:
             )
         if record:
             kwargs["record"] = True
+        if recording_status_callback:
+            kwargs["recording_status_callback"] = recording_status_callback
+            kwargs["recording_status_callback_method"] = "POST"
         if machine_detection:
             kwargs["machine_detection"] = "Enable"
         try:

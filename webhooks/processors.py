@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session
 
 from hotline_core import outbox
 from hotline_core.i18n import spoken_number, t
-from hotline_core.models import InboundEvent, Survey, Ticket
+from hotline_core.models import InboundEvent, MysteryCall, Survey, Ticket, User
 from hotline_core.runtime import Runtime
 from intake import conversation
 from intake.inbound import processor
+from mystery_calls import services as mystery
 from responders import services as portal
 from responders import survey as surveys
 from webhooks import twiml
@@ -209,4 +210,39 @@ def process_callback_status(session: Session, runtime: Runtime, event: InboundEv
     found = portal.callback_target(session, event.headers.get("token", ""))
     if found is not None:
         found[0].status = event.form.get("CallStatus", found[0].status)[:20]
+    return ""
+
+
+def _mystery_call(session: Session, event: InboundEvent) -> MysteryCall | None:
+    call = session.get(MysteryCall, int(event.headers.get("call_id", 0)))
+    if call is None or (call.call_sid and event.form.get("CallSid") and call.call_sid != event.form["CallSid"]):
+        return None
+    return call
+
+
+@processor("mystery_answer")
+def process_mystery_answer(session: Session, runtime: Runtime, event: InboundEvent, deferred: bool) -> str:
+    """The audited hotline answered: bridge the auditor in; an answering machine is not bridged."""
+    call = _mystery_call(session, event)
+    auditor = session.get(User, call.auditor_id) if call else None
+    if call is None or auditor is None or not auditor.phone:
+        return twiml.say_and_hang_up(runtime.settings.default_language, t("voice.nothing_heard", "zh"))
+    if event.form.get("AnsweredBy", "human") not in ("human", "unknown"):
+        return twiml.hang_up()
+    return twiml.connect(auditor.phone, call.caller_number)
+
+
+@processor("mystery_status")
+def process_mystery_status(session: Session, runtime: Runtime, event: InboundEvent, deferred: bool) -> str:
+    call = _mystery_call(session, event)
+    if call is not None:
+        mystery.record_progress(session, runtime, call, event.form)
+    return ""
+
+
+@processor("mystery_recording")
+def process_mystery_recording(session: Session, runtime: Runtime, event: InboundEvent, deferred: bool) -> str:
+    call = _mystery_call(session, event)
+    if call is not None:
+        mystery.record_recording(session, call, event.form)
     return ""

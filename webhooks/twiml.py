@@ -133,3 +133,17 @@ def bridge(language: str, citizen: str, caller_id: str) -> str:
     dial = response.dial(caller_id=caller_id, timeout=30)
     dial.number(citizen)
     return str(response)
+
+
+def connect(number: str, caller_id: str) -> str:
+    """Bridge a second party in without any announcement (a mystery call must sound ordinary)."""
+    response = VoiceResponse()
+    dial = response.dial(caller_id=caller_id, timeout=30)
+    dial.number(number)
+    return str(response)
+
+
+def hang_up() -> str:
+    response = VoiceResponse()
+    response.hangup()
+    return str(response)

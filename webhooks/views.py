@@ -140,6 +140,32 @@ def callback_status(token: str) -> Response:
     return _handle("callback_status", f"callback:{form['CallSid']}:status:{seq}", token=token[:64])
 
 
+@bp.post("/mystery/<int:call_id>/answer")
+@twilio_webhook
+def mystery_answer(call_id: int) -> Response:
+    form = require("CallSid")
+    return _handle("mystery_answer", f"mystery:{form['CallSid']}:answer", call_id=str(call_id))
+
+
+@bp.post("/mystery/<int:call_id>/status")
+@twilio_webhook
+def mystery_status(call_id: int) -> Response:
+    form = require("CallSid", "CallStatus")
+    seq = form.get("SequenceNumber") or form["CallStatus"]
+    return _handle(
+        "mystery_status", f"mystery:{form['CallSid']}:status:{seq}:{form['CallStatus']}", call_id=str(call_id)
+    )
+
+
+@bp.post("/mystery/<int:call_id>/recording")
+@twilio_webhook
+def mystery_recording(call_id: int) -> Response:
+    form = require("CallSid", "RecordingSid")
+    return _handle(
+        "mystery_recording", f"mystery:{form['RecordingSid']}:{form.get('RecordingStatus', '')}", call_id=str(call_id)
+    )
+
+
 @bp.errorhandler(HTTPException)
 def http_error(exc: HTTPException) -> Response:
     return Response(f"{exc.code} {exc.name}: {exc.description}\n", status=exc.code or 400, mimetype="text/plain")

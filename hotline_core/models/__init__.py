@@ -5,6 +5,15 @@ from hotline_core.models.directory import Area, Category, Unit
 from hotline_core.models.followup import CallbackCall, ExtensionRequest, Survey
 from hotline_core.models.inbound import InboundEvent
 from hotline_core.models.messaging import MessageStatusEvent, OptOut, OutboxMessage
+from hotline_core.models.mystery import (
+    AuditedHotline,
+    CallProgress,
+    CallScore,
+    Campaign,
+    MysteryCall,
+    Scenario,
+    ScorecardDefinition,
+)
 from hotline_core.models.routing import (
     AccountabilityEntry,
     Assignment,
@@ -23,7 +32,11 @@ __all__ = [
     "Assignment",
     "Attachment",
     "AuditEntry",
+    "AuditedHotline",
+    "CallProgress",
+    "CallScore",
     "CallbackCall",
+    "Campaign",
     "Category",
     "ClassifierModel",
     "Deadline",
@@ -32,10 +45,13 @@ __all__ = [
     "ExtensionRequest",
     "InboundEvent",
     "MessageStatusEvent",
+    "MysteryCall",
     "OptOut",
     "OutboxMessage",
     "Role",
     "RoutingRule",
+    "Scenario",
+    "ScorecardDefinition",
     "Survey",
     "Ticket",
     "TicketEvent",

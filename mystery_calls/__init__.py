@@ -1,0 +1,1 @@
+"""Mystery calls: audit staff place scored test calls to agencies' service hotlines."""

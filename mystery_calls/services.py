@@ -1,0 +1,603 @@
+"""Mystery-call services: the registry of audited hotlines, campaigns and their plans, placing
+calls through Twilio, reading their progress callbacks, manual logs, scores and results.
+
+The pure rules live beside this module (``planner``, ``progress``, ``scorecard``); this module keeps
+them in the database and talks to Twilio.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from statistics import median
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hotline_core import phones
+from hotline_core.audit import Actor
+from hotline_core.audit import record as audit
+from hotline_core.models import (
+    AuditedHotline,
+    CallProgress,
+    CallScore,
+    Campaign,
+    MysteryCall,
+    Role,
+    Scenario,
+    ScorecardDefinition,
+    Unit,
+    User,
+)
+from hotline_core.runtime import Runtime, current
+from hotline_core.twilio_gateway import NotConfigured, SendError
+from mystery_calls import planner, progress, scorecard
+
+MAX_ATTEMPTS = 3
+STALE_AFTER = timedelta(minutes=30)
+
+
+class MysteryCallError(ValueError):
+    """A mystery-call action refused with a reason the auditor can act on."""
+
+
+# --- registry and campaigns ----------------------------------------------------------------------
+
+
+def register_hotline(
+    session: Session,
+    *,
+    unit_id: int,
+    number: str,
+    name: str,
+    service_hours: str = "",
+    notes: str = "",
+    default_region: str = "CN",
+    actor: Actor,
+) -> AuditedHotline:
+    unit = session.get(Unit, unit_id)
+    if unit is None:
+        raise MysteryCallError(f"unit {unit_id} does not exist")
+    parsed = phones.normalise(number, default_region)
+    if parsed is None or not parsed.valid:
+        raise MysteryCallError(f"{number!r} is not a valid phone number")
+    if session.scalar(select(AuditedHotline.id).where(AuditedHotline.number == parsed.value)):
+        raise MysteryCallError(f"{parsed.value} is already registered")
+    hotline = AuditedHotline(
+        unit_id=unit.id,
+        number=parsed.value,
+        name=name.strip() or unit.name_zh,
+        service_hours=service_hours.strip(),
+        notes=notes.strip(),
+    )
+    session.add(hotline)
+    session.flush()
+    audit(session, actor, "mystery.hotline_register", hotline, number=parsed.value)
+    return hotline
+
+
+def import_hotlines_from_directory(session: Session, actor: Actor, default_region: str = "CN") -> int:
+    """Register every unit's published service hotline that is not registered yet."""
+    added = 0
+    known = set(session.scalars(select(AuditedHotline.number)))
+    for unit in session.scalars(select(Unit).where(Unit.active).order_by(Unit.id)):
+        for number in unit.service_hotlines or []:
+            if number not in known:
+                register_hotline(
+                    session,
+                    unit_id=unit.id,
+                    number=number,
+                    name=unit.name_zh,
+                    default_region=default_region,
+                    actor=actor,
+                )
+                known.add(number)
+                added += 1
+    return added
+
+
+def active_scorecard(session: Session) -> ScorecardDefinition:
+    row = session.scalars(
+        select(ScorecardDefinition)
+        .where(ScorecardDefinition.active)
+        .order_by(ScorecardDefinition.version.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        card = scorecard.DEFAULT_SCORECARD
+        row = ScorecardDefinition(name=card.name, version=card.version, definition=card.to_dict(), active=True)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def card_of(row: ScorecardDefinition) -> scorecard.Scorecard:
+    return scorecard.Scorecard.from_dict(row.definition)
+
+
+@dataclass
+class ScenarioIn:
+    title: str
+    persona: str = ""
+    question: str = ""
+    expected_answer: str = ""
+
+
+def create_campaign(
+    session: Session,
+    *,
+    name: str,
+    window_start: date,
+    window_end: date,
+    hotline_ids: list[int],
+    auditor_ids: list[int],
+    caller_numbers: list[str],
+    calls_per_hotline: int,
+    max_per_auditor_hotline_month: int,
+    scenarios: list[ScenarioIn],
+    actor: Actor,
+    default_region: str = "CN",
+) -> Campaign:
+    problems = []
+    if not name.strip():
+        problems.append("a name is required")
+    if window_end < window_start:
+        problems.append("the window ends before it starts")
+    hotlines = [session.get(AuditedHotline, h) for h in hotline_ids]
+    if not hotline_ids or any(h is None for h in hotlines):
+        problems.append("choose at least one registered hotline")
+    auditors = [session.get(User, a) for a in auditor_ids]
+    if not auditor_ids or any(a is None or a.role not in (Role.AUDITOR, Role.ADMIN) for a in auditors):
+        problems.append("choose at least one auditor")
+    numbers = []
+    for raw in caller_numbers:
+        parsed = phones.normalise(raw, default_region)
+        if parsed is None or not parsed.valid:
+            problems.append(f"caller number {raw!r} is not valid")
+        else:
+            numbers.append(parsed.value)
+    if not numbers:
+        problems.append("give at least one caller number")
+    if calls_per_hotline < 1 or max_per_auditor_hotline_month < 1:
+        problems.append("calls per hotline and the monthly limit must be at least 1")
+    if not [s for s in scenarios if s.title.strip()]:
+        problems.append("write at least one scenario")
+    if problems:
+        raise MysteryCallError("; ".join(problems))
+    campaign = Campaign(
+        name=name.strip(),
+        window_start=window_start,
+        window_end=window_end,
+        calls_per_hotline=calls_per_hotline,
+        max_per_auditor_hotline_month=max_per_auditor_hotline_month,
+        caller_numbers=numbers,
+        hotline_ids=list(hotline_ids),
+        auditor_ids=list(auditor_ids),
+        scorecard_id=active_scorecard(session).id,
+        created_by=actor.user_id,
+    )
+    session.add(campaign)
+    session.flush()
+    for item in scenarios:
+        if item.title.strip():
+            session.add(
+                Scenario(
+                    campaign_id=campaign.id,
+                    title=item.title.strip(),
+                    persona=item.persona.strip(),
+                    question=item.question.strip(),
+                    expected_answer=item.expected_answer.strip(),
+                )
+            )
+    audit(session, actor, "mystery.campaign_create", campaign, name=campaign.name)
+    return campaign
+
+
+def plan_campaign(
+    session: Session, runtime: Runtime, campaign: Campaign, *, actor: Actor, rng: random.Random | None = None
+) -> planner.Plan:
+    """Spread the campaign's calls over its window, within the practice limits; each is a task."""
+    if campaign.state != "draft":
+        raise MysteryCallError("this campaign is already planned")
+    scenarios = session.scalars(select(Scenario).where(Scenario.campaign_id == campaign.id)).all()
+    made: dict[tuple[str, str, str], int] = defaultdict(int)
+    tz = runtime.settings.tz
+    for call in session.scalars(
+        select(MysteryCall).where(MysteryCall.hotline_id.in_(campaign.hotline_ids), MysteryCall.state != "cancelled")
+    ):
+        month = call.planned_at.astimezone(tz).strftime("%Y-%m")
+        made[(str(call.auditor_id), str(call.hotline_id), month)] += 1
+    request = planner.PlanRequest(
+        hotlines=[str(h) for h in campaign.hotline_ids],
+        auditors=[str(a) for a in campaign.auditor_ids],
+        caller_numbers=list(campaign.caller_numbers),
+        scenarios=[str(s.id) for s in scenarios],
+        calls_per_hotline=campaign.calls_per_hotline,
+        window_start=campaign.window_start,
+        window_end=campaign.window_end,
+        max_per_auditor_hotline_month=campaign.max_per_auditor_hotline_month,
+        timezone=runtime.settings.timezone,
+        already_made=dict(made),
+    )
+    try:
+        result = planner.plan(request, rng or random.Random())
+    except ValueError as exc:
+        raise MysteryCallError(str(exc)) from exc
+    for item in result.calls:
+        session.add(
+            MysteryCall(
+                campaign_id=campaign.id,
+                hotline_id=int(item.hotline),
+                auditor_id=int(item.auditor),
+                scenario_id=int(item.scenario) if item.scenario else None,
+                caller_number=item.caller_number,
+                planned_at=item.at,
+            )
+        )
+    campaign.state = "planned"
+    audit(
+        session,
+        actor,
+        "mystery.campaign_plan",
+        campaign,
+        planned=len(result.calls),
+        unplanned=sum(result.unplanned.values()),
+    )
+    return result
+
+
+# --- placing calls and reading their progress ----------------------------------------------------
+
+
+def place_call(session: Session, runtime: Runtime, call: MysteryCall, user: User) -> str:
+    """Ring the hotline from the campaign's caller number; when it answers, Twilio bridges the
+    auditor's phone in (TwiML at /twilio/mystery/<id>/answer) while the service measures."""
+    if call.state not in ("planned", "retry_planned"):
+        raise MysteryCallError("this call has already been made")
+    if call.auditor_id != user.id and user.role != Role.ADMIN:
+        raise MysteryCallError("this call is on another auditor's list")
+    if not user.phone:
+        raise MysteryCallError("add your own phone number to your account first")
+    base = runtime.settings.public_base_url
+    if not base:
+        raise MysteryCallError("PUBLIC_BASE_URL is not set, so Twilio cannot report the call's progress")
+    hotline = session.get(AuditedHotline, call.hotline_id)
+    assert hotline is not None
+    try:
+        placed = runtime.twilio.place_call(
+            hotline.number,
+            f"{base}/twilio/mystery/{call.id}/answer",
+            from_=call.caller_number,
+            status_callback=f"{base}/twilio/mystery/{call.id}/status",
+            record=True,
+            machine_detection=True,
+            recording_status_callback=f"{base}/twilio/mystery/{call.id}/recording",
+            timeout=60,
+        )
+    except NotConfigured as exc:
+        raise MysteryCallError("no Twilio account is configured: log the call by hand instead") from exc
+    except SendError as exc:
+        raise MysteryCallError(f"the call could not be placed: {exc}") from exc
+    call.call_sid, call.state, call.mode, call.started_at = placed.sid, "calling", "auto", runtime.now()
+    audit(session, Actor(f"user:{user.username}", user.id), "mystery.call_place", call)
+    return placed.sid
+
+
+def record_progress(session: Session, runtime: Runtime, call: MysteryCall, form: Mapping[str, str]) -> bool:
+    """Keep one progress callback (repeats ignored) and recompute the call's outcome from all of them."""
+    event = progress.ProgressEvent.from_form(form)
+    sequence = event.sequence if event.sequence is not None else -1
+    try:
+        with session.begin_nested():
+            session.add(
+                CallProgress(
+                    mystery_call_id=call.id,
+                    call_sid=form.get("CallSid", ""),
+                    sequence=sequence,
+                    status=(form.get("CallStatus") or "")[:30],
+                    form=dict(form),
+                    received_at=runtime.now(),
+                )
+            )
+            session.flush()
+    except IntegrityError:
+        return False
+    events = [
+        progress.ProgressEvent.from_form(row.form)
+        for row in session.scalars(select(CallProgress).where(CallProgress.mystery_call_id == call.id))
+    ]
+    apply_outcome(session, runtime, call, progress.outcome(events))
+    return True
+
+
+def apply_outcome(session: Session, runtime: Runtime, call: MysteryCall, result: progress.CallOutcome) -> None:
+    call.result = result.result
+    call.ringing_at, call.answered_at, call.completed_at = result.ringing_at, result.answered_at, result.completed_at
+    call.seconds_to_answer, call.talk_seconds = result.seconds_to_answer, result.talk_seconds
+    call.answered_by = result.answered_by
+    call.recording_url = result.recording_url or call.recording_url
+    call.recording_sid = result.recording_sid or call.recording_sid
+    if not result.final or call.state == "completed":
+        return
+    call.state = "completed"
+    call.flagged_reason = None
+    if progress.needs_retry(result) and call.attempt < MAX_ATTEMPTS:
+        hours = (datetime.strptime("09:00", "%H:%M").time(), datetime.strptime("17:00", "%H:%M").time())
+        at = planner.retry_at(result.completed_at or runtime.now(), hours, runtime.settings.timezone)
+        session.add(
+            MysteryCall(
+                campaign_id=call.campaign_id,
+                hotline_id=call.hotline_id,
+                scenario_id=call.scenario_id,
+                auditor_id=call.auditor_id,
+                caller_number=call.caller_number,
+                planned_at=at,
+                state="retry_planned",
+                attempt=call.attempt + 1,
+                retry_of_id=call.id,
+            )
+        )
+
+
+def record_recording(session: Session, call: MysteryCall, form: Mapping[str, str]) -> None:
+    if form.get("RecordingStatus", "completed") == "completed" and form.get("RecordingUrl"):
+        call.recording_url, call.recording_sid = form["RecordingUrl"], form.get("RecordingSid")
+
+
+def flag_stale_job() -> int:
+    """Periodic job: a call with no final callback after a while is flagged for a person."""
+    runtime = current()
+    now = runtime.now()
+    with runtime.db.transaction() as session:
+        stale = session.scalars(
+            select(MysteryCall).where(MysteryCall.state == "calling", MysteryCall.started_at < now - STALE_AFTER)
+        ).all()
+        for call in stale:
+            call.state, call.flagged_reason = "flagged", "no final status from Twilio; check the call by hand"
+        return len(stale)
+
+
+def log_manual(
+    session: Session,
+    runtime: Runtime,
+    call: MysteryCall,
+    user: User,
+    *,
+    called_at: datetime,
+    answered: bool,
+    seconds_to_answer: float | None,
+    talk_seconds: int | None,
+    agent_id: str = "",
+    recording_path: str | None = None,
+    notes: str = "",
+) -> None:
+    """An auditor who called from an ordinary phone records what happened."""
+    if call.state not in ("planned", "retry_planned", "flagged"):
+        raise MysteryCallError("this call already has a result")
+    if answered and (seconds_to_answer is None or seconds_to_answer < 0):
+        raise MysteryCallError("give the seconds it took to answer")
+    if talk_seconds is not None and talk_seconds < 0:
+        raise MysteryCallError("the duration cannot be negative")
+    call.mode, call.state, call.started_at = "manual", "completed", called_at
+    call.result = "answered" if answered else "no_answer"
+    call.seconds_to_answer = seconds_to_answer if answered else None
+    call.answered_at = called_at + timedelta(seconds=seconds_to_answer) if answered and seconds_to_answer else None
+    call.talk_seconds = talk_seconds if answered else None
+    call.agent_id = agent_id.strip()[:60] or None
+    call.notes = notes.strip()
+    if recording_path:
+        call.recording_url = recording_path
+    audit(session, Actor(f"user:{user.username}", user.id), "mystery.call_log", call, answered=answered)
+
+
+# --- scoring -------------------------------------------------------------------------------------
+
+
+def score_history(session: Session, call: MysteryCall) -> list[CallScore]:
+    return list(
+        session.scalars(select(CallScore).where(CallScore.mystery_call_id == call.id).order_by(CallScore.number))
+    )
+
+
+def automatic_values(call: MysteryCall) -> dict[str, float | None]:
+    return scorecard.automatic_values(call.result == "answered", call.seconds_to_answer)
+
+
+def submit_score(
+    session: Session,
+    runtime: Runtime,
+    call: MysteryCall,
+    user: User,
+    manual_values: Mapping[str, float | None],
+    reason: str | None = None,
+) -> CallScore:
+    """Submit (or correct, with a reason) the call's score; automatic items come from the call data."""
+    if call.state != "completed":
+        raise MysteryCallError("score a call once it has a result")
+    campaign = session.get(Campaign, call.campaign_id)
+    assert campaign is not None
+    row = session.get(ScorecardDefinition, campaign.scorecard_id)
+    assert row is not None
+    card = card_of(row)
+    values = {item.code: manual_values.get(item.code) for item in card.items if not item.automatic}
+    values.update(automatic_values(call))
+    history = [
+        scorecard.ScoreVersion(
+            number=s.number,
+            values=s.values,
+            result=scorecard.score(card, s.values),
+            reason=s.reason,
+            submitted_by=str(s.submitted_by),
+            submitted_at=s.submitted_at,
+        )
+        for s in score_history(session, call)
+    ]
+    try:
+        version = (
+            scorecard.correct(history, values, reason or "", f"user:{user.username}", runtime.now(), card)
+            if history
+            else scorecard.correct(history, values, None, f"user:{user.username}", runtime.now(), card)
+        )
+    except ValueError as exc:
+        raise MysteryCallError(str(exc)) from exc
+    score = CallScore(
+        mystery_call_id=call.id,
+        scorecard_id=row.id,
+        number=version.number,
+        values=dict(values),
+        total=version.result.total,
+        by_group=dict(version.result.by_group),
+        reason=version.reason,
+        submitted_by=user.id,
+        submitted_at=version.submitted_at,
+    )
+    session.add(score)
+    audit(
+        session,
+        Actor(f"user:{user.username}", user.id),
+        "mystery.score_submit",
+        call,
+        version=version.number,
+        total=version.result.total,
+        reason=version.reason,
+    )
+    return score
+
+
+# --- results -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Standing:
+    key: int
+    name: str
+    calls: int = 0
+    answered: int = 0
+    scores: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    items: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    rank: int = 0
+    warned: bool = False
+
+    @property
+    def answer_rate(self) -> float | None:
+        return self.answered / self.calls if self.calls else None
+
+    @property
+    def average(self) -> float | None:
+        return round(sum(self.scores) / len(self.scores), 2) if self.scores else None
+
+    @property
+    def median_seconds(self) -> float | None:
+        return round(median(self.seconds), 1) if self.seconds else None
+
+    @property
+    def p90_seconds(self) -> float | None:
+        return round(percentile(self.seconds, 0.9), 1) if self.seconds else None
+
+    def item_average(self, code: str) -> float | None:
+        values = self.items.get(code) or []
+        return round(100 * sum(values) / len(values), 1) if values else None
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Linear interpolation between closest ranks (as numpy's default)."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+@dataclass
+class Results:
+    units: list[Standing]
+    hotlines: list[Standing]
+    item_codes: list[str]
+
+
+def results(session: Session, campaign_ids: Sequence[int], *, warn_bottom: int = 1) -> Results:
+    """Unit and hotline standings: average score, answer rate, median and p90 time to answer, items.
+
+    A call counts once (retries of an unanswered call are separate calls, as they were made). Its
+    score is the latest version. The bottom ``warn_bottom`` ranked units are flagged (末位告诫).
+    """
+    calls = session.scalars(
+        select(MysteryCall).where(MysteryCall.campaign_id.in_(campaign_ids), MysteryCall.state == "completed")
+    ).all()
+    latest: dict[int, CallScore] = {}
+    for score in session.scalars(select(CallScore).where(CallScore.mystery_call_id.in_([c.id for c in calls]))):
+        if score.mystery_call_id not in latest or score.number > latest[score.mystery_call_id].number:
+            latest[score.mystery_call_id] = score
+    hotlines = {h.id: h for h in session.scalars(select(AuditedHotline))}
+    units = {u.id: u for u in session.scalars(select(Unit))}
+    by_unit: dict[int, Standing] = {}
+    by_hotline: dict[int, Standing] = {}
+    codes: list[str] = []
+    for call in calls:
+        hotline = hotlines[call.hotline_id]
+        unit = units[hotline.unit_id]
+        for table, key, name in ((by_unit, unit.id, unit.name_zh), (by_hotline, hotline.id, hotline.number)):
+            standing = table.setdefault(key, Standing(key, name))
+            standing.calls += 1
+            if call.result == "answered":
+                standing.answered += 1
+                if call.seconds_to_answer is not None:
+                    standing.seconds.append(call.seconds_to_answer)
+            score = latest.get(call.id)
+            if score is not None:
+                standing.scores.append(score.total)
+                for code, value in score.values.items():
+                    if code not in codes:
+                        codes.append(code)
+                    if value is not None:
+                        standing.items[code].append(float(value))
+    ranked_units = rank(list(by_unit.values()))
+    scored = [s for s in ranked_units if s.average is not None]
+    for standing in scored[-warn_bottom:] if warn_bottom and len(scored) > warn_bottom else []:
+        standing.warned = True
+    return Results(ranked_units, rank(list(by_hotline.values())), codes)
+
+
+def rank(standings: list[Standing]) -> list[Standing]:
+    standings.sort(key=lambda s: (s.average is None, -(s.average or 0), -(s.answer_rate or 0), s.name))
+    for i, standing in enumerate(standings, start=1):
+        standing.rank = i
+    return standings
+
+
+def results_csv_rows(res: Results) -> list[list[Any]]:
+    header = [
+        "rank",
+        "unit",
+        "calls",
+        "answered",
+        "answer_rate",
+        "average_score",
+        "median_seconds_to_answer",
+        "p90_seconds_to_answer",
+        "warned",
+        *res.item_codes,
+    ]
+    rows: list[list[Any]] = [header]
+    for s in res.units:
+        rows.append(
+            [
+                s.rank,
+                s.name,
+                s.calls,
+                s.answered,
+                f"{s.answer_rate:.3f}" if s.answer_rate is not None else "",
+                s.average if s.average is not None else "",
+                s.median_seconds or "",
+                s.p90_seconds or "",
+                "yes" if s.warned else "",
+                *[s.item_average(c) if s.item_average(c) is not None else "" for c in res.item_codes],
+            ]
+        )
+    return rows
