@@ -20,6 +20,7 @@ PERIODIC_JOBS = (
     PeriodicJob("escalation-sweep", "routing.escalation.sweep_job", every=60),
     PeriodicJob("survey-no-reply-sweep", "responders.survey.sweep_no_reply_job", every=300),
     PeriodicJob("mystery-stale-call-sweep", "mystery_calls.services.flag_stale_job", every=300),
+    PeriodicJob("stats-facts-refresh", "stats.facts.refresh_job", every=120),
 )
 
 

@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from responders.dispatch import bp as dispatch_bp
     from responders.tickets import bp as tickets_bp
     from responders.views import bp as staff_bp
+    from stats.views import bp as stats_bp
     from webhooks.views import bp as webhooks_bp
 
     hotline_web.init_app(app)
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.register_blueprint(tickets_bp)
     app.register_blueprint(dispatch_bp)
     app.register_blueprint(mystery_bp)
+    app.register_blueprint(stats_bp)
     app.register_blueprint(webhooks_bp)
     if app.config["SIMULATOR_ENABLED"]:
         from simulator.views import bp as simulator_bp

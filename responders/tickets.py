@@ -101,6 +101,8 @@ def inbox_query(filters: dict[str, str]) -> Any:
         query = query.where(Ticket.id.in_(select(Assignment.ticket_id).where(Assignment.unit_id == u.unit_id)))
     if filters.get("state") in STATES:
         query = query.where(Ticket.state == filters["state"])
+    if filters.get("unit", "").isdigit() and u.role not in services.UNIT_ROLES:
+        query = query.where(Ticket.lead_unit_id == int(filters["unit"]))
     if filters.get("category", "").isdigit():
         query = query.where(Ticket.category_id == int(filters["category"]))
     now = runtime().now()
@@ -114,7 +116,7 @@ def inbox_query(filters: dict[str, str]) -> Any:
 @roles_required(*TICKET_ROLES)
 def inbox():  # type: ignore[no-untyped-def]
     s = db_session()
-    filters = {k: request.args.get(k, "") for k in ("state", "category", "overdue")}
+    filters = {k: request.args.get(k, "") for k in ("state", "category", "overdue", "unit")}
     rows = s.execute(inbox_query(filters)).all()
     now = runtime().now()
     u = user()

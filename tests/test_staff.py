@@ -43,6 +43,10 @@ ROUTES = {
     "/staff/outbox": {Role.DISPATCHER, Role.ADMIN},
     "/staff/dispatch/": {Role.DISPATCHER, Role.ADMIN},
     "/staff/mystery/": {Role.AUDITOR, Role.ADMIN, Role.LEADER, Role.DISPATCHER},
+    "/stats/": {Role.LEADER, Role.ADMIN, Role.DISPATCHER, Role.UNIT_HEAD, Role.UNIT_STAFF},
+    "/stats/export.csv": {Role.LEADER, Role.ADMIN, Role.DISPATCHER, Role.UNIT_HEAD, Role.UNIT_STAFF},
+    "/stats/ranking": {Role.LEADER, Role.ADMIN, Role.DISPATCHER},
+    "/stats/weekly": {Role.LEADER, Role.ADMIN, Role.DISPATCHER},
     "/staff/mystery/campaigns/new": {Role.AUDITOR, Role.ADMIN},
     "/staff/mystery/results": {Role.AUDITOR, Role.ADMIN, Role.LEADER, Role.DISPATCHER},
     "/staff/mystery/results.csv": {Role.AUDITOR, Role.ADMIN, Role.LEADER, Role.DISPATCHER},
@@ -75,7 +79,7 @@ def test_every_staff_route_is_in_the_role_matrix(app):
     staff_routes = {
         r.rule
         for r in app.url_map.iter_rules()
-        if r.rule.startswith(("/staff", "/dev")) and "GET" in r.methods and "<" not in r.rule
+        if r.rule.startswith(("/staff", "/dev", "/stats")) and "GET" in r.methods and "<" not in r.rule
     }
     assert staff_routes - {"/staff/login"} == set(ROUTES)
 

@@ -23,6 +23,7 @@ from hotline_core.models.routing import (
     EscalationStep,
     RoutingRule,
 )
+from hotline_core.models.stats import TicketFact
 from hotline_core.models.ticket import Attachment, Ticket, TicketEvent
 from hotline_core.models.user import Role, User
 
@@ -55,6 +56,7 @@ __all__ = [
     "Survey",
     "Ticket",
     "TicketEvent",
+    "TicketFact",
     "Unit",
     "User",
 ]

@@ -1,0 +1,1 @@
+"""Statistics for leaders and the public: response times, the three rates, unit rankings, reports."""

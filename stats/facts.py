@@ -1,0 +1,160 @@
+"""Build the per-ticket fact rows that every statistic aggregates.
+
+Definitions (shown to readers on the statistics pages, and tested against hand-computed tickets):
+
+* time to sign for: first "signed" event minus the first "assigned" event (clock and working time);
+* time to first contact: first "contacted" event minus the first "assigned" event;
+* time to resolution: first "resolved" event minus the ticket's creation;
+* on time: the clock's event happened no later than its deadline (sign-for deadline for signing and
+  for first contact; resolution deadline, with approved extensions, for resolution);
+* responded in time: signed for AND citizen contacted, both within the sign-for deadline;
+* overdue: the ticket is on the accountability list; escalated: a step beyond "overdue" fired;
+* survey: the latest answered callback survey (solved; satisfaction 1-5).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from hotline_core.models import (
+    AccountabilityEntry,
+    Category,
+    Deadline,
+    DirectorySetting,
+    EscalationStep,
+    Survey,
+    Ticket,
+    TicketEvent,
+    TicketFact,
+    Unit,
+)
+from hotline_core.runtime import Runtime, current
+from routing.config import load_config
+
+log = logging.getLogger(__name__)
+WATERMARK_KEY = "stats_watermark"
+
+
+def _first(events: list[TicketEvent], kind: str) -> datetime | None:
+    return next((e.at for e in events if e.kind == kind), None)
+
+
+def build_fact(session: Session, ticket: Ticket, *, tz_name: str, calendar) -> TicketFact:  # type: ignore[no-untyped-def]
+    events = list(
+        session.scalars(
+            select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.at, TicketEvent.id)
+        )
+    )
+    deadlines = list(session.scalars(select(Deadline).where(Deadline.ticket_id == ticket.id).order_by(Deadline.id)))
+    assigned = _first(events, "assigned")
+    signed = _first(events, "signed")
+    contacted = _first(events, "contacted")
+    resolved = _first(events, "resolved")
+    sign_due = next((d.due_at for d in deadlines if d.kind == "sign_for"), None)
+    resolve_due = next((d.due_at for d in reversed(deadlines) if d.kind == "resolution" and d.met_at), None) or next(
+        (d.due_at for d in reversed(deadlines) if d.kind == "resolution"), None
+    )
+    local = ticket.created_at.astimezone(calendar.timezone)
+    unit = session.get(Unit, ticket.lead_unit_id) if ticket.lead_unit_id else None
+    category_id = ticket.category_id
+    hops = 0
+    while category_id is not None and hops < 10:
+        parent = session.scalar(select(Category.parent_id).where(Category.id == category_id))
+        if parent is None:
+            break
+        category_id, hops = parent, hops + 1
+    survey = session.scalars(
+        select(Survey)
+        .where(Survey.ticket_id == ticket.id, Survey.state == "answered")
+        .order_by(Survey.id.desc())
+        .limit(1)
+    ).first()
+    ids = [d.id for d in deadlines]
+    overdue = (
+        bool(ids)
+        and session.scalar(
+            select(func.count()).select_from(AccountabilityEntry).where(AccountabilityEntry.deadline_id.in_(ids))
+        )
+        > 0
+    )
+    escalated = (
+        bool(ids)
+        and session.scalar(
+            select(func.count())
+            .select_from(EscalationStep)
+            .where(
+                EscalationStep.deadline_id.in_(ids), EscalationStep.step.in_(("unit_head", "supervision", "leaders"))
+            )
+        )
+        > 0
+    )
+
+    def seconds(a: datetime | None, b: datetime | None) -> float | None:
+        return (b - a).total_seconds() if a and b else None
+
+    def working(a: datetime | None, b: datetime | None) -> float | None:
+        return calendar.working_time_between(a, b).total_seconds() if a and b else None
+
+    def on_time(moment: datetime | None, due: datetime | None) -> bool | None:
+        if due is None:
+            return None
+        return moment is not None and moment <= due
+
+    fact = session.get(TicketFact, ticket.id) or TicketFact(ticket_id=ticket.id)
+    fact.created_at, fact.day, fact.month = ticket.created_at, local.date(), local.strftime("%Y-%m")
+    fact.channel, fact.state = ticket.channel, ticket.state
+    fact.unit_id, fact.unit_tier = (unit.id, unit.kind) if unit else (None, None)
+    fact.category_id, fact.area_id = category_id, ticket.area_id
+    fact.assigned = assigned is not None
+    fact.sign_seconds, fact.sign_working_seconds = seconds(assigned, signed), working(assigned, signed)
+    fact.contact_seconds = seconds(assigned, contacted)
+    fact.resolve_seconds, fact.resolve_working_seconds = (
+        seconds(ticket.created_at, resolved),
+        working(ticket.created_at, resolved),
+    )
+    fact.sign_on_time = on_time(signed, sign_due) if assigned else None
+    fact.contact_on_time = on_time(contacted, sign_due) if assigned else None
+    fact.resolve_on_time = on_time(resolved, resolve_due) if assigned else None
+    fact.responded_in_time = bool(fact.sign_on_time and fact.contact_on_time)
+    fact.overdue, fact.escalated = bool(overdue), bool(escalated)
+    fact.returns = sum(1 for e in events if e.kind == "returned")
+    fact.extensions = sum(
+        1
+        for e in events
+        if e.kind == "deadline_changed" and str(e.data.get("reason", "")).startswith("extension approved")
+    )
+    fact.reopened = ticket.redo_count
+    fact.surveyed = survey is not None
+    fact.solved = survey.solved if survey else None
+    fact.satisfaction = survey.satisfaction if survey else None
+    session.add(fact)
+    return fact
+
+
+def refresh(runtime: Runtime, ticket_ids: list[int] | None = None) -> int:
+    """Rebuild facts for the given tickets, or for every ticket with events since the last run."""
+    with runtime.db.transaction() as session:
+        cfg = load_config(session, runtime.settings.timezone)
+        mark = session.get(DirectorySetting, WATERMARK_KEY) or DirectorySetting(
+            key=WATERMARK_KEY, value={"event_id": 0}
+        )
+        last = int(mark.value.get("event_id", 0))
+        top = session.scalar(select(func.max(TicketEvent.id))) or 0
+        if ticket_ids is None:
+            ticket_ids = list(session.scalars(select(TicketEvent.ticket_id).where(TicketEvent.id > last).distinct()))
+            mark.value = {"event_id": top}
+            session.add(mark)
+        for ticket_id in ticket_ids:
+            ticket = session.get(Ticket, ticket_id)
+            if ticket is not None:
+                build_fact(session, ticket, tz_name=runtime.settings.timezone, calendar=cfg.calendar)
+    return len(ticket_ids)
+
+
+def refresh_job() -> int:
+    """Periodic job: keep the facts current (only tickets with new events are rebuilt)."""
+    return refresh(current())

@@ -1,0 +1,339 @@
+"""Statistics over the ticket facts: response times, on-time rates, the three rates, rankings.
+
+The three rates (三率), each shown with its formula:
+
+* response rate = tickets signed for AND whose citizen was contacted within the sign-for deadline
+  / tickets assigned to a unit;
+* resolution rate = callback surveys answering "solved" / answered callback surveys;
+* satisfaction rate = surveys rating 4 or 5 ("satisfied", "very satisfied") / surveys with a rating;
+* composite score = 100 x (w1 x response + w2 x resolution + w3 x satisfaction), default 30/35/35.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import Integer, and_, case, cast, func, select
+from sqlalchemy.orm import Session
+
+from hotline_core.models import Area, AuditedHotline, CallScore, Category, MysteryCall, TicketFact, Unit
+
+WEIGHTS = (0.30, 0.35, 0.35)
+GROUPS = {
+    "unit": TicketFact.unit_id,
+    "category": TicketFact.category_id,
+    "channel": TicketFact.channel,
+    "area": TicketFact.area_id,
+}
+DISTRICT_TIER = "district"
+
+
+@dataclass(frozen=True)
+class Filters:
+    start: date
+    end: date  # inclusive
+    unit_id: int | None = None
+    category_id: int | None = None
+    channel: str | None = None
+    area_id: int | None = None
+
+    def conditions(self) -> list[Any]:
+        conds = [TicketFact.day >= self.start, TicketFact.day <= self.end]
+        if self.unit_id:
+            conds.append(TicketFact.unit_id == self.unit_id)
+        if self.category_id:
+            conds.append(TicketFact.category_id == self.category_id)
+        if self.channel:
+            conds.append(TicketFact.channel == self.channel)
+        if self.area_id:
+            conds.append(TicketFact.area_id == self.area_id)
+        return conds
+
+
+def period(kind: str, reference: date, start: date | None = None, end: date | None = None) -> tuple[date, date]:
+    """day, week (Monday to Sunday), month, or custom (start..end)."""
+    if kind == "day":
+        return reference, reference
+    if kind == "week":
+        monday = reference - timedelta(days=reference.weekday())
+        return monday, monday + timedelta(days=6)
+    if kind == "month":
+        first = reference.replace(day=1)
+        following = (first + timedelta(days=32)).replace(day=1)
+        return first, following - timedelta(days=1)
+    if kind == "custom" and start and end and start <= end:
+        return start, end
+    raise ValueError(f"unknown period {kind!r} or bad dates")
+
+
+@dataclass
+class Row:
+    key: Any
+    name: str
+    count: int = 0
+    assigned: int = 0
+    sign_median: float | None = None
+    sign_p90: float | None = None
+    sign_working_median: float | None = None
+    contact_median: float | None = None
+    contact_p90: float | None = None
+    resolve_median: float | None = None
+    resolve_p90: float | None = None
+    resolve_working_median: float | None = None
+    sign_on_time: float | None = None
+    contact_on_time: float | None = None
+    resolve_on_time: float | None = None
+    overdue: int = 0
+    escalated: int = 0
+    returns: int = 0
+    extensions: int = 0
+    reopened: int = 0
+    responded: int = 0
+    surveyed: int = 0
+    solved: int = 0
+    rated: int = 0
+    satisfied: int = 0
+    rank: int | None = None
+    warned: bool = False
+    mystery: float | None = None
+    combined: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def response_rate(self) -> float | None:
+        return self.responded / self.assigned if self.assigned else None
+
+    @property
+    def resolution_rate(self) -> float | None:
+        return self.solved / self.surveyed if self.surveyed else None
+
+    @property
+    def satisfaction_rate(self) -> float | None:
+        return self.satisfied / self.rated if self.rated else None
+
+    def composite(self, weights: tuple[float, float, float] = WEIGHTS) -> float | None:
+        rates = (self.response_rate, self.resolution_rate, self.satisfaction_rate)
+        if any(r is None for r in rates):
+            return None
+        return round(100 * sum(w * r for w, r in zip(weights, rates, strict=True)), 2)  # type: ignore[misc]
+
+
+def _rate(flag: Any) -> Any:
+    return func.avg(case((flag.is_(True), 1.0), (flag.is_(False), 0.0), else_=None))
+
+
+def _percentiles(session: Session, column: Any, group: Any, conds: list[Any], q: float) -> dict[Any, float]:
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        rows = session.execute(
+            select(group, func.percentile_cont(q).within_group(column))
+            .where(*conds, column.is_not(None))
+            .group_by(group)
+        ).all()
+        return {k: float(v) for k, v in rows if v is not None}
+    values: dict[Any, list[float]] = {}
+    for key, value in session.execute(select(group, column).where(*conds, column.is_not(None))):
+        values.setdefault(key, []).append(float(value))
+    return {k: _percentile(sorted(v), q) for k, v in values.items()}
+
+
+def _percentile(ordered: list[float], q: float) -> float:
+    """Linear interpolation, as PostgreSQL's percentile_cont."""
+    position = (len(ordered) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def summary(session: Session, filters: Filters, by: str = "unit", language: str = "zh") -> list[Row]:
+    group = GROUPS[by]
+    conds = filters.conditions()
+    as_int = lambda flag: func.sum(cast(flag, Integer))  # noqa: E731
+    query = (
+        select(
+            group,
+            func.count(),
+            as_int(TicketFact.assigned),
+            _rate(TicketFact.sign_on_time),
+            _rate(TicketFact.contact_on_time),
+            _rate(TicketFact.resolve_on_time),
+            as_int(TicketFact.overdue),
+            as_int(TicketFact.escalated),
+            func.sum(TicketFact.returns),
+            func.sum(TicketFact.extensions),
+            func.sum(case((TicketFact.reopened > 0, 1), else_=0)),
+            as_int(TicketFact.responded_in_time),
+            as_int(TicketFact.surveyed),
+            func.sum(case((TicketFact.solved.is_(True), 1), else_=0)),
+            func.count(TicketFact.satisfaction),
+            func.sum(case((TicketFact.satisfaction >= 4, 1), else_=0)),
+        )
+        .where(*conds)
+        .group_by(group)
+    )
+    names = _names(session, by, language)
+    rows: dict[Any, Row] = {}
+    for r in session.execute(query):
+        rows[r[0]] = Row(
+            key=r[0],
+            name=names.get(r[0], str(r[0] if r[0] is not None else "—")),
+            count=r[1],
+            assigned=r[2] or 0,
+            sign_on_time=r[3],
+            contact_on_time=r[4],
+            resolve_on_time=r[5],
+            overdue=r[6] or 0,
+            escalated=r[7] or 0,
+            returns=r[8] or 0,
+            extensions=r[9] or 0,
+            reopened=r[10] or 0,
+            responded=r[11] or 0,
+            surveyed=r[12] or 0,
+            solved=r[13] or 0,
+            rated=r[14] or 0,
+            satisfied=r[15] or 0,
+        )
+    for attr, column, q in (
+        ("sign_median", TicketFact.sign_seconds, 0.5),
+        ("sign_p90", TicketFact.sign_seconds, 0.9),
+        ("sign_working_median", TicketFact.sign_working_seconds, 0.5),
+        ("contact_median", TicketFact.contact_seconds, 0.5),
+        ("contact_p90", TicketFact.contact_seconds, 0.9),
+        ("resolve_median", TicketFact.resolve_seconds, 0.5),
+        ("resolve_p90", TicketFact.resolve_seconds, 0.9),
+        ("resolve_working_median", TicketFact.resolve_working_seconds, 0.5),
+    ):
+        for key, value in _percentiles(session, column, group, conds, q).items():
+            if key in rows:
+                setattr(rows[key], attr, value)
+    return sorted(rows.values(), key=lambda row: (-row.count, str(row.name)))
+
+
+def _names(session: Session, by: str, language: str) -> dict[Any, str]:
+    model = {"unit": Unit, "category": Category, "area": Area}.get(by)
+    if model is None:
+        return {}
+    return {row.id: row.name(language) for row in session.scalars(select(model))}
+
+
+def mystery_averages(session: Session, start: date, end: date) -> dict[int, float]:
+    """Average latest mystery-call score per unit for calls made in the period."""
+    latest = (
+        select(CallScore.mystery_call_id, func.max(CallScore.number).label("n"))
+        .group_by(CallScore.mystery_call_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(AuditedHotline.unit_id, func.avg(CallScore.total))
+        .join(MysteryCall, MysteryCall.hotline_id == AuditedHotline.id)
+        .join(latest, latest.c.mystery_call_id == MysteryCall.id)
+        .join(CallScore, and_(CallScore.mystery_call_id == MysteryCall.id, CallScore.number == latest.c.n))
+        .where(
+            MysteryCall.state == "completed",
+            func.date(MysteryCall.planned_at) >= start,
+            func.date(MysteryCall.planned_at) <= end,
+        )
+        .group_by(AuditedHotline.unit_id)
+    ).all()
+    return {unit_id: round(float(avg), 2) for unit_id, avg in rows}
+
+
+@dataclass
+class Ranking:
+    tiers: dict[str, list[Row]]
+    unranked: list[Row]
+    weights: tuple[float, float, float]
+    mystery_weight: float
+    min_volume: int
+
+
+def ranking(
+    session: Session,
+    month_start: date,
+    *,
+    weights: tuple[float, float, float] = WEIGHTS,
+    min_volume: int = 5,
+    bottom: int = 1,
+    mystery_weight: float = 0.3,
+    language: str = "zh",
+) -> Ranking:
+    """Units ranked within their tier (district governments apart from departments) for a month."""
+    start, end = period("month", month_start)
+    rows = summary(session, Filters(start, end), "unit", language)
+    tiers_of = {
+        u.id: (DISTRICT_TIER if u.kind == DISTRICT_TIER else "department") for u in session.scalars(select(Unit))
+    }
+    mystery = mystery_averages(session, start, end)
+    tiers: dict[str, list[Row]] = {DISTRICT_TIER: [], "department": []}
+    unranked = []
+    for row in rows:
+        if row.key is None:
+            continue
+        row.mystery = mystery.get(row.key)
+        composite = row.composite(weights)
+        if composite is None or row.assigned < min_volume:
+            unranked.append(row)
+            continue
+        row.combined = (
+            round((1 - mystery_weight) * composite + mystery_weight * row.mystery, 2)
+            if row.mystery is not None
+            else composite
+        )
+        tiers[tiers_of.get(row.key, "department")].append(row)
+    for members in tiers.values():
+        members.sort(key=lambda r: (-(r.combined or 0), r.name))
+        for i, row in enumerate(members, start=1):
+            row.rank = i
+        if len(members) > bottom:
+            for row in members[-bottom:]:
+                row.warned = True
+    return Ranking(tiers, unranked, weights, mystery_weight, min_volume)
+
+
+@dataclass
+class HotSpot:
+    key: Any
+    name: str
+    current: int
+    baseline: float
+    ratio: float
+
+
+def hot_spots(
+    session: Session,
+    end: date,
+    *,
+    days: int = 7,
+    baseline_weeks: int = 4,
+    by: str = "category",
+    min_count: int = 3,
+    factor: float = 2.0,
+    language: str = "zh",
+) -> list[HotSpot]:
+    """Groups whose volume in the last ``days`` is at least ``factor`` times their recent weekly average."""
+    group = GROUPS[by]
+    start = end - timedelta(days=days - 1)
+    base_start = start - timedelta(days=days * baseline_weeks)
+    current = dict(
+        session.execute(
+            select(group, func.count()).where(TicketFact.day >= start, TicketFact.day <= end).group_by(group)
+        ).all()
+    )
+    before = dict(
+        session.execute(
+            select(group, func.count()).where(TicketFact.day >= base_start, TicketFact.day < start).group_by(group)
+        ).all()
+    )
+    names = _names(session, by, language)
+    spots = []
+    for key, count in current.items():
+        baseline = before.get(key, 0) / baseline_weeks
+        ratio = count / baseline if baseline else float("inf")
+        if count >= min_count and ratio >= factor:
+            spots.append(
+                HotSpot(
+                    key, names.get(key, str(key)), count, round(baseline, 2), round(ratio, 2) if baseline else ratio
+                )
+            )
+    return sorted(spots, key=lambda s: -s.current)

@@ -1,0 +1,215 @@
+"""Statistics pages: the leaders' dashboard, the monthly ranking, the weekly bulletin, and the public page.
+
+Leaders, dispatchers and admins see every unit; a unit's head and staff see their own unit's figures.
+The public page shows only aggregates (no ticket text, no names, no numbers).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, timedelta
+
+from flask import Blueprint, Response, abort, render_template, request
+from flask_login import current_user
+from sqlalchemy import select
+
+from hotline_core.models import Area, Category, Role, Unit
+from hotline_web.auth import roles_required
+from hotline_web.context import db_session, language, runtime, tr
+from stats import services
+from stats.services import Filters
+
+bp = Blueprint("stats", __name__, template_folder="templates")
+
+ALL_UNITS = (Role.LEADER, Role.ADMIN, Role.DISPATCHER)
+STATS_ROLES = (*ALL_UNITS, Role.UNIT_HEAD, Role.UNIT_STAFF)
+
+
+def _today() -> date:
+    return runtime().now().astimezone(runtime().settings.tz).date()
+
+
+def _int(name: str) -> int | None:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+def _filters() -> Filters:
+    kind = request.args.get("period", "month")
+    try:
+        ref = date.fromisoformat(request.args.get("date", "")) if request.args.get("date") else _today()
+        start = date.fromisoformat(request.args["start"]) if request.args.get("start") else None
+        end = date.fromisoformat(request.args["end"]) if request.args.get("end") else None
+        first, last = services.period(kind, ref, start, end)
+    except ValueError:
+        abort(400)
+    unit_id = _int("unit")
+    if current_user.role not in ALL_UNITS:
+        unit_id = current_user.unit_id  # a unit sees its own figures only
+    return Filters(
+        first,
+        last,
+        unit_id=unit_id,
+        category_id=_int("category"),
+        channel=request.args.get("channel") or None,
+        area_id=_int("area"),
+    )
+
+
+@bp.get("/stats/")
+@roles_required(*STATS_ROLES)
+def dashboard():  # type: ignore[no-untyped-def]
+    s = db_session()
+    filters = _filters()
+    by = request.args.get("by", "unit")
+    if by not in services.GROUPS:
+        abort(400)
+    rows = services.summary(s, filters, by, language())
+    total = services.summary(s, filters, "channel", language())
+    spots = services.hot_spots(s, filters.end, language=language())
+    return render_template(
+        "stats/dashboard.html",
+        rows=rows,
+        by=by,
+        filters=filters,
+        spots=spots,
+        totals=_totals(total),
+        weights=services.WEIGHTS,
+        args=request.args,
+        units=s.scalars(select(Unit).order_by(Unit.code)).all() if current_user.role in ALL_UNITS else [],
+        categories=s.scalars(select(Category).where(Category.level == 1)).all(),
+        areas=s.scalars(select(Area)).all(),
+    )
+
+
+def _totals(rows: list[services.Row]) -> services.Row:
+    total = services.Row(key=None, name="")
+    for r in rows:
+        for attr in (
+            "count",
+            "assigned",
+            "overdue",
+            "escalated",
+            "returns",
+            "extensions",
+            "reopened",
+            "responded",
+            "surveyed",
+            "solved",
+            "rated",
+            "satisfied",
+        ):
+            setattr(total, attr, getattr(total, attr) + getattr(r, attr))
+    return total
+
+
+@bp.get("/stats/export.csv")
+@roles_required(*STATS_ROLES)
+def export():  # type: ignore[no-untyped-def]
+    filters = _filters()
+    by = request.args.get("by", "unit")
+    if by not in services.GROUPS:
+        abort(400)
+    rows = services.summary(db_session(), filters, by, language())
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            by,
+            "count",
+            "assigned",
+            "sign_median_s",
+            "sign_p90_s",
+            "contact_median_s",
+            "resolve_median_s",
+            "sign_on_time",
+            "contact_on_time",
+            "resolve_on_time",
+            "overdue",
+            "escalated",
+            "returns",
+            "extensions",
+            "reopened",
+            "response_rate",
+            "resolution_rate",
+            "satisfaction_rate",
+            "composite",
+        ]
+    )
+    for r in rows:
+        writer.writerow(
+            [
+                r.name,
+                r.count,
+                r.assigned,
+                r.sign_median,
+                r.sign_p90,
+                r.contact_median,
+                r.resolve_median,
+                r.sign_on_time,
+                r.contact_on_time,
+                r.resolve_on_time,
+                r.overdue,
+                r.escalated,
+                r.returns,
+                r.extensions,
+                r.reopened,
+                r.response_rate,
+                r.resolution_rate,
+                r.satisfaction_rate,
+                r.composite(),
+            ]
+        )
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=stats-{filters.start}-{filters.end}.csv"},
+    )
+
+
+def _month() -> date:
+    raw = request.args.get("month", "")
+    try:
+        return date.fromisoformat(raw + "-01") if raw else _today().replace(day=1)
+    except ValueError:
+        abort(400)
+
+
+@bp.get("/stats/ranking")
+@roles_required(*ALL_UNITS)
+def ranking():  # type: ignore[no-untyped-def]
+    month = _month()
+    result = services.ranking(db_session(), month, min_volume=int(request.args.get("min", 5) or 5), language=language())
+    return render_template("stats/ranking.html", result=result, month=month)
+
+
+@bp.get("/stats/weekly")
+@roles_required(*ALL_UNITS)
+def weekly():  # type: ignore[no-untyped-def]
+    """The weekly bulletin (每周一报): printable HTML in the reader's language."""
+    s = db_session()
+    try:
+        ref = date.fromisoformat(request.args["week"]) if request.args.get("week") else _today() - timedelta(days=7)
+    except ValueError:
+        abort(400)
+    start, end = services.period("week", ref)
+    filters = Filters(start, end)
+    return render_template(
+        "stats/weekly.html",
+        start=start,
+        end=end,
+        rows=services.summary(s, filters, "unit", language()),
+        categories=services.summary(s, filters, "category", language()),
+        spots=services.hot_spots(s, end, language=language()),
+        result=services.ranking(s, start.replace(day=1), language=language()),
+    )
+
+
+@bp.get("/public/")
+def public():  # type: ignore[no-untyped-def]
+    """Published figures: aggregates per unit only, no personal data."""
+    month = _month()
+    result = services.ranking(db_session(), month, language=language())
+    return render_template("stats/public.html", result=result, month=month, title=tr("public.title"))
