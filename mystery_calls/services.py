@@ -521,7 +521,7 @@ class Results:
     item_codes: list[str]
 
 
-def results(session: Session, campaign_ids: Sequence[int], *, warn_bottom: int = 1) -> Results:
+def results(session: Session, campaign_ids: Sequence[int], *, warn_bottom: int = 1, language: str = "zh") -> Results:
     """Unit and hotline standings: average score, answer rate, median and p90 time to answer, items.
 
     A call counts once (retries of an unanswered call are separate calls, as they were made). Its
@@ -542,7 +542,10 @@ def results(session: Session, campaign_ids: Sequence[int], *, warn_bottom: int =
     for call in calls:
         hotline = hotlines[call.hotline_id]
         unit = units[hotline.unit_id]
-        for table, key, name in ((by_unit, unit.id, unit.name_zh), (by_hotline, hotline.id, hotline.number)):
+        for table, key, name in (
+            (by_unit, unit.id, unit.name(language)),
+            (by_hotline, hotline.id, f"{unit.name(language)} {hotline.number}"),
+        ):
             standing = table.setdefault(key, Standing(key, name))
             standing.calls += 1
             if call.result == "answered":

@@ -308,7 +308,7 @@ def _campaign_ids() -> list[int]:
 def results():  # type: ignore[no-untyped-def]
     s = db_session()
     ids = _campaign_ids()
-    res = services.results(s, ids)
+    res = services.results(s, ids, language=language())
     card = services.card_of(services.active_scorecard(s)) if res.item_codes else None
     labels = {i.code: (i.label_zh if language() == "zh" else i.label_en) for i in card.items} if card else {}
     return render_template(
@@ -323,7 +323,7 @@ def results():  # type: ignore[no-untyped-def]
 @bp.get("/results.csv")
 @roles_required(*READ_ROLES)
 def results_csv():  # type: ignore[no-untyped-def]
-    res = services.results(db_session(), _campaign_ids())
+    res = services.results(db_session(), _campaign_ids(), language=language())
     out = io.StringIO()
     out.write("\ufeff")
     csv.writer(out).writerows(services.results_csv_rows(res))
