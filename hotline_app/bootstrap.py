@@ -21,6 +21,7 @@ PERIODIC_JOBS = (
     PeriodicJob("survey-no-reply-sweep", "responders.survey.sweep_no_reply_job", every=300),
     PeriodicJob("mystery-stale-call-sweep", "mystery_calls.services.flag_stale_job", every=300),
     PeriodicJob("stats-facts-refresh", "stats.facts.refresh_job", every=120),
+    PeriodicJob("weekly-bulletin", "stats.reports.weekly_job", every=7 * 24 * 3600),
 )
 
 

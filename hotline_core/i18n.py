@@ -538,6 +538,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "stats.tier.department": {"zh": "市直部门", "en": "City departments"},
     "stats.weekly": {"zh": "每周一报", "en": "Weekly bulletin"},
     "stats.print": {"zh": "打印", "en": "Print"},
+    "stats.regenerate": {"zh": "重新生成", "en": "Generate again"},
+    "stats.trend": {"zh": "每日受理量", "en": "Tickets per day"},
+    "stats.repeated": {"zh": "同一地点重复投诉（近7天）", "en": "Repeated complaints about the same place (7 days)"},
     "stats.volumes": {"zh": "受理与办理情况", "en": "Volumes and handling"},
     "public.title": {"zh": "政务服务效能公开排名", "en": "Public service efficiency ranking"},
     "public.intro": {

@@ -349,3 +349,39 @@ def hot_spots(
                 )
             )
     return sorted(spots, key=lambda s: -s.current)
+
+
+def daily_counts(session: Session, filters: Filters) -> tuple[list[date], dict[str, list[int]]]:
+    """Tickets per day and per channel over the filtered period (for the trend chart)."""
+    days = [filters.start + timedelta(days=i) for i in range((filters.end - filters.start).days + 1)]
+    counts: dict[str, dict[date, int]] = {}
+    for day, channel, n in session.execute(
+        select(TicketFact.day, TicketFact.channel, func.count())
+        .where(*filters.conditions())
+        .group_by(TicketFact.day, TicketFact.channel)
+    ):
+        counts.setdefault(channel, {})[day] = n
+    return days, {channel: [by_day.get(d, 0) for d in days] for channel, by_day in sorted(counts.items())}
+
+
+@dataclass
+class RepeatedPlace:
+    area: str
+    category: str
+    count: int
+
+
+def repeated_places(
+    session: Session, end: date, *, days: int = 7, min_count: int = 3, language: str = "zh"
+) -> list[RepeatedPlace]:
+    """Repeated complaints about the same place: one area and category, ``min_count`` times in ``days``."""
+    start = end - timedelta(days=days - 1)
+    rows = session.execute(
+        select(TicketFact.area_id, TicketFact.category_id, func.count())
+        .where(TicketFact.day >= start, TicketFact.day <= end, TicketFact.area_id.is_not(None))
+        .group_by(TicketFact.area_id, TicketFact.category_id)
+        .having(func.count() >= min_count)
+        .order_by(func.count().desc())
+    ).all()
+    areas, categories = _names(session, "area", language), _names(session, "category", language)
+    return [RepeatedPlace(areas.get(a, "—"), categories.get(c, "—"), n) for a, c, n in rows]

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from hotline_core.models import Area, Category, Role, Unit
 from hotline_web.auth import roles_required
 from hotline_web.context import db_session, language, runtime, tr
-from stats import services
+from stats import charts, reports, services
 from stats.services import Filters
 
 bp = Blueprint("stats", __name__, template_folder="templates")
@@ -68,8 +68,16 @@ def dashboard():  # type: ignore[no-untyped-def]
     rows = services.summary(s, filters, by, language())
     total = services.summary(s, filters, "channel", language())
     spots = services.hot_spots(s, filters.end, language=language())
+    days, series = services.daily_counts(s, filters)
+    chart_counts = charts.bars(tr("stats.tickets"), [r.name for r in rows], [r.count for r in rows]) if rows else ""
+    chart_trend = ""
+    if series and len(days) > 1:
+        chart_trend = charts.trend(tr("stats.trend"), days, {tr(f"channel.{k}"): v for k, v in series.items()})
     return render_template(
         "stats/dashboard.html",
+        chart_counts=chart_counts,
+        chart_trend=chart_trend,
+        repeated=services.repeated_places(s, filters.end, language=language()),
         rows=rows,
         by=by,
         filters=filters,
@@ -104,42 +112,37 @@ def _totals(rows: list[services.Row]) -> services.Row:
     return total
 
 
-@bp.get("/stats/export.csv")
-@roles_required(*STATS_ROLES)
-def export():  # type: ignore[no-untyped-def]
+EXPORT_HEADER = [
+    "count",
+    "assigned",
+    "sign_median_s",
+    "sign_p90_s",
+    "contact_median_s",
+    "resolve_median_s",
+    "sign_on_time",
+    "contact_on_time",
+    "resolve_on_time",
+    "overdue",
+    "escalated",
+    "returns",
+    "extensions",
+    "reopened",
+    "response_rate",
+    "resolution_rate",
+    "satisfaction_rate",
+    "composite",
+]
+
+
+def _export_rows() -> tuple[Filters, str, list[list[object]]]:
     filters = _filters()
     by = request.args.get("by", "unit")
     if by not in services.GROUPS:
         abort(400)
     rows = services.summary(db_session(), filters, by, language())
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out)
-    writer.writerow(
-        [
-            by,
-            "count",
-            "assigned",
-            "sign_median_s",
-            "sign_p90_s",
-            "contact_median_s",
-            "resolve_median_s",
-            "sign_on_time",
-            "contact_on_time",
-            "resolve_on_time",
-            "overdue",
-            "escalated",
-            "returns",
-            "extensions",
-            "reopened",
-            "response_rate",
-            "resolution_rate",
-            "satisfaction_rate",
-            "composite",
-        ]
-    )
+    table: list[list[object]] = [[by, *EXPORT_HEADER]]
     for r in rows:
-        writer.writerow(
+        table.append(
             [
                 r.name,
                 r.count,
@@ -162,10 +165,41 @@ def export():  # type: ignore[no-untyped-def]
                 r.composite(),
             ]
         )
+    return filters, by, table
+
+
+@bp.get("/stats/export.csv")
+@roles_required(*STATS_ROLES)
+def export():  # type: ignore[no-untyped-def]
+    filters, _by, table = _export_rows()
+    out = io.StringIO()
+    out.write("\ufeff")
+    csv.writer(out).writerows(table)
     return Response(
         out.getvalue(),
         mimetype="text/csv",
         headers={"Content-Disposition": f"attachment; filename=stats-{filters.start}-{filters.end}.csv"},
+    )
+
+
+@bp.get("/stats/export.xlsx")
+@roles_required(*STATS_ROLES)
+def export_xlsx():  # type: ignore[no-untyped-def]
+    import xlsxwriter
+
+    filters, by, table = _export_rows()
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"in_memory": True})
+    sheet = book.add_worksheet(f"{filters.start} {filters.end}"[:31])
+    bold = book.add_format({"bold": True})
+    for i, row in enumerate(table):
+        sheet.write_row(i, 0, [("" if v is None else v) for v in row], bold if i == 0 else None)
+    sheet.set_column(0, 0, 28)
+    book.close()
+    return Response(
+        out.getvalue(),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f"attachment; filename=stats-{by}-{filters.start}.xlsx"},
     )
 
 
@@ -188,23 +222,16 @@ def ranking():  # type: ignore[no-untyped-def]
 @bp.get("/stats/weekly")
 @roles_required(*ALL_UNITS)
 def weekly():  # type: ignore[no-untyped-def]
-    """The weekly bulletin (每周一报): printable HTML in the reader's language."""
-    s = db_session()
+    """The weekly bulletin (每周一报): the stored snapshot, generated now if the job has not made it yet."""
     try:
         ref = date.fromisoformat(request.args["week"]) if request.args.get("week") else _today() - timedelta(days=7)
     except ValueError:
         abort(400)
-    start, end = services.period("week", ref)
-    filters = Filters(start, end)
-    return render_template(
-        "stats/weekly.html",
-        start=start,
-        end=end,
-        rows=services.summary(s, filters, "unit", language()),
-        categories=services.summary(s, filters, "category", language()),
-        spots=services.hot_spots(s, end, language=language()),
-        result=services.ranking(s, start.replace(day=1), language=language()),
-    )
+    start, _end = services.period("week", ref)
+    snapshot = reports.stored(db_session(), start)
+    if snapshot is None or request.args.get("regenerate"):
+        snapshot = reports.generate(runtime(), start)
+    return render_template("stats/weekly.html", report=snapshot[language()])
 
 
 @bp.get("/public/")

@@ -1,0 +1,59 @@
+"""Charts as inline SVG, drawn server-side with pygal (no JavaScript, no external requests)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import pygal
+from pygal.style import Style
+
+STYLE = Style(
+    background="white",
+    plot_background="white",
+    foreground="#1d2733",
+    foreground_strong="#1d2733",
+    foreground_subtle="#d9dee5",
+    colors=("#b3261e", "#1f5fa8", "#1e7b34", "#8a6d00"),
+    font_family="system-ui, 'PingFang SC', 'Noto Sans CJK SC', sans-serif",
+)
+
+
+def _render(chart: pygal.graph.graph.Graph) -> str:
+    svg = chart.render(is_unicode=True)
+    return svg[svg.index("<svg") :] if "<svg" in svg else svg
+
+
+def bars(title: str, labels: Sequence[str], values: Sequence[float | None], *, limit: int = 15) -> str:
+    chart = pygal.HorizontalBar(
+        js=[],
+        show_legend=False,
+        width=720,
+        height=max(160, 26 * min(len(labels), limit) + 60),
+        style=STYLE,
+        title=title,
+        print_values=True,
+        truncate_label=24,
+    )
+    chart.x_labels = list(labels[:limit])[::-1]
+    chart.add(title, list(values[:limit])[::-1])
+    return _render(chart)
+
+
+def trend(title: str, days: Sequence[date], series: dict[str, Sequence[int]]) -> str:
+    chart = pygal.Line(
+        js=[],
+        width=720,
+        height=280,
+        style=STYLE,
+        title=title,
+        x_label_rotation=30,
+        show_minor_x_labels=False,
+        dots_size=2,
+        legend_at_bottom=True,
+    )
+    chart.x_labels = [d.strftime("%m-%d") for d in days]
+    chart.x_labels_major = chart.x_labels[:: max(1, len(days) // 10)]
+    for name, values in series.items():
+        chart.add(name, list(values))
+    return _render(chart)
