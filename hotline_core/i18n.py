@@ -539,6 +539,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "stats.weekly": {"zh": "每周一报", "en": "Weekly bulletin"},
     "stats.print": {"zh": "打印", "en": "Print"},
     "stats.regenerate": {"zh": "重新生成", "en": "Generate again"},
+    "stats.unranked": {"zh": "未达最低工单量、不参加排名的单位", "en": "Units below the minimum volume, not ranked"},
     "stats.trend": {"zh": "每日受理量", "en": "Tickets per day"},
     "stats.repeated": {"zh": "同一地点重复投诉（近7天）", "en": "Repeated complaints about the same place (7 days)"},
     "stats.volumes": {"zh": "受理与办理情况", "en": "Volumes and handling"},
@@ -547,6 +548,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "以下为各单位办理市民投诉的汇总指标，不含任何个人信息。",
         "en": "Aggregate figures of how units handle citizens' complaints. No personal data is shown.",
     },
+    "stats.mystery_average": {"zh": "暗访平均得分", "en": "Mystery-call average"},
     # --- Ticket states -----------------------------------------------------------------------
     "state.received": {"zh": "已受理", "en": "received"},
     "state.dispatch": {"zh": "待派单", "en": "awaiting dispatch"},

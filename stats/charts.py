@@ -36,8 +36,15 @@ def bars(title: str, labels: Sequence[str], values: Sequence[float | None], *, l
         truncate_label=24,
     )
     chart.x_labels = list(labels[:limit])[::-1]
+    chart.y_labels = _integer_ticks(max((v or 0) for v in values[:limit]) if values else 0)
     chart.add(title, list(values[:limit])[::-1])
     return _render(chart)
+
+
+def _integer_ticks(top: float, count: int = 5) -> list[int]:
+    """Whole-number axis marks for counts (pygal would otherwise mark 0.2, 0.4 ...)."""
+    step = max(1, -(-int(top) // count))
+    return list(range(0, int(top) + step + 1, step))
 
 
 def trend(title: str, days: Sequence[date], series: dict[str, Sequence[int]]) -> str:
@@ -56,4 +63,5 @@ def trend(title: str, days: Sequence[date], series: dict[str, Sequence[int]]) ->
     chart.x_labels_major = chart.x_labels[:: max(1, len(days) // 10)]
     for name, values in series.items():
         chart.add(name, list(values))
+    chart.y_labels = _integer_ticks(max((max(v) for v in series.values() if v), default=0))
     return _render(chart)
