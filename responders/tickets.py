@@ -7,7 +7,7 @@ audited. Every action goes through responders.services, which records it on the 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +101,16 @@ def inbox_query(filters: dict[str, str]) -> Any:
         query = query.where(Ticket.id.in_(select(Assignment.ticket_id).where(Assignment.unit_id == u.unit_id)))
     if filters.get("state") in STATES:
         query = query.where(Ticket.state == filters["state"])
+    tz = runtime().settings.tz
+    for name, op in (("from", "ge"), ("to", "lt")):
+        try:
+            day = date.fromisoformat(filters.get(name, ""))
+        except ValueError:
+            continue
+        edge = datetime.combine(day + timedelta(days=1 if op == "lt" else 0), time(0), tzinfo=tz)
+        query = query.where(Ticket.created_at >= edge if op == "ge" else Ticket.created_at < edge)
+    if filters.get("channel") in ("phone", "sms", "web"):
+        query = query.where(Ticket.channel == filters["channel"])
     if filters.get("unit", "").isdigit() and u.role not in services.UNIT_ROLES:
         query = query.where(Ticket.lead_unit_id == int(filters["unit"]))
     if filters.get("category", "").isdigit():
@@ -116,7 +126,7 @@ def inbox_query(filters: dict[str, str]) -> Any:
 @roles_required(*TICKET_ROLES)
 def inbox():  # type: ignore[no-untyped-def]
     s = db_session()
-    filters = {k: request.args.get(k, "") for k in ("state", "category", "overdue", "unit")}
+    filters = {k: request.args.get(k, "") for k in ("state", "category", "overdue", "unit", "from", "to", "channel")}
     rows = s.execute(inbox_query(filters)).all()
     now = runtime().now()
     u = user()

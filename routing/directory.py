@@ -42,7 +42,15 @@ REQUIRED = {
     "rules": ("lead",),
 }
 LIST_FIELDS = {"contact_phones", "service_hotlines", "aliases", "keywords", "co"}
-SETTINGS_KEYS = {"auto_dispatch_min_confidence", "warning_share", "escalation", "return_window_working_days"}
+SETTINGS_KEYS = {
+    "auto_dispatch_min_confidence",
+    "warning_share",
+    "escalation",
+    "return_window_working_days",
+    "rank_weights",
+    "rank_min_volume",
+    "mystery_weight",
+}
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ def _row(row: services.Row) -> dict[str, Any]:
 def build(session: Session, week_start: date, language: str = "zh") -> dict[str, Any]:
     start, end = services.period("week", week_start)
     filters = services.Filters(start, end)
-    result = services.ranking(session, start.replace(day=1), language=language)
+    result = services.configured_ranking(session, start.replace(day=1), language=language)
     return {
         "start": start.isoformat(),
         "end": end.isoformat(),

@@ -18,7 +18,16 @@ from typing import Any
 from sqlalchemy import Integer, and_, case, cast, func, select
 from sqlalchemy.orm import Session
 
-from hotline_core.models import Area, AuditedHotline, CallScore, Category, MysteryCall, TicketFact, Unit
+from hotline_core.models import (
+    Area,
+    AuditedHotline,
+    CallScore,
+    Category,
+    DirectorySetting,
+    MysteryCall,
+    TicketFact,
+    Unit,
+)
 
 WEIGHTS = (0.30, 0.35, 0.35)
 GROUPS = {
@@ -385,3 +394,40 @@ def repeated_places(
     ).all()
     areas, categories = _names(session, "area", language), _names(session, "category", language)
     return [RepeatedPlace(areas.get(a, "—"), categories.get(c, "—"), n) for a, c, n in rows]
+
+
+@dataclass(frozen=True)
+class RankingSettings:
+    """From the directory's ``settings``: ``rank_weights`` (percent, e.g. [30, 35, 35]),
+    ``rank_min_volume`` and ``mystery_weight`` (percent of the combined score)."""
+
+    weights: tuple[float, float, float] = WEIGHTS
+    min_volume: int = 5
+    mystery_weight: float = 0.3
+
+
+def ranking_settings(session: Session) -> RankingSettings:
+    row = session.get(DirectorySetting, "settings")
+    values = (row.value if row else {}) or {}
+    weights = values.get("rank_weights")
+    parsed = tuple(float(w) / 100 for w in weights) if isinstance(weights, list) and len(weights) == 3 else WEIGHTS
+    return RankingSettings(
+        weights=parsed,  # type: ignore[arg-type]
+        min_volume=int(values.get("rank_min_volume", 5)),
+        mystery_weight=float(values.get("mystery_weight", 30)) / 100,
+    )
+
+
+def configured_ranking(
+    session: Session, month_start: date, *, min_volume: int | None = None, language: str = "zh"
+) -> Ranking:
+    """The ranking with the weights and minimum volume the directory's settings give."""
+    cfg = ranking_settings(session)
+    return ranking(
+        session,
+        month_start,
+        weights=cfg.weights,
+        min_volume=cfg.min_volume if min_volume is None else min_volume,
+        mystery_weight=cfg.mystery_weight,
+        language=language,
+    )

@@ -215,7 +215,10 @@ def _month() -> date:
 @roles_required(*ALL_UNITS)
 def ranking():  # type: ignore[no-untyped-def]
     month = _month()
-    result = services.ranking(db_session(), month, min_volume=int(request.args.get("min", 5) or 5), language=language())
+    minimum = request.args.get("min", "")
+    result = services.configured_ranking(
+        db_session(), month, min_volume=int(minimum) if minimum.isdigit() else None, language=language()
+    )
     return render_template("stats/ranking.html", result=result, month=month)
 
 
@@ -238,5 +241,5 @@ def weekly():  # type: ignore[no-untyped-def]
 def public():  # type: ignore[no-untyped-def]
     """Published figures: aggregates per unit only, no personal data."""
     month = _month()
-    result = services.ranking(db_session(), month, language=language())
+    result = services.configured_ranking(db_session(), month, language=language())
     return render_template("stats/public.html", result=result, month=month, title=tr("public.title"))

@@ -75,3 +75,16 @@ def test_a_volume_jump_is_a_hot_spot(runtime, dataset):
     with runtime.db.session() as s:
         spots = hot_spots(s, date(2026, 11, 29), by="category")
     assert [(spot.current, spot.baseline) for spot in spots] == [(3, 0.0)]
+
+
+def test_weights_and_minimum_volume_come_from_the_directory_settings(runtime, dataset):
+    from hotline_core.models import DirectorySetting
+    from stats.services import configured_ranking
+
+    with runtime.db.transaction() as s:
+        row = s.get(DirectorySetting, "settings")
+        row.value = {**row.value, "rank_weights": [100, 0, 0], "rank_min_volume": 1}
+    with runtime.db.session() as s:
+        result = configured_ranking(s, date(2026, 11, 1))
+    [ranked] = result.tiers["department"]
+    assert ranked.combined == pytest.approx(100 / 3, abs=0.01)  # the response rate alone

@@ -67,3 +67,18 @@ def test_the_public_page_needs_no_login_and_shows_no_personal_data(app, runtime,
 def test_bad_period_parameters_get_400(app, dataset):
     assert sign_in(app, "leader").get("/stats/?period=custom&start=2026-12-01&end=2026-11-01").status_code == 400
     assert sign_in(app, "leader").get("/stats/?by=nonsense").status_code == 400
+
+
+def test_a_units_count_links_to_the_tickets_behind_it(app, runtime, dataset):
+    client = sign_in(app, "leader")
+    page = client.get("/stats/?period=month&date=2026-11-23").get_data(as_text=True)
+    link = page.split('href="/staff/tickets?')[1].split('"')[0].replace("&amp;", "&")
+    assert "from=2026-11-01" in link and "to=2026-11-30" in link
+    listed = client.get("/staff/tickets?" + link).get_data(as_text=True)
+    with runtime.db.session() as s:
+        numbers = [t.number for t in s.scalars(select(Ticket))]
+    assert all(number in listed for number in numbers)
+    assert not any(
+        n in client.get("/staff/tickets?" + link.replace("2026-11-01", "2026-11-24")).get_data(as_text=True)
+        for n in numbers
+    )
