@@ -116,9 +116,11 @@ EXPORT_HEADER = [
     "count",
     "assigned",
     "sign_median_s",
+    "sign_working_median_s",
     "sign_p90_s",
     "contact_median_s",
     "resolve_median_s",
+    "resolve_working_median_s",
     "sign_on_time",
     "contact_on_time",
     "resolve_on_time",
@@ -148,9 +150,11 @@ def _export_rows() -> tuple[Filters, str, list[list[object]]]:
                 r.count,
                 r.assigned,
                 r.sign_median,
+                r.sign_working_median,
                 r.sign_p90,
                 r.contact_median,
                 r.resolve_median,
+                r.resolve_working_median,
                 r.sign_on_time,
                 r.contact_on_time,
                 r.resolve_on_time,
@@ -220,6 +224,69 @@ def ranking():  # type: ignore[no-untyped-def]
         db_session(), month, min_volume=int(minimum) if minimum.isdigit() else None, language=language()
     )
     return render_template("stats/ranking.html", result=result, month=month)
+
+
+@bp.get("/stats/ranking.csv")
+@roles_required(*ALL_UNITS)
+def ranking_csv():  # type: ignore[no-untyped-def]
+    month = _month()
+    result = services.configured_ranking(db_session(), month, language=language())
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "tier",
+            "rank",
+            "unit",
+            "assigned",
+            "response_rate",
+            "resolution_rate",
+            "satisfaction_rate",
+            "composite",
+            "mystery_average",
+            "combined",
+            "warned",
+        ]
+    )
+    for tier, rows in result.tiers.items():
+        for r in rows:
+            writer.writerow(
+                [
+                    tier,
+                    r.rank,
+                    r.name,
+                    r.assigned,
+                    r.response_rate,
+                    r.resolution_rate,
+                    r.satisfaction_rate,
+                    r.composite(result.weights),
+                    r.mystery,
+                    r.combined,
+                    "yes" if r.warned else "",
+                ]
+            )
+    for r in result.unranked:
+        writer.writerow(
+            [
+                "unranked",
+                "",
+                r.name,
+                r.assigned,
+                r.response_rate,
+                r.resolution_rate,
+                r.satisfaction_rate,
+                r.composite(result.weights),
+                r.mystery,
+                "",
+                "",
+            ]
+        )
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=ranking-{month.strftime('%Y-%m')}.csv"},
+    )
 
 
 @bp.get("/stats/weekly")

@@ -47,6 +47,7 @@ ROUTES = {
     "/stats/export.csv": {Role.LEADER, Role.ADMIN, Role.DISPATCHER, Role.UNIT_HEAD, Role.UNIT_STAFF},
     "/stats/export.xlsx": {Role.LEADER, Role.ADMIN, Role.DISPATCHER, Role.UNIT_HEAD, Role.UNIT_STAFF},
     "/stats/ranking": {Role.LEADER, Role.ADMIN, Role.DISPATCHER},
+    "/stats/ranking.csv": {Role.LEADER, Role.ADMIN, Role.DISPATCHER},
     "/stats/weekly": {Role.LEADER, Role.ADMIN, Role.DISPATCHER},
     "/staff/mystery/campaigns/new": {Role.AUDITOR, Role.ADMIN},
     "/staff/mystery/results": {Role.AUDITOR, Role.ADMIN, Role.LEADER, Role.DISPATCHER},

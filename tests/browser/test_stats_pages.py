@@ -188,3 +188,14 @@ def test_a_unit_staff_member_sees_only_their_own_unit(live_server: str, browser_
     rows = page.locator("#stats-table tr:has(td)")
     expect(rows).to_have_count(1)
     assert housing_row(page, "#stats-table")[:2] == [HOUSING_ZH, "3"]
+
+
+def test_clicking_a_column_header_sorts_the_table(live_server: str, browser_page: Page) -> None:
+    page = browser_page
+    sign_in(page, live_server, "leader")
+    page.goto(f"{live_server}/stats/?period=month&date=2026-11-23&by=channel&lang=en")
+    header = page.locator("#stats-table th").nth(1)
+    header.click()
+    assert header.get_attribute("aria-sort") == "descending"
+    header.click()
+    assert header.get_attribute("aria-sort") == "ascending"

@@ -82,3 +82,15 @@ def test_a_units_count_links_to_the_tickets_behind_it(app, runtime, dataset):
         n in client.get("/staff/tickets?" + link.replace("2026-11-01", "2026-11-24")).get_data(as_text=True)
         for n in numbers
     )
+
+
+def test_the_ranking_exports_as_csv_with_unranked_units_marked(app, dataset):
+    text = sign_in(app, "leader").get("/stats/ranking.csv?month=2026-11").get_data(as_text=True)
+    header, *rows = text.lstrip("\ufeff").strip().splitlines()
+    assert header.startswith("tier,rank,unit,assigned")
+    assert rows == [row for row in rows if row.startswith("unranked,")] and "市住房和城乡建设局" in rows[0]
+
+
+def test_tables_are_sortable_in_the_browser(app, dataset):
+    page = sign_in(app, "leader").get("/stats/?period=month&date=2026-11-23").get_data(as_text=True)
+    assert 'class="sortable"' in page and "sort.js" in page
