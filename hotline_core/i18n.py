@@ -539,6 +539,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "stats.weekly": {"zh": "每周一报", "en": "Weekly bulletin"},
     "stats.print": {"zh": "打印", "en": "Print"},
     "stats.regenerate": {"zh": "重新生成", "en": "Generate again"},
+    "stats.accountability": {"zh": "本周超期问责清单", "en": "This week's accountability list"},
     "stats.unranked": {"zh": "未达最低工单量、不参加排名的单位", "en": "Units below the minimum volume, not ranked"},
     "stats.trend": {"zh": "每日受理量", "en": "Tickets per day"},
     "stats.repeated": {"zh": "同一地点重复投诉（近7天）", "en": "Repeated complaints about the same place (7 days)"},

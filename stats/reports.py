@@ -7,9 +7,10 @@ from dataclasses import asdict
 from datetime import date, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hotline_core.models import DirectorySetting
+from hotline_core.models import AccountabilityEntry, DirectorySetting, Ticket, Unit
 from hotline_core.runtime import Runtime, current
 from stats import facts, services
 
@@ -40,7 +41,31 @@ def build(session: Session, week_start: date, language: str = "zh") -> dict[str,
         "hot_spots": [asdict(s) for s in services.hot_spots(session, end, language=language)],
         "repeated": [asdict(p) for p in services.repeated_places(session, end, language=language)],
         "ranking": {tier: [_row(r) for r in rows] for tier, rows in result.tiers.items()},
+        "accountability": accountability(session, start, end, language),
     }
+
+
+def accountability(session: Session, start: date, end: date, language: str) -> list[dict[str, Any]]:
+    """Deadlines missed during the week (the accountability list), most escalated first."""
+    units = {u.id: u.name(language) for u in session.scalars(select(Unit))}
+    rows = session.execute(
+        select(AccountabilityEntry, Ticket.number).join(Ticket, Ticket.id == AccountabilityEntry.ticket_id)
+    ).all()
+    order = {"leaders": 0, "supervision": 1, "unit_head": 2, "overdue": 3}
+    listed = []
+    for entry, number in rows:
+        day = entry.overdue_at.date()
+        if start <= day <= end:
+            listed.append(
+                {
+                    "number": number,
+                    "unit": units.get(entry.unit_id, ""),
+                    "clock": entry.kind,
+                    "due_at": entry.due_at.isoformat(),
+                    "level": entry.level,
+                }
+            )
+    return sorted(listed, key=lambda e: (order.get(e["level"], 9), e["due_at"]))
 
 
 def generate(runtime: Runtime, week_start: date) -> dict[str, dict[str, Any]]:

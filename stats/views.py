@@ -304,6 +304,59 @@ def weekly():  # type: ignore[no-untyped-def]
     return render_template("stats/weekly.html", report=snapshot[language()])
 
 
+@bp.get("/stats/weekly.csv")
+@roles_required(*ALL_UNITS)
+def weekly_csv():  # type: ignore[no-untyped-def]
+    """Every table of the bulletin in one CSV, one section after another."""
+    try:
+        ref = date.fromisoformat(request.args["week"]) if request.args.get("week") else _today() - timedelta(days=7)
+    except ValueError:
+        abort(400)
+    start = services.period("week", ref)[0]
+    snapshot = reports.stored(db_session(), start) or reports.generate(runtime(), start)
+    report = snapshot[language()]
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "section",
+            "name",
+            "count",
+            "sign_on_time",
+            "overdue",
+            "response_rate",
+            "resolution_rate",
+            "satisfaction_rate",
+            "composite",
+        ]
+    )
+    for section in ("units", "categories"):
+        for r in report[section]:
+            writer.writerow(
+                [
+                    section,
+                    r["name"],
+                    r["count"],
+                    r["sign_on_time"],
+                    r["overdue"],
+                    r["response_rate"],
+                    r["resolution_rate"],
+                    r["satisfaction_rate"],
+                    r["composite"],
+                ]
+            )
+    writer.writerow([])
+    writer.writerow(["accountability", "number", "unit", "clock", "due_at", "level"])
+    for e in report["accountability"]:
+        writer.writerow(["accountability", e["number"], e["unit"], e["clock"], e["due_at"], e["level"]])
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=weekly-{start.isoformat()}.csv"},
+    )
+
+
 @bp.get("/public/")
 def public():  # type: ignore[no-untyped-def]
     """Published figures: aggregates per unit only, no personal data."""

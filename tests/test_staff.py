@@ -49,6 +49,7 @@ ROUTES = {
     "/stats/ranking": {Role.LEADER, Role.ADMIN, Role.DISPATCHER},
     "/stats/ranking.csv": {Role.LEADER, Role.ADMIN, Role.DISPATCHER},
     "/stats/weekly": {Role.LEADER, Role.ADMIN, Role.DISPATCHER},
+    "/stats/weekly.csv": {Role.LEADER, Role.ADMIN, Role.DISPATCHER},
     "/staff/mystery/campaigns/new": {Role.AUDITOR, Role.ADMIN},
     "/staff/mystery/results": {Role.AUDITOR, Role.ADMIN, Role.LEADER, Role.DISPATCHER},
     "/staff/mystery/results.csv": {Role.AUDITOR, Role.ADMIN, Role.LEADER, Role.DISPATCHER},

@@ -94,3 +94,13 @@ def test_the_ranking_exports_as_csv_with_unranked_units_marked(app, dataset):
 def test_tables_are_sortable_in_the_browser(app, dataset):
     page = sign_in(app, "leader").get("/stats/?period=month&date=2026-11-23").get_data(as_text=True)
     assert 'class="sortable"' in page and "sort.js" in page
+
+
+def test_the_bulletin_lists_the_weeks_missed_deadlines_and_exports_every_table(app, runtime, dataset):
+    with runtime.db.session() as s:
+        overdue_number = s.scalars(select(Ticket.number).where(Ticket.state == "assigned")).first()
+    client = sign_in(app, "leader")
+    page = client.get("/stats/weekly?week=2026-11-23").get_data(as_text=True)
+    assert "本周超期问责清单" in page and overdue_number in page and "单位负责人督办" in page
+    text = client.get("/stats/weekly.csv?week=2026-11-23").get_data(as_text=True)
+    assert "units,市住房和城乡建设局,3" in text and f"accountability,{overdue_number}" in text
