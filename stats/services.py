@@ -318,7 +318,7 @@ class HotSpot:
     name: str
     current: int
     baseline: float
-    ratio: float
+    ratio: float | None  # None: nothing in the baseline weeks (a new hot spot)
 
 
 def hot_spots(
@@ -350,11 +350,15 @@ def hot_spots(
     spots = []
     for key, count in current.items():
         baseline = before.get(key, 0) / baseline_weeks
-        ratio = count / baseline if baseline else float("inf")
-        if count >= min_count and ratio >= factor:
+        ratio = count / baseline if baseline else None
+        if count >= min_count and (ratio is None or ratio >= factor):
             spots.append(
                 HotSpot(
-                    key, names.get(key, str(key)), count, round(baseline, 2), round(ratio, 2) if baseline else ratio
+                    key,
+                    names.get(key, str(key)),
+                    count,
+                    round(baseline, 2),
+                    round(ratio, 2) if ratio is not None else None,
                 )
             )
     return sorted(spots, key=lambda s: -s.current)
