@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import FileStorage
 from wtforms import BooleanField, MultipleFileField, SelectField, StringField, TextAreaField
 
 from hotline_core import phones
+from intake.services import AttachmentIn
 
 MIN_TEXT, MAX_TEXT = 5, 5000
 ALLOWED_TYPES = {
@@ -91,3 +94,18 @@ def check_files(
 
 def check_phone(raw: str, region: str) -> phones.PhoneNumber | None:
     return phones.normalise(raw, region)
+
+
+def store(instance: Path, checked: CheckedFile, kind: str = "upload") -> AttachmentIn:
+    """Save a checked file under the instance folder with a random name; the attachment to record."""
+    folder = instance / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{uuid.uuid4().hex}{Path(checked.storage.filename or '').suffix.lower()}"
+    checked.storage.save(folder / name)
+    return AttachmentIn(
+        kind=kind,
+        filename=Path(checked.storage.filename or "").name[:255],
+        content_type=checked.content_type,
+        storage_path=f"uploads/{name}",
+        size_bytes=checked.size,
+    )

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from pathlib import Path
-
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
@@ -12,7 +9,7 @@ from hotline_core.models import Area, Category, Ticket
 from hotline_core.models.ticket import Channel
 from hotline_web.context import db_session, language, runtime, tr
 from intake import forms, services
-from intake.services import AttachmentIn, Complaint, IntakeError
+from intake.services import Complaint, IntakeError
 
 bp = Blueprint("complaints", __name__, template_folder="templates")
 
@@ -80,7 +77,7 @@ def new():  # type: ignore[no-untyped-def]
         for key, fields in file_errors:
             errors.setdefault("attachments", []).append(tr(key, **fields))
         if not errors:
-            stored = [_store_upload(rt.settings.instance_path, f) for f in files]
+            stored = [forms.store(rt.settings.instance_path, f) for f in files]
             with rt.db.transaction() as s:
                 try:
                     ticket = services.submit_complaint(
@@ -112,20 +109,6 @@ def new():  # type: ignore[no-untyped-def]
         max_files=settings.upload_max_files,
         max_mb=settings.upload_max_bytes // (1 << 20),
     ), status
-
-
-def _store_upload(instance: Path, checked: forms.CheckedFile) -> AttachmentIn:
-    folder = instance / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    name = f"{uuid.uuid4().hex}{Path(checked.storage.filename or '').suffix.lower()}"
-    checked.storage.save(folder / name)
-    return AttachmentIn(
-        kind="upload",
-        filename=Path(checked.storage.filename or "").name[:255],
-        content_type=checked.content_type,
-        storage_path=f"uploads/{name}",
-        size_bytes=checked.size,
-    )
 
 
 @bp.get("/filed")

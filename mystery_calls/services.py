@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from hotline_core import phones
 from hotline_core.audit import Actor
 from hotline_core.audit import record as audit
+from hotline_core.figures import percentile
 from hotline_core.models import (
     AuditedHotline,
     CallProgress,
@@ -503,15 +504,6 @@ class Standing:
     def item_average(self, code: str) -> float | None:
         values = self.items.get(code) or []
         return round(100 * sum(values) / len(values), 1) if values else None
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Linear interpolation between closest ranks (as numpy's default)."""
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 @dataclass

@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from datetime import date, datetime
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -26,6 +24,7 @@ from hotline_core.models import (
 )
 from hotline_web.auth import current_actor, roles_required
 from hotline_web.context import db_session, language, runtime, tr
+from hotline_web.exports import csv_response
 from mystery_calls import services
 from mystery_calls.services import MysteryCallError, ScenarioIn
 
@@ -324,14 +323,7 @@ def results():  # type: ignore[no-untyped-def]
 @roles_required(*READ_ROLES)
 def results_csv():  # type: ignore[no-untyped-def]
     res = services.results(db_session(), _campaign_ids(), language=language())
-    out = io.StringIO()
-    out.write("\ufeff")
-    csv.writer(out).writerows(services.results_csv_rows(res))
-    return Response(
-        out.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": "attachment; filename=mystery-call-ranking.csv"},
-    )
+    return csv_response(services.results_csv_rows(res), "mystery-call-ranking.csv")
 
 
 @bp.get("/units/<int:unit_id>")

@@ -102,11 +102,6 @@ def _acting_assignment(session: Session, user: User, ticket: Ticket) -> Assignme
     return found
 
 
-def notify_citizen(session: Session, runtime: Runtime, ticket: Ticket, key: str, **fields: object) -> bool:
-    """Text the citizen in the language they used (see routing.services.notify_citizen)."""
-    return routing.notify_citizen(session, runtime, ticket, key, **fields)
-
-
 # --- unit actions --------------------------------------------------------------------------------
 
 
@@ -137,7 +132,7 @@ def reply(session: Session, runtime: Runtime, ticket: Ticket, user: User, text: 
     _acting_assignment(session, user, ticket)
     text = _text(text, "the reply")
     session.add(TicketEvent(ticket=ticket, at=runtime.now(), kind="replied", actor=_actor(user).name, body=text))
-    notify_citizen(session, runtime, ticket, "citizen.replied", text=text[:300])
+    routing.notify_citizen(session, runtime, ticket, "citizen.replied", text=text[:300])
     audit(session, _actor(user, ip), "ticket.reply", ticket)
 
 
@@ -169,7 +164,7 @@ def resolve(
         add_attachment(session, ticket, item, now)
     routing.resolve(session, runtime, ticket, text=text, actor=_actor(user, ip))
     ticket.resolved_at = now
-    notify_citizen(session, runtime, ticket, "citizen.resolved", text=text[:300])
+    routing.notify_citizen(session, runtime, ticket, "citizen.resolved", text=text[:300])
     runtime.jobs.enqueue_after_commit(session, "responders.survey.start_survey_job", ticket.id, queue="messages")
 
 

@@ -6,9 +6,7 @@ audited. Every action goes through responders.services, which records it on the 
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -28,7 +26,6 @@ from hotline_core.models import (
     TicketEvent,
     Unit,
 )
-from hotline_core.models.routing import AssignmentState
 from hotline_core.models.ticket import TicketState
 from hotline_web.auth import current_actor, roles_required
 from hotline_web.context import db_session, language, runtime, tr
@@ -244,22 +241,7 @@ def _evidence() -> list[AttachmentIn]:
     )
     if errors:
         raise PortalError("; ".join(tr(key, **fields) for key, fields in errors))
-    stored = []
-    folder = settings.instance_path / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    for checked in files:
-        name = f"{uuid.uuid4().hex}{Path(checked.storage.filename or '').suffix.lower()}"
-        checked.storage.save(folder / name)
-        stored.append(
-            AttachmentIn(
-                kind="evidence",
-                filename=Path(checked.storage.filename or "").name[:255],
-                content_type=checked.content_type,
-                storage_path=f"uploads/{name}",
-                size_bytes=checked.size,
-            )
-        )
-    return stored
+    return [intake_forms.store(settings.instance_path, checked, "evidence") for checked in files]
 
 
 @bp.post("/tickets/<number>/<action>")
@@ -337,7 +319,3 @@ def _dispatch_action(s, rt, tk, u, action, form) -> None:  # type: ignore[no-unt
         from routing import services as routing
 
         routing.resume_clock(s, rt, tk, actor=current_actor())
-
-
-def active_states() -> tuple[str, ...]:
-    return AssignmentState.ACTIVE

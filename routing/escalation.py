@@ -118,6 +118,7 @@ def sweep(runtime: Runtime, limit: int = 5000) -> dict[str, int]:
     fired = dict.fromkeys(STEPS, 0)
     now = runtime.now()
     with runtime.db.session() as session:
+        cfg = services.config(session, runtime)  # once per sweep, not once per deadline
         ids = session.scalars(
             select(Deadline.id)
             .where(Deadline.met_at.is_(None), Deadline.closed_at.is_(None))
@@ -129,12 +130,10 @@ def sweep(runtime: Runtime, limit: int = 5000) -> dict[str, int]:
             deadline = session.get(Deadline, deadline_id)
             if deadline is None or deadline.met_at is not None or deadline.closed_at is not None:
                 continue
-            cfg = services.config(session, runtime)
+            if deadline.pauses and not (deadline.pauses[-1] or {}).get("end"):
+                continue  # the clock is stopped: nothing can fall due
             clock = services.ticket_clock(deadline, cfg)
             outcome = clock.evaluate(now)
-            paused = bool(deadline.pauses) and not (deadline.pauses[-1] or {}).get("end")
-            if paused:
-                continue  # the clock is stopped: nothing can fall due
             if outcome.deadline != deadline.due_at:
                 deadline.due_at = outcome.deadline
             taken = set(session.scalars(select(EscalationStep.step).where(EscalationStep.deadline_id == deadline.id)))

@@ -33,7 +33,9 @@ from hotline_core.models import (
     Unit,
 )
 from hotline_core.runtime import Runtime, current
+from routing.calendar import BusinessCalendar
 from routing.config import load_config
+from routing.engine import chain
 
 log = logging.getLogger(__name__)
 WATERMARK_KEY = "stats_watermark"
@@ -43,7 +45,9 @@ def _first(events: list[TicketEvent], kind: str) -> datetime | None:
     return next((e.at for e in events if e.kind == kind), None)
 
 
-def build_fact(session: Session, ticket: Ticket, *, tz_name: str, calendar) -> TicketFact:  # type: ignore[no-untyped-def]
+def build_fact(
+    session: Session, ticket: Ticket, *, calendar: BusinessCalendar, category_parents: dict[int, int | None]
+) -> TicketFact:
     events = list(
         session.scalars(
             select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.at, TicketEvent.id)
@@ -60,13 +64,8 @@ def build_fact(session: Session, ticket: Ticket, *, tz_name: str, calendar) -> T
     )
     local = ticket.created_at.astimezone(calendar.timezone)
     unit = session.get(Unit, ticket.lead_unit_id) if ticket.lead_unit_id else None
-    category_id = ticket.category_id
-    hops = 0
-    while category_id is not None and hops < 10:
-        parent = session.scalar(select(Category.parent_id).where(Category.id == category_id))
-        if parent is None:
-            break
-        category_id, hops = parent, hops + 1
+    root = chain(ticket.category_id, category_parents)
+    category_id = root[-1] if root else None
     survey = session.scalars(
         select(Survey)
         .where(Survey.ticket_id == ticket.id, Survey.state == "answered")
@@ -148,10 +147,11 @@ def refresh(runtime: Runtime, ticket_ids: list[int] | None = None) -> int:
             ticket_ids = list(session.scalars(select(TicketEvent.ticket_id).where(TicketEvent.id > last).distinct()))
             mark.value = {"event_id": top}
             session.add(mark)
+        parents = dict(session.execute(select(Category.id, Category.parent_id)).tuples().all())
         for ticket_id in ticket_ids:
             ticket = session.get(Ticket, ticket_id)
             if ticket is not None:
-                build_fact(session, ticket, tz_name=runtime.settings.timezone, calendar=cfg.calendar)
+                build_fact(session, ticket, calendar=cfg.calendar, category_parents=parents)
     return len(ticket_ids)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Integer, and_, case, cast, func, select
 from sqlalchemy.orm import Session
 
+from hotline_core.figures import percentile
 from hotline_core.models import (
     Area,
     AuditedHotline,
@@ -160,15 +161,7 @@ def _python_percentiles(session: Session, group: Any, conds: list[Any], rows: di
         for attr, column, q in PERCENTILES:
             series = values.get((key, column.key))
             if series:
-                setattr(row, attr, _percentile(series, q))
-
-
-def _percentile(ordered: list[float], q: float) -> float:
-    """Linear interpolation, as PostgreSQL's percentile_cont."""
-    position = (len(ordered) - 1) * q
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+                setattr(row, attr, percentile(series, q))
 
 
 def summary(session: Session, filters: Filters, by: str = "unit", language: str = "zh") -> list[Row]:

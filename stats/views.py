@@ -6,7 +6,6 @@ The public page shows only aggregates (no ticket text, no names, no numbers).
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import date, timedelta
 
@@ -17,6 +16,7 @@ from sqlalchemy import select
 from hotline_core.models import Area, Category, Role, Unit
 from hotline_web.auth import roles_required
 from hotline_web.context import db_session, language, runtime, tr
+from hotline_web.exports import csv_response
 from stats import charts, reports, services
 from stats.services import Filters
 
@@ -176,14 +176,7 @@ def _export_rows() -> tuple[Filters, str, list[list[object]]]:
 @roles_required(*STATS_ROLES)
 def export():  # type: ignore[no-untyped-def]
     filters, _by, table = _export_rows()
-    out = io.StringIO()
-    out.write("\ufeff")
-    csv.writer(out).writerows(table)
-    return Response(
-        out.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f"attachment; filename=stats-{filters.start}-{filters.end}.csv"},
-    )
+    return csv_response(table, f"stats-{filters.start}-{filters.end}.csv")
 
 
 @bp.get("/stats/export.xlsx")
@@ -231,10 +224,8 @@ def ranking():  # type: ignore[no-untyped-def]
 def ranking_csv():  # type: ignore[no-untyped-def]
     month = _month()
     result = services.configured_ranking(db_session(), month, language=language())
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out)
-    writer.writerow(
+    table: list[list[object]] = []
+    table.append(
         [
             "tier",
             "rank",
@@ -251,7 +242,7 @@ def ranking_csv():  # type: ignore[no-untyped-def]
     )
     for tier, rows in result.tiers.items():
         for r in rows:
-            writer.writerow(
+            table.append(
                 [
                     tier,
                     r.rank,
@@ -267,7 +258,7 @@ def ranking_csv():  # type: ignore[no-untyped-def]
                 ]
             )
     for r in result.unranked:
-        writer.writerow(
+        table.append(
             [
                 "unranked",
                 "",
@@ -282,11 +273,7 @@ def ranking_csv():  # type: ignore[no-untyped-def]
                 "",
             ]
         )
-    return Response(
-        out.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f"attachment; filename=ranking-{month.strftime('%Y-%m')}.csv"},
-    )
+    return csv_response(table, f"ranking-{month.strftime('%Y-%m')}.csv")
 
 
 @bp.get("/stats/weekly")
@@ -315,10 +302,8 @@ def weekly_csv():  # type: ignore[no-untyped-def]
     start = services.period("week", ref)[0]
     snapshot = reports.stored(db_session(), start) or reports.generate(runtime(), start)
     report = snapshot[language()]
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out)
-    writer.writerow(
+    table: list[list[object]] = []
+    table.append(
         [
             "section",
             "name",
@@ -333,7 +318,7 @@ def weekly_csv():  # type: ignore[no-untyped-def]
     )
     for section in ("units", "categories"):
         for r in report[section]:
-            writer.writerow(
+            table.append(
                 [
                     section,
                     r["name"],
@@ -346,15 +331,11 @@ def weekly_csv():  # type: ignore[no-untyped-def]
                     r["composite"],
                 ]
             )
-    writer.writerow([])
-    writer.writerow(["accountability", "number", "unit", "clock", "due_at", "level"])
+    table.append([])
+    table.append(["accountability", "number", "unit", "clock", "due_at", "level"])
     for e in report["accountability"]:
-        writer.writerow(["accountability", e["number"], e["unit"], e["clock"], e["due_at"], e["level"]])
-    return Response(
-        out.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f"attachment; filename=weekly-{start.isoformat()}.csv"},
-    )
+        table.append(["accountability", e["number"], e["unit"], e["clock"], e["due_at"], e["level"]])
+    return csv_response(table, f"weekly-{start.isoformat()}.csv")
 
 
 @bp.get("/public/")
