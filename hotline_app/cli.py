@@ -102,12 +102,15 @@ def worker(burst: bool, name: str | None, no_beat: bool) -> None:
     sys.exit(0 if run_worker(settings, burst=burst, name=name, beat=not no_beat) is not None else 1)
 
 
+REPLY_WAIT_SECONDS = 10
+
+
 @main.group()
 def simulate() -> None:
     """Play Twilio's part against a running service, with correctly signed webhooks."""
 
 
-def _phone(url: str):  # type: ignore[no-untyped-def]
+def _phone(url: str, *, read_texts: bool = False):  # type: ignore[no-untyped-def]
     import requests
 
     from simulator.twilio_requests import Phone, http_transport
@@ -115,6 +118,17 @@ def _phone(url: str):  # type: ignore[no-untyped-def]
     settings = _settings()
     base = settings.public_base_url or url
     transport = http_transport(url)
+    texts = None
+    if read_texts:  # the service answers texts by SMS: read them from its outbox (same DATABASE_URL)
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from hotline_app.bootstrap import bootstrap
+        from simulator.replies import OutboxTexts
+
+        try:
+            texts = OutboxTexts(bootstrap(settings), timeout=REPLY_WAIT_SECONDS)
+        except SQLAlchemyError as exc:
+            click.echo(f"(cannot read the service's outbox, so its replies are not shown: {exc.__class__.__name__})")
 
     def checked(path: str, form: dict[str, str], headers: dict[str, str]) -> tuple[int, str]:
         try:
@@ -122,7 +136,7 @@ def _phone(url: str):  # type: ignore[no-untyped-def]
         except requests.RequestException as exc:
             raise click.ClickException(f"cannot reach the hotline at {url}: is `make run` running? ({exc})") from exc
 
-    return Phone(base, settings.webhook_auth_token, checked, settings.hotline_number)
+    return Phone(base, settings.webhook_auth_token, checked, settings.hotline_number, read_texts=texts)
 
 
 @simulate.command("sms")
@@ -131,11 +145,11 @@ def _phone(url: str):  # type: ignore[no-untyped-def]
 @click.option("--media", multiple=True, help="An MMS media URL (repeatable).")
 @click.argument("body")
 def simulate_sms(from_number: str, url: str, media: tuple[str, ...], body: str) -> None:
-    """Text BODY to the hotline and print its reply."""
-    phone = _phone(url)
+    """Text BODY to the hotline and print the texts it sends back."""
+    phone = _phone(url, read_texts=True)
     exchange = phone.text(from_number, body, media=[(m, "image/jpeg") for m in media])
     click.echo(f"> {body}")
-    for line in exchange.messages or ["(no reply)"]:
+    for line in exchange.replies or [f"(no reply within {REPLY_WAIT_SECONDS} s: is a worker running?)"]:
         click.echo(f"< {line}")
     if exchange.status != 200:
         raise click.ClickException(f"HTTP {exchange.status}: {exchange.body.strip()}")

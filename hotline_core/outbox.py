@@ -35,6 +35,7 @@ LOCK_NAME = "hotline:outbox:dispatch"
 BACKOFF_BASE_SECONDS = 30
 BACKOFF_MAX_SECONDS = 3600
 DISPATCH_BUDGET_SECONDS = 50
+OPT_OUT_CONFIRMATION = "opt_out_confirmation"  # the only kind sent to an opted-out number
 
 
 def queue_sms(
@@ -59,7 +60,7 @@ def queue_sms(
         next_attempt_at=runtime.now(),
     )
     session.add(message)
-    runtime.jobs.enqueue_after_commit(session, DISPATCH_JOB, queue="messages")
+    runtime.jobs.enqueue_after_commit(session, DISPATCH_JOB, queue="messages", once=DISPATCH_JOB)
     return message
 
 
@@ -127,7 +128,7 @@ class Dispatcher:
     def _send(self, session: Session, message: OutboxMessage) -> None:
         now = self.runtime.now()
         message.attempts += 1
-        if is_opted_out(session, message.to_number):
+        if message.kind != OPT_OUT_CONFIRMATION and is_opted_out(session, message.to_number):
             message.status = MessageStatus.OPTED_OUT
             message.status_updated_at = now
             return
@@ -157,6 +158,7 @@ class Dispatcher:
 def dispatch_job() -> int:
     """RQ job: drain the outbox. Only one dispatcher runs at a time, so the rate holds globally."""
     runtime = current()
+    runtime.jobs.started_once(DISPATCH_JOB)  # messages committed from now on enqueue a new job
     lock = runtime.jobs.connection.lock(LOCK_NAME, timeout=DISPATCH_BUDGET_SECONDS + 30, blocking=False)
     handled = 0
     while True:

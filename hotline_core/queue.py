@@ -32,11 +32,15 @@ from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
-# Named queues, most urgent first: a worker always drains intake before sending, and sending
-# before sweeps and reports.
-QUEUE_NAMES = ("intake", "messages", "default", "sweeps")
+# Named queues, most urgent first: a worker turns texts into acknowledged tickets before it sends,
+# sends (acknowledgements first) before it routes, and routes before sweeps and reports. In a burst
+# every citizen gets a ticket number first; routing catches up right after.
+QUEUE_NAMES = ("intake", "messages", "routing", "default", "sweeps")
 
 JobRef = Callable[..., Any] | str
+
+# A job enqueued with ``once`` that never started (lost with Redis) stops blocking after this long.
+ONCE_TTL_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -79,11 +83,19 @@ class JobQueue:
         queue: str = "default",
         delay: float | None = None,
         job_id: str | None = None,
+        once: str | None = None,
         **kwargs: Any,
     ) -> bool:
-        """Enqueue now. Returns False (and logs) if Redis cannot be reached: sweeps retry later."""
+        """Enqueue now. Returns False (and logs) if Redis cannot be reached: sweeps retry later.
+
+        With ``once``, nothing is enqueued while an earlier job enqueued under the same name has
+        not yet started (it calls :meth:`started_once`): a burst of 1,000 outbox messages needs
+        one dispatcher job, not 1,000.
+        """
         target = self.queues[queue]
         try:
+            if once and not self.connection.set(self._once_key(once), b"1", nx=True, ex=ONCE_TTL_SECONDS):
+                return True
             if delay:
                 target.enqueue_in(timedelta(seconds=delay), func, *args, job_id=job_id, **kwargs)
             else:
@@ -92,6 +104,16 @@ class JobQueue:
             log.warning("could not enqueue %s%r on %s: %s (a sweep will pick it up)", func, args, queue, exc)
             return False
         return True
+
+    def started_once(self, once: str) -> None:
+        """Called by a job enqueued with ``once`` as it starts: later work needs a new job."""
+        try:
+            self.connection.delete(self._once_key(once))
+        except redis.exceptions.RedisError as exc:
+            log.warning("could not clear %s: %s (it expires)", once, exc)
+
+    def _once_key(self, once: str) -> str:
+        return f"{self.key_prefix}:once:{once}"
 
     def enqueue_after_commit(
         self, session: Session, func: JobRef, *args: Any, queue: str = "default", **kwargs: Any

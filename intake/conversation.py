@@ -1,8 +1,8 @@
 """What the hotline answers a texting or calling citizen, independent of TwiML.
 
 The webhooks turn Twilio's form fields into the small records below, call these functions and
-render the result as TwiML. The same functions run when a sweep reprocesses an inbound event whose
-first processing failed (``deferred=True``): the caller is gone then, so replies go by SMS.
+render the result as TwiML. Texts are handled by a job after the webhook has answered, so every
+answer to a text goes out by SMS through the outbox (acknowledgements first).
 """
 
 from __future__ import annotations
@@ -36,8 +36,11 @@ class SmsReply:
     created: bool = False
 
 
-def handle_sms(session: Session, runtime: Runtime, sms: InboundSms, *, deferred: bool = False) -> SmsReply:
-    """Decide what an inbound text does: a command, a follow-up on an open ticket, or a new ticket."""
+def handle_sms(session: Session, runtime: Runtime, sms: InboundSms) -> SmsReply:
+    """Decide what an inbound text does: a command, a follow-up on an open ticket, or a new ticket.
+
+    The reply is queued in the outbox (the new ticket's acknowledgement, or ``reply.text``).
+    """
     settings = runtime.settings
     now = runtime.now()
     phone = phones.normalise(sms.from_number, settings.default_region)
@@ -47,20 +50,20 @@ def handle_sms(session: Session, runtime: Runtime, sms: InboundSms, *, deferred:
 
     if command is not None:
         reply = _run_command(session, runtime, command, phone_key)
-        if deferred and reply.text:
-            outbox.queue_sms(
-                session, runtime, to=phone_key, body=reply.text, kind="command_reply", priority=Priority.REPLY
-            )
+        if reply.text:
+            # The confirmation of STOP itself is the one text an opted-out number still gets.
+            kind = outbox.OPT_OUT_CONFIRMATION if command.kind == "stop" else "command_reply"
+            outbox.queue_sms(session, runtime, to=phone_key, body=reply.text, kind=kind, priority=Priority.REPLY)
         return reply
 
     for handler in runtime.sms_handlers:
         claimed = handler(session, runtime, phone_key, sms.body)
         if claimed is not None:
-            return _reply(session, runtime, SmsReply(claimed), phone_key, deferred)
+            return _reply(session, runtime, SmsReply(claimed), phone_key)
 
     attachments = [AttachmentIn(kind="media", url=url, content_type=ctype) for url, ctype in sms.media]
     if not sms.body.strip() and not attachments:
-        return _reply(session, runtime, SmsReply(t("sms.empty", language)), phone_key, deferred)
+        return _reply(session, runtime, SmsReply(t("sms.empty", language)), phone_key)
 
     thread = services.open_sms_thread(session, runtime, phone_key) if phone else None
     if thread is not None and services.find_by_source(session, Channel.SMS, sms.message_sid) is None:
@@ -72,7 +75,6 @@ def handle_sms(session: Session, runtime: Runtime, sms: InboundSms, *, deferred:
             runtime,
             SmsReply(t("sms.appended", thread.language, number=thread.number), thread),
             phone_key,
-            deferred,
         )
 
     ticket = services.submit_complaint(
@@ -85,17 +87,14 @@ def handle_sms(session: Session, runtime: Runtime, sms: InboundSms, *, deferred:
             language=language,
             source_ref=sms.message_sid,
             attachments=attachments,
-            acknowledge_by_sms=deferred,
             received_at=now,
         ),
     )
-    if not deferred:
-        services.record_acknowledged_in_reply(session, ticket, "sms-reply", now)
     return SmsReply(t("sms.ack", ticket.language, number=ticket.number), ticket, created=True)
 
 
-def _reply(session: Session, runtime: Runtime, reply: SmsReply, to: str, deferred: bool) -> SmsReply:
-    if deferred and reply.text:
+def _reply(session: Session, runtime: Runtime, reply: SmsReply, to: str) -> SmsReply:
+    if reply.text:
         outbox.queue_sms(
             session,
             runtime,

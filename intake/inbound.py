@@ -1,20 +1,29 @@
 """Raw inbound webhook requests: store first, process second, process again if the first try failed.
 
-``receive`` commits the request's form fields before anything else happens. ``process`` runs the
-registered processor inside a savepoint: if it raises, the raw event stays (with the error) and
-:func:`sweep_job` retries it later in ``deferred`` mode. Twilio's retries find the stored event by
-its dedupe key (or ``I-Twilio-Idempotency-Token``) and get the first response again.
+``receive`` commits the request's form fields before anything else happens. Then either:
+
+* the webhook runs ``process`` itself and answers with its TwiML (calls: the caller is waiting
+  for the next prompt), or
+* :func:`accept` makes sure a :func:`drain_job` is queued and the webhook answers at once (texts:
+  the reply goes out by SMS from the job). One insert, one commit and one Redis call per text is
+  what lets the hotline take a burst of complaints at the speed of the database.
+
+``process`` runs the registered processor inside a savepoint: if it raises, the raw event stays
+(with the error) and :func:`sweep_job` retries it later in ``deferred`` mode, which is also how
+jobs run. Twilio's retries find the stored event by its dedupe key (or
+``I-Twilio-Idempotency-Token``) and get the first response again.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,7 +36,11 @@ log = logging.getLogger(__name__)
 Processor = Callable[[Session, Runtime, InboundEvent, bool], str | None]
 PROCESSORS: dict[str, Processor] = {}
 MAX_ATTEMPTS = 8
-REPROCESS_JOB = "intake.inbound.reprocess_job"
+PROCESS_JOB = "intake.inbound.process_job"
+DRAIN_JOB = "intake.inbound.drain_job"
+DRAIN_BUDGET_SECONDS = 50
+# Kinds the webhooks accept and leave to :func:`drain_job` (the others are processed in the request).
+ACCEPTED_KINDS = ("sms",)
 
 
 def processor(kind: str) -> Callable[[Processor], Processor]:
@@ -56,27 +69,45 @@ def receive(
     headers: dict[str, Any],
     idempotency_token: str | None = None,
 ) -> Received:
-    """Commit the raw request. A repeat (same key or token) returns the stored event instead."""
-    with runtime.db.write_session() as session:
-        event = InboundEvent(
-            kind=kind,
-            dedupe_key=dedupe_key,
-            idempotency_token=idempotency_token,
-            url=url,
-            form=form,
-            headers=headers,
-            received_at=runtime.now(),
-        )
-        session.add(event)
-        try:
-            session.commit()  # one round trip in the common case: the unique keys catch repeats
-        except IntegrityError:
-            session.rollback()
+    """Commit the raw request. A repeat (same key or token) returns the stored event instead.
+
+    One INSERT ... RETURNING and a commit, without the ORM's unit of work: this runs for every
+    webhook, so it costs what the database costs and little more.
+    """
+    row = {
+        "kind": kind,
+        "dedupe_key": dedupe_key,
+        "idempotency_token": idempotency_token,
+        "url": url,
+        "form": form,
+        "headers": headers,
+        "received_at": runtime.now(),
+        "attempts": 0,
+    }
+    try:
+        with runtime.db.write_engine.begin() as conn:
+            event_id = conn.execute(_INSERT_EVENT, row).scalar_one()
+    except IntegrityError:  # the unique keys catch repeats
+        with runtime.db.session() as session:
             existing = _find(session, dedupe_key, idempotency_token)
             if existing is None:
                 raise
             return Received(existing.id, True, existing.response, existing.processed_at is not None)
-        return Received(event.id, False, None, False)
+    return Received(event_id, False, None, False)
+
+
+_INSERT_EVENT = insert(InboundEvent).returning(InboundEvent.id)
+
+
+def accept(runtime: Runtime, **request: Any) -> Received:
+    """Commit the raw request and enqueue its processing; a repeat enqueues nothing.
+
+    If Redis is unreachable the event is still stored and :func:`sweep_job` picks it up.
+    """
+    received = receive(runtime, **request)
+    if not received.duplicate:
+        runtime.jobs.enqueue(DRAIN_JOB, queue="intake", once=DRAIN_JOB)
+    return received
 
 
 def _find(session: Session, dedupe_key: str, token: str | None) -> InboundEvent | None:
@@ -87,33 +118,90 @@ def _find(session: Session, dedupe_key: str, token: str | None) -> InboundEvent 
 
 
 def process(runtime: Runtime, event_id: int, *, deferred: bool = False) -> tuple[bool, str | None]:
-    """Run the event's processor once. Returns (succeeded, response)."""
+    """Run the event's processor once. Returns (succeeded, response).
+
+    The event row is locked while it is processed, so two workers (or a worker and a sweep) never
+    process it twice. If the processor raises, everything it did is rolled back and the error is
+    recorded on the event for a retry.
+    """
     with runtime.db.write_session() as session:
         lock = runtime.db.dialect == "postgresql"
         event = session.get(InboundEvent, event_id, with_for_update=lock)
         if event is None:
             return False, None
-        if event.processed_at is not None:
-            return True, event.response
+        return _process_locked(session, runtime, event, deferred)
+
+
+def process_next(runtime: Runtime) -> bool | None:
+    """Process the oldest accepted event no other worker holds. None when none is waiting."""
+    with runtime.db.write_session() as session:
+        claim = (
+            select(InboundEvent)
+            .where(InboundEvent.processed_at.is_(None), InboundEvent.kind.in_(ACCEPTED_KINDS))
+            .where(InboundEvent.attempts == 0)  # failed ones wait for the sweep's retry
+            .order_by(InboundEvent.id)
+            .limit(1)
+        )
+        if runtime.db.dialect == "postgresql":
+            claim = claim.with_for_update(skip_locked=True)
+        event = session.scalars(claim).first()
+        if event is None:
+            return None
+        ok, _ = _process_locked(session, runtime, event, deferred=True)
+        return ok
+
+
+def _process_locked(
+    session: Session, runtime: Runtime, event: InboundEvent, deferred: bool
+) -> tuple[bool, str | None]:
+    if event.processed_at is not None:
+        return True, event.response
+    event_id = event.id
+    try:
+        response = PROCESSORS[event.kind](session, runtime, event, deferred)
         event.attempts += 1
-        try:
-            with session.begin_nested():
-                response = PROCESSORS[event.kind](session, runtime, event, deferred)
-                event.processed_at = runtime.now()
-                event.response = response
-                event.error = None
-        except Exception as exc:
-            session.info.pop("hotline_pending_jobs", None)  # jobs for rows that were rolled back
-            log.exception("inbound event %s (%s) failed; kept for a retry", event_id, event.kind)
-            event.error = f"{type(exc).__name__}: {exc}"[:2000]
-            session.commit()
-            return False, None
+        event.processed_at = runtime.now()
+        event.response = response
+        event.error = None
         session.commit()
-        return True, response
+    except Exception as exc:
+        session.rollback()  # also forgets the jobs the processor meant to enqueue
+        log.exception("inbound event %s failed; kept for a retry", event_id)
+        session.execute(
+            update(InboundEvent)
+            .where(InboundEvent.id == event_id)
+            .values(attempts=InboundEvent.attempts + 1, error=f"{type(exc).__name__}: {exc}"[:2000])
+        )
+        session.commit()
+        return False, None
+    return True, response
 
 
-def reprocess_job(event_id: int) -> bool:
-    """RQ job: retry one stored event whose processing failed; replies go out by SMS."""
+def drain_job(budget_seconds: float = DRAIN_BUDGET_SECONDS) -> int:
+    """RQ job: process accepted events, oldest first, until none is waiting.
+
+    Webhooks enqueue it only when no drain job is already waiting (``once``), so a burst of texts
+    costs a handful of jobs, not one each; every worker that takes one works through the backlog
+    beside the others (rows are claimed with SKIP LOCKED). After ``budget_seconds`` it hands over
+    to a fresh job so that one job never runs for ever.
+    """
+    runtime = current()
+    runtime.jobs.started_once(DRAIN_JOB)  # texts accepted from now on enqueue another drain job
+    handled = 0
+    started = time.monotonic()
+    while process_next(runtime) is not None:
+        handled += 1
+        if time.monotonic() - started > budget_seconds:
+            runtime.jobs.enqueue(DRAIN_JOB, queue="intake", once=DRAIN_JOB)
+            break
+    return handled
+
+
+def process_job(event_id: int) -> bool:
+    """RQ job: process one stored event (accepted, or whose first processing failed).
+
+    Replies go out by SMS; a ticket the event opened is routed by a job on the routing queue.
+    """
     ok, _ = process(current(), event_id, deferred=True)
     return ok
 
@@ -134,5 +222,5 @@ def sweep_job(older_than_seconds: float = 30) -> int:
             .limit(500)
         ).all()
     for event_id in ids:
-        runtime.jobs.enqueue(REPROCESS_JOB, event_id, queue="intake")
+        runtime.jobs.enqueue(PROCESS_JOB, event_id, queue="intake")
     return len(ids)

@@ -149,7 +149,7 @@ def submit_complaint(session: Session, runtime: Runtime, complaint: Complaint) -
     if complaint.acknowledge_by_sms:
         acknowledge_by_sms(session, runtime, ticket, now)
     audit(session, Actor(f"citizen:{complaint.channel}"), "ticket.create", ticket, number=ticket.number)
-    runtime.jobs.enqueue_after_commit(session, PROCESS_JOB, ticket.id, queue="intake")
+    runtime.jobs.enqueue_after_commit(session, PROCESS_JOB, ticket.id, queue="routing")
     return ticket
 
 
@@ -207,10 +207,6 @@ def acknowledge_by_sms(session: Session, runtime: Runtime, ticket: Ticket, now: 
     )
     session.add(TicketEvent(ticket=ticket, at=now, kind="acknowledged", data={"via": "sms-outbox"}))
     return True
-
-
-def record_acknowledged_in_reply(session: Session, ticket: Ticket, via: str, now: datetime) -> None:
-    session.add(TicketEvent(ticket=ticket, at=now, kind="acknowledged", data={"via": via}))
 
 
 def add_citizen_message(
@@ -317,5 +313,5 @@ def sweep_unprocessed_job(older_than_seconds: float = 60) -> int:
             select(Ticket.id).where(Ticket.processed_at.is_(None), Ticket.created_at <= cutoff).limit(1000)
         ).all()
     for ticket_id in ids:
-        runtime.jobs.enqueue(PROCESS_JOB, ticket_id, queue="intake")
+        runtime.jobs.enqueue(PROCESS_JOB, ticket_id, queue="routing")
     return len(ids)

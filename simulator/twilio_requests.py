@@ -110,6 +110,7 @@ class Exchange:
     form: dict[str, str]
     status: int
     body: str
+    texts: list[str] = field(default_factory=list)  # what the hotline then texted the sender
 
     @property
     def says(self) -> list[str]:
@@ -117,7 +118,13 @@ class Exchange:
 
     @property
     def messages(self) -> list[str]:
+        """``<Message>`` replies in the TwiML itself."""
         return ["".join(el.itertext()) for el in _xml(self.body).iter("Message")]
+
+    @property
+    def replies(self) -> list[str]:
+        """Everything the citizen got back: TwiML messages, then texts sent by SMS."""
+        return self.messages + self.texts
 
     def verb(self, name: str) -> ET.Element | None:
         return next(iter(_xml(self.body).iter(name)), None)
@@ -143,6 +150,8 @@ class Phone:
     transport: Transport
     hotline_number: str = "+8612345000000"
     log: list[Exchange] = field(default_factory=list)
+    # Reads the texts the hotline sent to a number since the last call (see simulator.replies).
+    read_texts: Callable[[str], list[str]] | None = None
 
     def post(self, path: str, form: dict[str, str], headers: dict[str, str] | None = None) -> Exchange:
         url = self.base_url.rstrip("/") + path
@@ -154,6 +163,8 @@ class Phone:
         all_headers.update(headers or {})
         status, body = self.transport(path, form, all_headers)
         exchange = Exchange(path, form, status, body)
+        if path.startswith("/twilio/sms") and status == 200 and self.read_texts and form.get("From"):
+            exchange.texts = self.read_texts(form["From"])
         self.log.append(exchange)
         return exchange
 

@@ -13,7 +13,10 @@ from wtforms import BooleanField, StringField, TextAreaField
 from hotline_core.models import Role
 from hotline_web.auth import roles_required
 from hotline_web.context import runtime
+from simulator.replies import OutboxTexts
 from simulator.twilio_requests import Phone
+
+REPLY_WAIT_SECONDS = 5
 
 bp = Blueprint("simulator", __name__, url_prefix="/dev/simulator", template_folder="templates")
 
@@ -34,7 +37,9 @@ def wsgi_phone() -> Phone:
         response = client.post(path, data=form, headers=headers, base_url=base)
         return response.status_code, response.get_data(as_text=True)
 
-    return Phone(base, settings.webhook_auth_token, transport, settings.hotline_number)
+    # Texts are answered by SMS from a job: wait a little for the embedded worker to send it.
+    texts = OutboxTexts(runtime(), timeout=REPLY_WAIT_SECONDS)
+    return Phone(base, settings.webhook_auth_token, transport, settings.hotline_number, read_texts=texts)
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -59,7 +64,7 @@ def page():  # type: ignore[no-untyped-def]
                 or ("[recording]" if ex.form.get("RecordingUrl") else ("[ring]" if ex.path == "/twilio/voice" else ""))
             )
             conversation.append(
-                {"citizen": said, "hotline": ex.messages + ex.says, "twiml": ex.body, "status": ex.status}
+                {"citizen": said, "hotline": ex.replies + ex.says, "twiml": ex.body, "status": ex.status}
             )
         session["sim_conversation"] = conversation[-30:]
     return render_template("simulator/page.html", form=form, conversation=conversation)

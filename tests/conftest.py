@@ -28,6 +28,7 @@ from hotline_core.db import Base
 from hotline_core.migrate import upgrade
 from hotline_core.runtime import Runtime, set_current
 from hotline_core.settings import Settings
+from simulator.replies import OutboxTexts
 from simulator.twilio_requests import Phone
 from tests.fakes.twilio_api import FakeTwilioAPI
 
@@ -168,13 +169,23 @@ def client(app):  # type: ignore[no-untyped-def]
 
 
 def wsgi_phone(app, settings: Settings) -> Phone:  # type: ignore[no-untyped-def]
+    """A citizen's phone posting signed webhooks to ``app``; after a text it runs the queued jobs
+    and collects what the hotline texted back."""
+    runtime = app.extensions["hotline"]
+    texts = OutboxTexts(runtime, run_jobs=runtime.jobs.run_burst)
+    return Phone(
+        "http://localhost", settings.webhook_auth_token, wsgi_transport(app), settings.hotline_number, read_texts=texts
+    )
+
+
+def wsgi_transport(app):  # type: ignore[no-untyped-def]
     client = app.test_client()
 
     def transport(path: str, form: dict[str, str], headers: dict[str, str]) -> tuple[int, str]:
         response = client.post(path, data=form, headers=headers, base_url="http://localhost")
         return response.status_code, response.get_data(as_text=True)
 
-    return Phone("http://localhost", settings.webhook_auth_token, transport, settings.hotline_number)
+    return transport
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ from hotline_core.models import InboundEvent, OutboxMessage, Ticket, TicketEvent
 from hotline_core.models.ticket import AppendOnlyError
 from hotline_core.queue import JobQueue
 from intake import inbound, services
-from simulator.twilio_requests import sms_form
+from simulator.twilio_requests import Phone, sms_form
+from tests.conftest import wsgi_transport
 
 CITIZEN = "+8613800138000"
 
@@ -70,20 +71,39 @@ def test_reprocessing_an_event_twice_makes_one_ticket(runtime):
         form=sms_form(CITIZEN, "+8612345000000", "窗口推诿", message_sid="SMtwice"),
         headers={},
     )
-    inbound.reprocess_job(received.event_id)
-    inbound.reprocess_job(received.event_id)
+    inbound.process_job(received.event_id)
+    inbound.process_job(received.event_id)
     assert len(rows(runtime, Ticket)) == 1
 
 
-def test_when_redis_is_down_the_complaint_is_stored_and_acknowledged(phone, runtime, clock):
+def test_when_redis_is_down_a_text_is_stored_and_answered_and_the_sweep_finishes_it(app, settings, runtime, clock):
     working_queue = runtime.jobs
     runtime.jobs = JobQueue("redis://127.0.0.1:1/0")  # nothing listens there
-    exchange = phone.text(CITIZEN, "路灯坏了三天没人修")
-    [ticket] = rows(runtime, Ticket)
-    assert ticket.number in exchange.messages[0]
-    assert ticket.processed_at is None
+    exchange = Phone("http://localhost", settings.webhook_auth_token, wsgi_transport(app)).text(CITIZEN, "窗口推诿")
+    assert exchange.status == 200
+    [event] = rows(runtime, InboundEvent)
+    assert event.form["Body"] == "窗口推诿" and event.processed_at is None
 
     runtime.jobs = working_queue  # Redis is back
+    clock.advance(60)
+    assert inbound.sweep_job() == 1
+    runtime.jobs.run_burst()
+    [ticket] = rows(runtime, Ticket)
+    assert ticket.processed_at is not None
+    [ack] = rows(runtime, OutboxMessage)
+    assert ticket.number in ack.body
+
+
+def test_when_redis_is_down_a_web_complaint_is_stored_and_the_sweep_processes_it(runtime, clock):
+    from tests.factories import complaint
+
+    working_queue = runtime.jobs
+    runtime.jobs = JobQueue("redis://127.0.0.1:1/0")
+    complaint(runtime)
+    [ticket] = rows(runtime, Ticket)
+    assert ticket.number and ticket.processed_at is None
+
+    runtime.jobs = working_queue
     clock.advance(120)
     assert services.sweep_unprocessed_job() == 1
     runtime.jobs.run_burst()

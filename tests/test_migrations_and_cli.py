@@ -28,7 +28,9 @@ def test_simulate_sms_and_call_talk_to_a_running_service(app, runtime, settings,
     url = f"http://127.0.0.1:{server.server_port}"
     monkeypatch.setenv("SECRET_KEY", settings.secret_key)
     monkeypatch.setenv("HOTLINE_INSTANCE_PATH", str(settings.instance_path))
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)  # the CLI reads the texted reply from it
     monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
+    runtime.jobs.start_embedded()  # the service's worker answers the text
     try:
         runner = CliRunner()
         sms = runner.invoke(main, ["simulate", "sms", "--from", "+8613800138000", "--url", url, "路灯坏了三天没人修"])
@@ -37,6 +39,7 @@ def test_simulate_sms_and_call_talk_to_a_running_service(app, runtime, settings,
         )
     finally:
         server.shutdown()
+        runtime.jobs.stop_embedded()
     assert sms.exit_code == 0, sms.output
     assert "< 【效能投诉热线】您的投诉已受理，工单号" in sms.output
     assert call.exit_code == 0, call.output

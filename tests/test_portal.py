@@ -130,7 +130,7 @@ def test_a_resolved_ticket_is_surveyed_and_a_satisfied_answer_closes_it(app, run
     [asked] = get(runtime, OutboxMessage, kind="survey")
     assert asked.to_number == CITIZEN and "回复1已解决" in asked.body
     reply = wsgi_phone(app, settings).text(CITIZEN, "1 5")
-    assert reply.messages == ["【效能投诉热线】感谢您的评价。"]
+    assert reply.replies == ["【效能投诉热线】感谢您的评价。"]
     [answer] = get(runtime, Survey, ticket_id=ticket.id)
     assert (answer.state, answer.solved, answer.satisfaction) == ("answered", True, 5)
     assert get(runtime, Ticket, id=ticket.id)[0].state == "closed"
@@ -141,8 +141,8 @@ def test_a_partial_answer_asks_for_the_rest(app, runtime, drain, settings):
     resolve(app, runtime, ticket)
     drain()
     phone = wsgi_phone(app, settings)
-    assert "满意度1-5" in phone.text(CITIZEN, "已解决").messages[0]
-    assert phone.text(CITIZEN, "4").messages == ["【效能投诉热线】感谢您的评价。"]
+    assert "满意度1-5" in phone.text(CITIZEN, "已解决").replies[0]
+    assert phone.text(CITIZEN, "4").replies == ["【效能投诉热线】感谢您的评价。"]
     assert get(runtime, Survey, ticket_id=ticket.id)[0].satisfaction == 4
 
 
@@ -153,7 +153,7 @@ def test_not_solved_reopens_for_the_same_unit_and_a_second_failure_goes_to_the_d
     resolve(app, runtime, ticket)
     drain()
     phone = wsgi_phone(app, settings)
-    assert "已重新交办" in phone.text(CITIZEN, "2").messages[0]
+    assert any("已重新交办" in text for text in phone.text(CITIZEN, "2").replies)
     [t] = get(runtime, Ticket, id=ticket.id)
     assert t.state == "assigned" and t.redo_count == 1
     leads = get(runtime, Assignment, ticket_id=ticket.id, role="lead")

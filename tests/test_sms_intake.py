@@ -2,9 +2,11 @@
 
 from sqlalchemy import func, select
 
-from hotline_core.models import Attachment, OptOut, OutboxMessage, Ticket, TicketEvent
+from hotline_core.i18n import t
+from hotline_core.models import Attachment, InboundEvent, OptOut, OutboxMessage, Ticket, TicketEvent
 from hotline_core.models.messaging import MessageStatus
-from simulator.twilio_requests import sms_form
+from simulator.twilio_requests import Phone, sms_form
+from tests.conftest import wsgi_transport
 
 CITIZEN = "+8613800138000"
 
@@ -26,7 +28,7 @@ def test_the_first_text_opens_a_ticket_and_the_reply_gives_its_number(phone, run
     exchange = phone.text(CITIZEN, "路灯坏了三天没人修")
     [ticket] = tickets(runtime)
     assert exchange.status == 200
-    assert exchange.messages == [
+    assert exchange.replies == [
         f"【效能投诉热线】您的投诉已受理，工单号 {ticket.number}。回复“查询 {ticket.number}”可查看进度。"
     ]
     assert ticket.channel == "sms" and ticket.language == "zh"
@@ -39,7 +41,7 @@ def test_an_english_text_is_answered_in_english(phone, runtime):
     exchange = phone.text(CITIZEN, "The clerk at window 3 was rude and sent me away")
     [ticket] = tickets(runtime)
     assert ticket.language == "en"
-    assert exchange.messages[0].startswith("[Efficiency Hotline] Your complaint is registered as ticket")
+    assert exchange.replies[0].startswith("[Efficiency Hotline] Your complaint is registered as ticket")
 
 
 def test_a_twilio_retry_of_the_same_message_makes_no_second_ticket(phone, runtime):
@@ -61,7 +63,7 @@ def test_later_texts_within_the_window_join_the_thread(phone, runtime):
     phone.text(CITIZEN, "路灯坏了三天没人修")
     reply = phone.text(CITIZEN, "补充：在让胡路区东湖小区")
     [ticket] = tickets(runtime)
-    assert reply.messages == [f"【效能投诉热线】补充信息已加入工单 {ticket.number}。"]
+    assert reply.replies == [f"【效能投诉热线】补充信息已加入工单 {ticket.number}。"]
     [message] = events(runtime, ticket.id, "citizen_message")
     assert message.body == "补充：在让胡路区东湖小区"
 
@@ -84,8 +86,10 @@ def test_status_query_answers_with_the_state(phone, runtime):
     [ticket] = tickets(runtime)
     zh = phone.text(CITIZEN, f"查询 {ticket.number}")
     en = phone.text(CITIZEN, f"STATUS {ticket.number}")
-    assert zh.messages == [f"【效能投诉热线】工单 {ticket.number} 当前状态：已受理。"]
-    assert en.messages == [f"[Efficiency Hotline] Ticket {ticket.number} is now: received."]
+    # Without a directory routing cannot pick a unit, so the ticket waits for a dispatcher.
+    assert ticket.state == "dispatch"
+    assert zh.replies == [f"【效能投诉热线】工单 {ticket.number} 当前状态：待派单。"]
+    assert en.replies == [f"[Efficiency Hotline] Ticket {ticket.number} is now: {t('state.dispatch', 'en')}."]
     assert len(tickets(runtime)) == 1
 
 
@@ -93,14 +97,14 @@ def test_status_of_someone_elses_ticket_is_not_disclosed(phone, runtime):
     phone.text(CITIZEN, "路灯坏了三天没人修")
     [ticket] = tickets(runtime)
     reply = phone.text("+8613900139000", f"查询 {ticket.number}")
-    assert "未找到" in reply.messages[0]
-    assert "已受理" not in reply.messages[0]
+    assert "未找到" in reply.replies[0]
+    assert "已受理" not in reply.replies[0]
 
 
 def test_stop_and_start_are_honoured(phone, runtime, drain):
     phone.text(CITIZEN, "路灯坏了三天没人修")
     stop = phone.text(CITIZEN, "退订")
-    assert "退订" in stop.messages[0]
+    assert "退订" in stop.replies[0]
     with runtime.db.session() as s:
         assert s.get(OptOut, CITIZEN).opted_out
     # A later acknowledgement by SMS is not sent to an opted-out number.
@@ -109,10 +113,18 @@ def test_stop_and_start_are_honoured(phone, runtime, drain):
     complaint(runtime, phone=CITIZEN)
     drain()
     with runtime.db.session() as s:
-        statuses = s.scalars(select(OutboxMessage.status).where(OutboxMessage.to_number == CITIZEN)).all()
-    assert statuses == [MessageStatus.OPTED_OUT]
+        sent = s.execute(
+            select(OutboxMessage.kind, OutboxMessage.status)
+            .where(OutboxMessage.to_number == CITIZEN)
+            .order_by(OutboxMessage.id)
+        ).all()
+    assert [tuple(row) for row in sent] == [
+        ("acknowledgement", MessageStatus.NOT_SENT_NO_CREDENTIALS),  # before STOP
+        ("opt_out_confirmation", MessageStatus.NOT_SENT_NO_CREDENTIALS),  # the confirmation still goes
+        ("acknowledgement", MessageStatus.OPTED_OUT),  # after STOP: held back
+    ]
     start = phone.text(CITIZEN, "START")
-    assert start.messages == ["[Efficiency Hotline] You will receive texts again."]
+    assert start.replies[-1] == "[Efficiency Hotline] You will receive texts again."
     with runtime.db.session() as s:
         assert not s.get(OptOut, CITIZEN).opted_out
 
@@ -135,7 +147,7 @@ def test_a_picture_without_text_still_opens_a_ticket(phone, runtime):
 
 def test_an_empty_text_asks_for_a_description_and_opens_nothing(phone, runtime):
     reply = phone.text(CITIZEN, "   ")
-    assert "请用短信描述" in reply.messages[0]
+    assert "请用短信描述" in reply.replies[0]
     assert tickets(runtime) == []
 
 
@@ -161,7 +173,7 @@ def test_ticket_numbers_are_unique_and_readable(phone, runtime):
     assert all(n.startswith("2026-") or n[:4].isdigit() for n in numbers)
 
 
-def test_sms_tickets_are_processed_once_by_the_job(phone, runtime, drain):
+def test_a_text_is_processed_once_and_acknowledged_once(phone, runtime, drain):
     phone.text(CITIZEN, "路灯坏了三天没人修")
     drain()
     drain()
@@ -169,4 +181,70 @@ def test_sms_tickets_are_processed_once_by_the_job(phone, runtime, drain):
     assert ticket.processed_at is not None
     assert len(events(runtime, ticket.id, "processed")) == 1
     with runtime.db.session() as s:
-        assert s.scalar(select(func.count()).select_from(OutboxMessage)) == 0  # the TwiML reply was the ack
+        kinds = s.scalars(select(OutboxMessage.kind)).all()
+    assert kinds == ["acknowledgement"]
+
+
+def test_the_webhook_answers_at_once_and_a_job_opens_the_ticket(app, settings, runtime, drain):
+    phone = Phone("http://localhost", settings.webhook_auth_token, wsgi_transport(app))  # no job runner
+    exchange = phone.text(CITIZEN, "路灯坏了三天没人修")
+    assert exchange.status == 200
+    assert exchange.body.replace("\n", "") == '<?xml version="1.0" encoding="UTF-8"?><Response />'
+    with runtime.db.session() as s:
+        [event] = s.scalars(select(InboundEvent)).all()
+    assert event.form["Body"] == "路灯坏了三天没人修" and event.processed_at is None  # stored first
+    assert tickets(runtime) == []
+    assert runtime.jobs.queues["intake"].count == 1
+    drain()
+    [ticket] = tickets(runtime)
+    assert ticket.text == "路灯坏了三天没人修"
+
+
+def test_in_a_burst_every_text_is_acknowledged_before_any_ticket_is_routed(app, settings, runtime):
+    phone = Phone("http://localhost", settings.webhook_auth_token, wsgi_transport(app))
+    for i in range(3):
+        phone.text(f"+86138001380{i:02d}", f"投诉 {i}")
+    assert runtime.jobs.queues["intake"].count == 1  # one drain job for the whole burst
+    runtime.jobs.run_burst(max_jobs=1)  # a worker takes the intake queue first
+    assert [t.processed_at for t in tickets(runtime)] == [None, None, None]
+    assert runtime.jobs.queues["routing"].count == 3
+    runtime.jobs.run_burst()
+    assert all(t.processed_at is not None for t in tickets(runtime))
+
+
+def test_a_burst_of_texts_needs_one_outbox_dispatcher_job(app, settings, runtime):
+    phone = Phone("http://localhost", settings.webhook_auth_token, wsgi_transport(app))
+    for i in range(5):
+        phone.text(f"+86138001380{i:02d}", f"投诉 {i}")
+    runtime.jobs.run_burst(max_jobs=1)  # one drain job: five acknowledgements queued
+    with runtime.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(OutboxMessage)) == 5
+    assert runtime.jobs.queues["messages"].count == 1
+
+
+def test_a_drain_job_hands_over_to_a_fresh_job_when_its_budget_is_spent(app, settings, runtime):
+    from intake import inbound
+
+    phone = Phone("http://localhost", settings.webhook_auth_token, wsgi_transport(app))
+    for i in range(3):
+        phone.text(f"+86138001380{i:02d}", f"投诉 {i}")
+    runtime.jobs.queues["intake"].empty()
+    assert inbound.drain_job(budget_seconds=0) == 1
+    assert len(tickets(runtime)) == 1
+    assert runtime.jobs.queues["intake"].count == 1  # the next job takes the rest
+    runtime.jobs.run_burst()
+    assert len(tickets(runtime)) == 3
+
+
+def test_a_text_whose_processing_failed_is_left_to_the_sweep(app, settings, runtime, monkeypatch):
+    from intake import inbound
+
+    phone = Phone("http://localhost", settings.webhook_auth_token, wsgi_transport(app))
+    monkeypatch.setitem(inbound.PROCESSORS, "sms", lambda *args: 1 / 0)
+    phone.text(CITIZEN, "第一条")
+    phone.text("+8613900139000", "第二条")
+    assert inbound.drain_job() == 2  # the failure does not stop the drain, nor is it retried at once
+    with runtime.db.session() as s:
+        events = s.scalars(select(InboundEvent).order_by(InboundEvent.id)).all()
+    assert [(e.attempts, e.processed_at) for e in events] == [(1, None), (1, None)]
+    assert all("ZeroDivisionError" in e.error for e in events)

@@ -146,6 +146,7 @@ def test_signing_out_needs_a_post_with_csrf(csrf_app):
 
 
 def test_the_simulator_page_plays_a_conversation(client, runtime):
+    runtime.jobs.start_embedded()  # as under `hotline run`: the reply to a text comes from a job
     sign_in(client, Role.DISPATCHER)
     page = client.post(
         "/dev/simulator/", data={"from_number": "+8613800138000", "message": "路灯坏了三天没人修", "action": "sms"}
@@ -155,6 +156,7 @@ def test_the_simulator_page_plays_a_conversation(client, runtime):
         "/dev/simulator/", data={"from_number": "+8613900139000", "message": "窗口态度差", "action": "call"}
     ).get_data(as_text=True)
     assert "工单号是" in page
+    runtime.jobs.stop_embedded()
 
 
 def test_the_simulator_does_not_exist_in_production(runtime):

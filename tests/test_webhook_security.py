@@ -29,11 +29,13 @@ def test_twilio_documented_signature_vector_validates():
     assert sign("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", params) == "RSOYDt4T1cUTdK1PDd93/VVr8B8="
 
 
-def test_a_correctly_signed_sms_is_accepted(client, settings, runtime):
+def test_a_correctly_signed_sms_is_accepted(client, settings, runtime, drain):
     response = post(
         client, "/twilio/sms", sms_form("+8613800138000", "+8612345000000", "路灯坏了"), settings.webhook_auth_token
     )
     assert response.status_code == 200
+    assert count(runtime, InboundEvent) == 1
+    drain()
     assert count(runtime, Ticket) == 1
 
 
@@ -132,10 +134,11 @@ def test_a_body_longer_than_twilio_allows_gets_400(client, settings, runtime):
     assert count(runtime, Ticket) == 0
 
 
-def test_unknown_parameters_are_ignored(client, settings, runtime):
+def test_unknown_parameters_are_ignored(client, settings, runtime, drain):
     form = sms_form("+8613800138000", "+8612345000000", "路灯坏了")
     form["SomethingTwilioAddedLater"] = "value"
     assert post(client, "/twilio/sms", form, settings.webhook_auth_token).status_code == 200
+    drain()
     assert count(runtime, Ticket) == 1
 
 

@@ -4,9 +4,16 @@ import pytest
 from sqlalchemy import select
 
 from hotline_core.models import OutboxMessage, Ticket
-from tests.conftest import wait_for
+from simulator.twilio_requests import Phone
+from tests.conftest import wait_for, wsgi_transport
 
 pytestmark = pytest.mark.worker
+
+
+@pytest.fixture
+def phone(app, settings):
+    """A phone that leaves every job to the workers under test."""
+    return Phone("http://localhost", settings.webhook_auth_token, wsgi_transport(app), settings.hotline_number)
 
 
 def processed(runtime):
@@ -44,4 +51,6 @@ def test_two_workers_process_a_burst_once_each(phone, runtime, worker_process):
 
     with runtime.db.session() as s:
         kinds = s.scalars(select(TicketEvent.kind).where(TicketEvent.kind == "processed")).all()
+        acks = s.scalars(select(OutboxMessage.ticket_id).where(OutboxMessage.kind == "acknowledgement")).all()
     assert len(kinds) == 30
+    assert sorted(acks) == sorted(t.id for t in done)  # one acknowledgement each

@@ -1,7 +1,8 @@
 """Turn stored Twilio requests into intake calls and TwiML replies.
 
 Each processor receives the stored :class:`InboundEvent` (its form fields exactly as Twilio sent
-them). They run in the webhook request and, if that failed, again from a sweep (``deferred``).
+them). Calls are processed in the webhook request and, if that failed, again from a sweep
+(``deferred``); texts always by a job.
 """
 
 from __future__ import annotations
@@ -61,11 +62,10 @@ def process_sms(session: Session, runtime: Runtime, event: InboundEvent, deferre
             body=form.get("Body", ""),
             media=media,
         ),
-        deferred=deferred,
     )
     if reply.ticket is not None:
         event.ticket_id = reply.ticket.id
-    return twiml.message(None if deferred else reply.text)
+    return twiml.message(None)  # the reply went to the outbox
 
 
 @processor("sms_status")

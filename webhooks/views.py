@@ -1,4 +1,7 @@
-"""The Twilio webhook endpoints. Each one: check, store the raw request, process, answer TwiML."""
+"""The Twilio webhook endpoints. Each one: check, store the raw request, process, answer TwiML.
+
+Texts are processed by a job (the reply goes by SMS); calls and callbacks in the request.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +14,11 @@ from webhooks.security import public_url, require, runtime, twilio_webhook, xml
 
 bp = Blueprint("webhooks", __name__, url_prefix="/twilio")
 
+EMPTY_MESSAGING_RESPONSE = twiml.message(None)
+
 # If processing fails inside the request, the raw event is already stored; the caller still gets
 # an answer and a sweep finishes the work (and texts the ticket number).
 FALLBACK = {
-    "sms": lambda lang: twiml.message(None),
     "voice_incoming": lambda lang: twiml.greeting(lang, f"/twilio/voice/gather?lang={lang}"),
     "voice_gather": lambda lang: twiml.goodbye(lang, None),
     "voice_recorded": lambda lang: twiml.goodbye(lang, None),
@@ -50,10 +54,21 @@ def _handle(kind: str, dedupe_key: str, *, empty_status: int = 200, **extra: str
 @bp.post("/sms")
 @twilio_webhook
 def sms() -> Response:
+    """Store the text and answer at once; a job opens the ticket and texts the citizen its number."""
     form = require("MessageSid", "From")
     if len(form.get("Body", "")) > 1600:
         return Response("Body is longer than Twilio's 1600 characters\n", status=400, mimetype="text/plain")
-    return _handle("sms", f"sms:{form['MessageSid']}")
+    rt = runtime()
+    inbound.accept(
+        rt,
+        kind="sms",
+        dedupe_key=f"sms:{form['MessageSid']}",
+        url=public_url(),
+        form=form,
+        headers={"signature": request.headers.get("X-Twilio-Signature", "")},
+        idempotency_token=request.headers.get("I-Twilio-Idempotency-Token") or None,
+    )
+    return xml(EMPTY_MESSAGING_RESPONSE)
 
 
 @bp.post("/sms/status")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline_core.db import Base, utcnow
@@ -34,3 +34,13 @@ class InboundEvent(Base):
     error: Mapped[str | None] = mapped_column(Text)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     response: Mapped[str | None] = mapped_column(Text)
+
+    # The events still waiting for a job, oldest first, however many millions are processed.
+    __table_args__ = (
+        Index(
+            "ix_inbound_events_waiting",
+            "id",
+            postgresql_where=processed_at.is_(None),
+            sqlite_where=processed_at.is_(None),
+        ),
+    )
