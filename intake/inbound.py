@@ -40,7 +40,7 @@ PROCESS_JOB = "intake.inbound.process_job"
 DRAIN_JOB = "intake.inbound.drain_job"
 DRAIN_BUDGET_SECONDS = 50
 # Kinds the webhooks accept and leave to :func:`drain_job` (the others are processed in the request).
-ACCEPTED_KINDS = ("sms",)
+ACCEPTED_KINDS = ("sms", "sms_status")
 
 
 def processor(kind: str) -> Callable[[Processor], Processor]:
@@ -151,9 +151,7 @@ def process_next(runtime: Runtime) -> bool | None:
         return ok
 
 
-def _process_locked(
-    session: Session, runtime: Runtime, event: InboundEvent, deferred: bool
-) -> tuple[bool, str | None]:
+def _process_locked(session: Session, runtime: Runtime, event: InboundEvent, deferred: bool) -> tuple[bool, str | None]:
     if event.processed_at is not None:
         return True, event.response
     event_id = event.id

@@ -163,8 +163,8 @@ class Phone:
         all_headers.update(headers or {})
         status, body = self.transport(path, form, all_headers)
         exchange = Exchange(path, form, status, body)
-        if path.startswith("/twilio/sms") and status == 200 and self.read_texts and form.get("From"):
-            exchange.texts = self.read_texts(form["From"])
+        if path.startswith("/twilio/sms") and status == 200 and self.read_texts:  # answered by a job
+            exchange.texts = self.read_texts(form.get("From", ""))
         self.log.append(exchange)
         return exchange
 

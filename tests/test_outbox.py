@@ -175,3 +175,27 @@ def test_a_burst_of_complaints_queues_rather_than_fails(twilio_runtime, fake_twi
     rows = [message(twilio_runtime, i) for i in ids]
     assert sum(r.status == "queued" for r in rows) == 7
     assert all(r.status in ("queued", MessageStatus.PENDING) for r in rows)
+
+
+def test_a_status_callback_is_stored_and_answered_at_once_and_a_job_applies_it(
+    twilio_runtime, fake_twilio, twilio_settings
+):
+    from hotline_app.factory import create_app
+    from hotline_core.models import InboundEvent
+    from simulator.twilio_requests import Phone
+    from tests.conftest import wsgi_transport
+
+    message_id = queue(twilio_runtime)
+    outbox.Dispatcher(twilio_runtime).run()
+    sid = message(twilio_runtime, message_id).twilio_sid
+    phone = Phone(
+        "https://hotline.example.org",
+        twilio_settings.webhook_auth_token,
+        wsgi_transport(create_app(runtime=twilio_runtime)),
+    )
+    assert phone.post("/twilio/sms/status", {"MessageSid": sid, "MessageStatus": "delivered"}).status == 200
+    with twilio_runtime.db.session() as s:
+        assert s.scalars(select(InboundEvent.kind)).all() == ["sms_status"]
+    assert message(twilio_runtime, message_id).status != "delivered"  # not yet: a job applies it
+    twilio_runtime.jobs.run_burst()
+    assert message(twilio_runtime, message_id).status == "delivered"

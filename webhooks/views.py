@@ -51,31 +51,36 @@ def _handle(kind: str, dedupe_key: str, *, empty_status: int = 200, **extra: str
     return xml(body)
 
 
-@bp.post("/sms")
-@twilio_webhook
-def sms() -> Response:
-    """Store the text and answer at once; a job opens the ticket and texts the citizen its number."""
-    form = require("MessageSid", "From")
-    if len(form.get("Body", "")) > 1600:
-        return Response("Body is longer than Twilio's 1600 characters\n", status=400, mimetype="text/plain")
-    rt = runtime()
+def _accept(kind: str, dedupe_key: str) -> Response:
+    """Store the request and answer at once; a drain job processes it (replies go by SMS)."""
     inbound.accept(
-        rt,
-        kind="sms",
-        dedupe_key=f"sms:{form['MessageSid']}",
+        runtime(),
+        kind=kind,
+        dedupe_key=dedupe_key,
         url=public_url(),
-        form=form,
+        form=request.form.to_dict(flat=True),
         headers={"signature": request.headers.get("X-Twilio-Signature", "")},
         idempotency_token=request.headers.get("I-Twilio-Idempotency-Token") or None,
     )
     return xml(EMPTY_MESSAGING_RESPONSE)
 
 
+@bp.post("/sms")
+@twilio_webhook
+def sms() -> Response:
+    """A citizen's text: a job opens the ticket (or runs the command) and texts the answer."""
+    form = require("MessageSid", "From")
+    if len(form.get("Body", "")) > 1600:
+        return Response("Body is longer than Twilio's 1600 characters\n", status=400, mimetype="text/plain")
+    return _accept("sms", f"sms:{form['MessageSid']}")
+
+
 @bp.post("/sms/status")
 @twilio_webhook
 def sms_status() -> Response:
+    """Twilio's delivery report for a message we sent (several per message: accepted first too)."""
     form = require("MessageSid", "MessageStatus")
-    return _handle("sms_status", f"sms_status:{form['MessageSid']}:{form['MessageStatus']}")
+    return _accept("sms_status", f"sms_status:{form['MessageSid']}:{form['MessageStatus']}")
 
 
 @bp.post("/voice")
