@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import and_, func, insert, not_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -205,20 +205,26 @@ def process_job(event_id: int) -> bool:
 
 
 def sweep_job(older_than_seconds: float = 30) -> int:
-    """Periodic job: retry unprocessed inbound events (crash, bug since fixed, database hiccup)."""
+    """Periodic job: catch up on inbound events still unprocessed after ``older_than_seconds``.
+
+    Failed events (and calls whose request died mid-way) get a job each; accepted texts that were
+    never tried (their drain job was lost with Redis) get a drain job. Returns how many events
+    it found.
+    """
     runtime = current()
     cutoff = runtime.now() - timedelta(seconds=older_than_seconds)
+    never_tried = and_(InboundEvent.kind.in_(ACCEPTED_KINDS), InboundEvent.attempts == 0)
+    waiting = (InboundEvent.processed_at.is_(None), InboundEvent.received_at <= cutoff)
     with runtime.db.session() as session:
         ids = session.scalars(
             select(InboundEvent.id)
-            .where(
-                InboundEvent.processed_at.is_(None),
-                InboundEvent.received_at <= cutoff,
-                InboundEvent.attempts < MAX_ATTEMPTS,
-            )
+            .where(*waiting, InboundEvent.attempts < MAX_ATTEMPTS, not_(never_tried))
             .order_by(InboundEvent.id)
             .limit(500)
         ).all()
+        backlog = session.scalar(select(func.count()).select_from(InboundEvent).where(*waiting, never_tried)) or 0
     for event_id in ids:
         runtime.jobs.enqueue(PROCESS_JOB, event_id, queue="intake")
-    return len(ids)
+    if backlog:
+        runtime.jobs.enqueue(DRAIN_JOB, queue="intake", once=DRAIN_JOB)
+    return len(ids) + backlog
