@@ -156,21 +156,25 @@ class Dispatcher:
 
 
 def dispatch_job() -> int:
-    """RQ job: drain the outbox. Only one dispatcher runs at a time, so the rate holds globally."""
+    """RQ job: drain the outbox. Only one dispatcher runs at a time, so the rate holds globally.
+
+    While a dispatcher is queued or running, new messages enqueue no job of their own (``once``):
+    it sends them too. It clears that mark before its last look at the outbox, so a message
+    committed after that look gets a job of its own.
+    """
     runtime = current()
-    runtime.jobs.started_once(DISPATCH_JOB)  # messages committed from now on enqueue a new job
     lock = runtime.jobs.connection.lock(LOCK_NAME, timeout=DISPATCH_BUDGET_SECONDS + 30, blocking=False)
     handled = 0
     while True:
         if not lock.acquire(blocking=False):
             return handled  # the running dispatcher will pick up what is due
         try:
-            handled += Dispatcher(runtime).run()
+            sent = Dispatcher(runtime).run()
         finally:
             lock.release()
-        # Re-check after releasing: a message committed while we held the lock had its own job
-        # refused above, so it must not be stranded.
-        if not has_due_messages(runtime) or handled == 0:
+        handled += sent
+        runtime.jobs.started_once(DISPATCH_JOB)  # from now on a new message enqueues a new job
+        if not sent or not has_due_messages(runtime):
             break
     schedule_retries(runtime)
     return handled

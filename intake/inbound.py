@@ -179,9 +179,9 @@ def drain_job(budget_seconds: float = DRAIN_BUDGET_SECONDS) -> int:
     """RQ job: process accepted events, oldest first, until none is waiting.
 
     Webhooks enqueue it only when no drain job is already waiting (``once``), so a burst of texts
-    costs a handful of jobs, not one each; every worker that takes one works through the backlog
-    beside the others (rows are claimed with SKIP LOCKED). After ``budget_seconds`` it hands over
-    to a fresh job so that one job never runs for ever.
+    costs a handful of jobs, not one each. A job that finds work queues one more, so every free
+    worker joins in and works through the backlog beside the others (rows are claimed with SKIP
+    LOCKED). After ``budget_seconds`` it hands over to a fresh job so that no job runs for ever.
     """
     runtime = current()
     runtime.jobs.started_once(DRAIN_JOB)  # texts accepted from now on enqueue another drain job
@@ -189,8 +189,10 @@ def drain_job(budget_seconds: float = DRAIN_BUDGET_SECONDS) -> int:
     started = time.monotonic()
     while process_next(runtime) is not None:
         handled += 1
-        if time.monotonic() - started > budget_seconds:
+        if handled == 1 or time.monotonic() - started > budget_seconds:
+            # A backlog: call the next free worker in too (or hand over when the budget is spent).
             runtime.jobs.enqueue(DRAIN_JOB, queue="intake", once=DRAIN_JOB)
+        if time.monotonic() - started > budget_seconds:
             break
     return handled
 
