@@ -6,11 +6,13 @@ into a :class:`Complaint` and call :func:`submit_complaint`. Nothing here knows 
 
 from __future__ import annotations
 
+import logging
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hotline_core import outbox, phones
@@ -23,7 +25,10 @@ from hotline_core.models.messaging import Priority
 from hotline_core.models.ticket import Channel, TicketState
 from hotline_core.runtime import Runtime, current
 
-PROCESS_JOB = "intake.services.process_ticket_job"
+log = logging.getLogger(__name__)
+
+PROCESS_JOB = "intake.services.process_waiting_job"
+PROCESS_BUDGET_SECONDS = 50
 MAX_TEXT_LENGTH = 10_000
 
 
@@ -149,7 +154,7 @@ def submit_complaint(session: Session, runtime: Runtime, complaint: Complaint) -
     if complaint.acknowledge_by_sms:
         acknowledge_by_sms(session, runtime, ticket, now)
     audit(session, Actor(f"citizen:{complaint.channel}"), "ticket.create", ticket, number=ticket.number)
-    runtime.jobs.enqueue_after_commit(session, PROCESS_JOB, ticket.id, queue="routing")
+    runtime.jobs.enqueue_after_commit(session, PROCESS_JOB, queue="routing", once=PROCESS_JOB)
     return ticket
 
 
@@ -297,21 +302,58 @@ def process_ticket(session: Session, runtime: Runtime, ticket_id: int) -> bool:
 
 
 def process_ticket_job(ticket_id: int) -> bool:
-    """RQ job (intake queue): process one ticket; a second run does nothing."""
+    """RQ job: process one ticket; a second run does nothing."""
     runtime = current()
     with runtime.db.transaction() as session:
         ticket = session.get(Ticket, ticket_id, with_for_update=runtime.db.dialect == "postgresql")
         return process_ticket(session, runtime, ticket_id) if ticket else False
 
 
+def process_waiting_job(budget_seconds: float = PROCESS_BUDGET_SECONDS) -> int:
+    """RQ job (routing queue): process waiting tickets, oldest first, until none is left.
+
+    New tickets enqueue it only when none is already waiting (``once``), so a burst of complaints
+    costs a handful of jobs, not one each. A job that finds work queues one more, so every free
+    worker joins in (tickets are claimed with SKIP LOCKED). Each ticket is processed in its own
+    transaction; one that fails is left for the next job (the sweep starts one every minute).
+    """
+    runtime = current()
+    runtime.jobs.started_once(PROCESS_JOB)
+    handled, after_id = 0, 0
+    started = time.monotonic()
+    while time.monotonic() - started <= budget_seconds:
+        try:
+            with runtime.db.transaction() as session:
+                claim = (
+                    select(Ticket)
+                    .where(Ticket.processed_at.is_(None), Ticket.id > after_id)
+                    .order_by(Ticket.id)
+                    .limit(1)
+                )
+                if runtime.db.dialect == "postgresql":
+                    claim = claim.with_for_update(skip_locked=True)
+                ticket = session.scalars(claim).first()
+                if ticket is None:
+                    return handled
+                after_id = ticket.id  # a ticket that fails is not claimed again by this job
+                process_ticket(session, runtime, ticket.id)
+        except Exception:
+            log.exception("processing ticket %s failed; left for a later job", after_id)
+        handled += 1
+        if handled == 1:
+            runtime.jobs.enqueue(PROCESS_JOB, queue="routing", once=PROCESS_JOB)  # call in the next worker
+    runtime.jobs.enqueue(PROCESS_JOB, queue="routing", once=PROCESS_JOB)  # budget spent: hand over
+    return handled
+
+
 def sweep_unprocessed_job(older_than_seconds: float = 60) -> int:
-    """Periodic job: enqueue processing for tickets whose job was lost (Redis down, crash)."""
+    """Periodic job: start processing tickets left waiting (Redis was down, a crash, a failure)."""
     runtime = current()
     cutoff = runtime.now() - timedelta(seconds=older_than_seconds)
     with runtime.db.session() as session:
-        ids = session.scalars(
-            select(Ticket.id).where(Ticket.processed_at.is_(None), Ticket.created_at <= cutoff).limit(1000)
-        ).all()
-    for ticket_id in ids:
-        runtime.jobs.enqueue(PROCESS_JOB, ticket_id, queue="routing")
-    return len(ids)
+        waiting = session.scalar(
+            select(func.count()).select_from(Ticket).where(Ticket.processed_at.is_(None), Ticket.created_at <= cutoff)
+        )
+    if waiting:
+        runtime.jobs.enqueue(PROCESS_JOB, queue="routing", once=PROCESS_JOB)
+    return waiting or 0

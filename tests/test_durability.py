@@ -154,3 +154,23 @@ def test_the_sweep_leaves_fresh_tickets_to_their_own_job(runtime, clock):
     assert services.sweep_unprocessed_job() == 0
     clock.advance(timedelta(minutes=2).total_seconds())
     assert services.sweep_unprocessed_job() == 1
+
+
+def test_a_ticket_whose_processing_fails_does_not_hold_up_the_others(runtime, monkeypatch):
+    from tests.factories import complaint
+
+    broken, fine = complaint(runtime, "窗口推诿"), complaint(runtime, "路灯不亮")
+    real = services.process_ticket
+
+    def process(session, rt, ticket_id):
+        if ticket_id == broken.id:
+            raise RuntimeError("routing bug")
+        return real(session, rt, ticket_id)
+
+    monkeypatch.setattr(services, "process_ticket", process)
+    assert services.process_waiting_job() == 2  # tried once each, not again and again
+    by_id = {t.id: t for t in rows(runtime, Ticket)}
+    assert by_id[broken.id].processed_at is None and by_id[fine.id].processed_at is not None
+    monkeypatch.setattr(services, "process_ticket", real)
+    assert services.process_waiting_job() == 1  # the next job (the sweep starts one) finishes it
+    assert all(t.processed_at is not None for t in rows(runtime, Ticket))

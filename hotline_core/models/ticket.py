@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, event
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, event, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hotline_core.db import Base, utcnow
@@ -37,6 +37,13 @@ class Ticket(Base):
     __table_args__ = (
         UniqueConstraint("channel", "source_ref"),
         Index("ix_tickets_phone_channel_last", "citizen_phone", "channel", "last_citizen_message_at"),
+        # Tickets still waiting to be routed, oldest first (see intake.services.process_waiting_job).
+        Index(
+            "ix_tickets_waiting",
+            "id",
+            postgresql_where=text("processed_at IS NULL"),
+            sqlite_where=text("processed_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

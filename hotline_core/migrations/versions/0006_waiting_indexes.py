@@ -1,4 +1,4 @@
-"""inbound events waiting for a job: a partial index
+"""inbound events and tickets waiting for a job: partial indexes
 
 Revision ID: 0006
 Revises: 0005
@@ -24,7 +24,11 @@ def upgrade() -> None:
         postgresql_where=waiting,
         sqlite_where=waiting,
     )
+    op.create_index(
+        "ix_tickets_waiting", "tickets", ["id"], unique=False, postgresql_where=waiting, sqlite_where=waiting
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_tickets_waiting", table_name="tickets")
     op.drop_index("ix_inbound_events_waiting", table_name="inbound_events")
