@@ -88,6 +88,7 @@ def handle_sms(session: Session, runtime: Runtime, sms: InboundSms) -> SmsReply:
             source_ref=sms.message_sid,
             attachments=attachments,
             received_at=now,
+            source_is_new=True,  # this MessageSid's event is processed once, under its lock
         ),
     )
     return SmsReply(t("sms.ack", ticket.language, number=ticket.number), ticket, created=True)

@@ -67,6 +67,9 @@ class Complaint:
     review_reason: str | None = None
     acknowledge_by_sms: bool = True
     received_at: datetime | None = None
+    # The channel guarantees no ticket has this source_ref yet (a text processed once under its
+    # event's lock), so the lookup that makes repeats return the first ticket can be skipped.
+    source_is_new: bool = False
 
 
 def format_number(ticket_id: int, received_at: datetime, runtime: Runtime) -> str:
@@ -93,7 +96,7 @@ def submit_complaint(session: Session, runtime: Runtime, complaint: Complaint) -
     text = (complaint.text or "").strip()
     if len(text) > MAX_TEXT_LENGTH:
         raise IntakeError(f"complaint text is longer than {MAX_TEXT_LENGTH} characters")
-    if complaint.source_ref:
+    if complaint.source_ref and not complaint.source_is_new:
         existing = find_by_source(session, complaint.channel, complaint.source_ref)
         if existing is not None:
             return existing

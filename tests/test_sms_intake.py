@@ -222,13 +222,14 @@ def test_a_burst_of_texts_needs_one_outbox_dispatcher_job(app, settings, runtime
     assert runtime.jobs.queues["messages"].count == 1
 
 
-def test_a_drain_job_hands_over_to_a_fresh_job_when_its_budget_is_spent(app, settings, runtime):
+def test_a_drain_job_hands_over_to_a_fresh_job_when_its_budget_is_spent(app, settings, runtime, monkeypatch):
     from intake import inbound
 
     phone = Phone("http://localhost", settings.webhook_auth_token, wsgi_transport(app))
     for i in range(3):
         phone.text(f"+86138001380{i:02d}", f"投诉 {i}")
     runtime.jobs.queues["intake"].empty()
+    monkeypatch.setattr(inbound, "BATCH_SIZE", 1)
     assert inbound.drain_job(budget_seconds=0) == 1
     assert len(tickets(runtime)) == 1
     assert runtime.jobs.queues["intake"].count == 1  # the next job takes the rest
@@ -248,3 +249,36 @@ def test_a_text_whose_processing_failed_is_left_to_the_sweep(app, settings, runt
         events = s.scalars(select(InboundEvent).order_by(InboundEvent.id)).all()
     assert [(e.attempts, e.processed_at) for e in events] == [(1, None), (1, None)]
     assert all("ZeroDivisionError" in e.error for e in events)
+
+
+def test_one_bad_text_in_a_batch_does_not_hold_up_the_others(app, settings, runtime, monkeypatch):
+    from intake import inbound
+
+    real = inbound.PROCESSORS["sms"]
+
+    def fragile(session, rt, event, deferred):
+        if event.form["Body"] == "坏":
+            raise ValueError("cannot handle this one")
+        return real(session, rt, event, deferred)
+
+    monkeypatch.setitem(inbound.PROCESSORS, "sms", fragile)
+    phone = Phone("http://localhost", settings.webhook_auth_token, wsgi_transport(app))
+    for i, body in enumerate(["第一条", "坏", "第三条"]):
+        phone.text(f"+86138001380{i:02d}", body)
+    assert inbound.drain_job() == 3
+    assert sorted(t.text for t in tickets(runtime)) == ["第一条", "第三条"]
+    with runtime.db.session() as s:
+        failed = s.scalars(select(InboundEvent).where(InboundEvent.error.is_not(None))).all()
+    assert [e.form["Body"] for e in failed] == ["坏"]
+
+
+def test_two_texts_from_one_number_in_one_batch_make_one_ticket_and_a_follow_up(app, settings, runtime):
+    from intake import inbound
+
+    phone = Phone("http://localhost", settings.webhook_auth_token, wsgi_transport(app))
+    phone.text(CITIZEN, "路灯坏了三天没人修")
+    phone.text(CITIZEN, "补充：在东湖小区")
+    assert inbound.process_batch(runtime) == 2
+    [ticket] = tickets(runtime)
+    [follow_up] = events(runtime, ticket.id, "citizen_message")
+    assert follow_up.body == "补充：在东湖小区"
