@@ -20,13 +20,14 @@ the end, also on an error or Ctrl-C):
    Besides req/s and latency it reports the CPU each request cost the app and PostgreSQL, which
    is far less sensitive than req/s to whatever else runs on the machine.
 4. Checks the 200 responses (each the empty TwiML ``<Response/>``: the webhook stores the text in
-   ``inbound_events`` and enqueues a job) against the stored MessageSids: every 200 stored, once,
-   and no event the requests sent cannot explain.
+   ``inbound_events`` and makes sure a drain job is queued) against the stored MessageSids: every
+   200 stored, once, and no event the requests sent cannot explain.
 5. Starts two ``hotline worker`` processes and measures how fast they drain the intake queue (the
-   target): a complaint is drained when its job (``intake.inbound.process_job``) has processed the
-   stored text (``inbound_events.processed_at``), which opens its ticket and queues the
-   acknowledgement SMS in the same transaction. Then, informational, how fast the routing queue's
-   jobs (``intake.services.process_ticket_job``: classification, assignment, deadlines,
+   target): a complaint is drained when a drain job (``intake.inbound.drain_job``, batches of
+   stored texts claimed with SKIP LOCKED) has processed its stored text
+   (``inbound_events.processed_at``), which opens its ticket and queues the acknowledgement SMS in
+   the same transaction. Then, informational, how fast the routing queue's jobs
+   (``intake.services.process_waiting_job``: classification, assignment, deadlines,
    notifications) route the tickets (``tickets.processed_at``), and how long the outbox takes after them.
    Then, settled: every stored MessageSid has exactly one ticket (``source_ref``), every new ticket
    exactly one acknowledgement SMS in the outbox with its number; none lost, none duplicated.
@@ -917,7 +918,7 @@ def run_drain(children: Children, load: Load, args: argparse.Namespace) -> dict[
         if ready is None:
             raise RuntimeError(f"the workers did not start within 60 s:\n{children.tail('worker-1')}")
         log(f"drain: workers ready after {ready - started:.1f} s")
-        # The intake queue is drained when no stored text awaits its job (intake.inbound.process_job,
+        # The intake queue is drained when no stored text awaits its job (intake.inbound.drain_job,
         # which opens the ticket and queues the acknowledgement in the transaction that sets
         # inbound_events.processed_at); the routing queue when, after that, every ticket is routed.
         intake_done = routing_done = None
