@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 PROCESS_JOB = "intake.services.process_waiting_job"
 PROCESS_BUDGET_SECONDS = 50
+PROCESS_BATCH_SIZE = 10
 MAX_TEXT_LENGTH = 10_000
 
 
@@ -317,36 +318,53 @@ def process_waiting_job(budget_seconds: float = PROCESS_BUDGET_SECONDS) -> int:
 
     New tickets enqueue it only when none is already waiting (``once``), so a burst of complaints
     costs a handful of jobs, not one each. A job that finds work queues one more, so every free
-    worker joins in (tickets are claimed with SKIP LOCKED). Each ticket is processed in its own
-    transaction; one that fails is left for the next job (the sweep starts one every minute).
+    worker joins in (tickets are claimed with SKIP LOCKED, a batch per transaction). If a batch
+    fails, its tickets are processed one at a time; one that still fails is left for a later job
+    (the sweep starts one every minute).
     """
     runtime = current()
     runtime.jobs.started_once(PROCESS_JOB)
     handled, after_id = 0, 0
     started = time.monotonic()
     while time.monotonic() - started <= budget_seconds:
-        try:
-            with runtime.db.transaction() as session:
-                claim = (
-                    select(Ticket)
-                    .where(Ticket.processed_at.is_(None), Ticket.id > after_id)
-                    .order_by(Ticket.id)
-                    .limit(1)
-                )
-                if runtime.db.dialect == "postgresql":
-                    claim = claim.with_for_update(skip_locked=True)
-                ticket = session.scalars(claim).first()
-                if ticket is None:
-                    return handled
-                after_id = ticket.id  # a ticket that fails is not claimed again by this job
-                process_ticket(session, runtime, ticket.id)
-        except Exception:
-            log.exception("processing ticket %s failed; left for a later job", after_id)
-        handled += 1
-        if handled == 1:
+        ids = _process_batch(runtime, after_id)
+        if not ids:
+            return handled
+        after_id = ids[-1]  # a ticket that fails is not claimed again by this job
+        if handled == 0:
             runtime.jobs.enqueue(PROCESS_JOB, queue="routing", once=PROCESS_JOB)  # call in the next worker
+        handled += len(ids)
     runtime.jobs.enqueue(PROCESS_JOB, queue="routing", once=PROCESS_JOB)  # budget spent: hand over
     return handled
+
+
+def _process_batch(runtime: Runtime, after_id: int) -> list[int]:
+    """Claim and process up to ``PROCESS_BATCH_SIZE`` waiting tickets; returns their ids."""
+    ids: list[int] = []
+    try:
+        with runtime.db.transaction() as session:
+            claim = (
+                select(Ticket)
+                .where(Ticket.processed_at.is_(None), Ticket.id > after_id)
+                .order_by(Ticket.id)
+                .limit(PROCESS_BATCH_SIZE)
+            )
+            if runtime.db.dialect == "postgresql":
+                claim = claim.with_for_update(skip_locked=True)
+            ids = [ticket.id for ticket in session.scalars(claim).all()]
+            for ticket_id in ids:
+                process_ticket(session, runtime, ticket_id)
+        return ids
+    except Exception:
+        if not ids:
+            raise
+        log.warning("a batch of %d tickets failed; processing them one at a time", len(ids))
+    for ticket_id in ids:
+        try:
+            process_ticket_job(ticket_id)
+        except Exception:
+            log.exception("processing ticket %s failed; left for a later job", ticket_id)
+    return ids
 
 
 def sweep_unprocessed_job(older_than_seconds: float = 60) -> int:

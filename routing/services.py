@@ -52,6 +52,20 @@ def config(session: Session, runtime: Runtime) -> RoutingConfig:
     return load_config(session, runtime.settings.timezone)
 
 
+def _routing_inputs(session: Session, runtime: Runtime) -> tuple[RoutingConfig, Any, Any]:
+    """Config, directory snapshot and classifier, read once per transaction.
+
+    A batch of new tickets routed in one transaction (``process_waiting_job``) reads the directory
+    once instead of once per ticket; a new transaction always reads it afresh.
+    """
+    transaction = session.get_transaction()
+    cached = session.info.get("hotline_routing_inputs")
+    if cached is None or cached[0] is not transaction:
+        inputs = (config(session, runtime), snapshot(session), model_store.load_active(session))
+        session.info["hotline_routing_inputs"] = cached = (transaction, inputs)
+    return cached[1]
+
+
 # --- automatic routing ---------------------------------------------------------------------------
 
 
@@ -66,10 +80,9 @@ def route_new_ticket(session: Session, runtime: Runtime, ticket_id: int) -> engi
     ticket = session.get(Ticket, ticket_id)
     if ticket is None or ticket.state != TicketState.RECEIVED:
         return None  # already routed (a repeated job) or handled by a person
-    cfg = config(session, runtime)
-    categories, areas, rules = snapshot(session)
+    cfg, (categories, areas, rules), model = _routing_inputs(session, runtime)
     text = ticket.text or ""
-    model = model_store.load_active(session) if text.strip() else None
+    model = model if text.strip() else None
     prediction = model.predict(text) if model is not None else None
     decision = engine.decide(
         text,
