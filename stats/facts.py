@@ -155,6 +155,22 @@ def refresh(runtime: Runtime, ticket_ids: list[int] | None = None) -> int:
     return len(ticket_ids)
 
 
+REFRESH_LOCK = "hotline:stats:refresh"
+REFRESH_LOCK_SECONDS = 900
+
+
 def refresh_job() -> int:
-    """Periodic job: keep the facts current (only tickets with new events are rebuilt)."""
-    return refresh(current())
+    """Periodic job: keep the facts current (only tickets with new events are rebuilt).
+
+    One refresh at a time: after a burst a refresh can outlast its period, and a second one
+    beside it would rebuild the same facts (and race to create the watermark). The next period's
+    run picks up whatever the running one did not see.
+    """
+    runtime = current()
+    lock = runtime.jobs.connection.lock(REFRESH_LOCK, timeout=REFRESH_LOCK_SECONDS, blocking=False)
+    if not lock.acquire(blocking=False):
+        return 0
+    try:
+        return refresh(runtime)
+    finally:
+        lock.release()

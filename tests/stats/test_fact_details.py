@@ -103,3 +103,16 @@ def test_later_events_refresh_the_fact(runtime, dataset, clock):
     facts.refresh(runtime)
     with runtime.db.session() as s:
         assert s.get(TicketFact, ticket.id).sign_seconds == timedelta(days=2).total_seconds()
+
+
+def test_only_one_facts_refresh_runs_at_a_time(runtime):
+    ticket = complaint(runtime, "东湖小区物业乱收费")
+    running = runtime.jobs.connection.lock(facts.REFRESH_LOCK, timeout=60)
+    assert running.acquire(blocking=False)  # a refresh is still busy with a burst
+    assert facts.refresh_job() == 0
+    with runtime.db.session() as s:
+        assert s.get(TicketFact, ticket.id) is None
+    running.release()
+    assert facts.refresh_job() == 1
+    with runtime.db.session() as s:
+        assert s.get(TicketFact, ticket.id) is not None
