@@ -166,10 +166,16 @@ def refresh_job() -> int:
     beside it would rebuild the same facts (and race to create the watermark). The next period's
     run picks up whatever the running one did not see.
     """
-    runtime = current()
-    lock = runtime.jobs.connection.lock(REFRESH_LOCK, timeout=REFRESH_LOCK_SECONDS, blocking=False)
-    if not lock.acquire(blocking=False):
-        return 0
+    refreshed = refresh_exclusively(current(), wait=False)
+    return refreshed or 0
+
+
+def refresh_exclusively(runtime: Runtime, *, wait: bool = True) -> int | None:
+    """Refresh every changed ticket while no other process refreshes. Returns None if another
+    refresh was running and ``wait`` is False (or it outlasted the lock's timeout)."""
+    lock = runtime.jobs.connection.lock(REFRESH_LOCK, timeout=REFRESH_LOCK_SECONDS)
+    if not lock.acquire(blocking=wait, blocking_timeout=REFRESH_LOCK_SECONDS if wait else None):
+        return None
     try:
         return refresh(runtime)
     finally:

@@ -70,7 +70,7 @@ def accountability(session: Session, start: date, end: date, language: str) -> l
 
 def generate(runtime: Runtime, week_start: date) -> dict[str, dict[str, Any]]:
     """Build and keep the bulletin for the week starting ``week_start``, in both languages."""
-    facts.refresh(runtime)
+    facts.refresh_exclusively(runtime)  # waits for a periodic refresh that is running
     with runtime.db.transaction() as session:
         reports = {lang: build(session, week_start, lang) for lang in ("zh", "en")}
         key = KEY_PREFIX + services.period("week", week_start)[0].isoformat()

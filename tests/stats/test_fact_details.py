@@ -116,3 +116,24 @@ def test_only_one_facts_refresh_runs_at_a_time(runtime):
     assert facts.refresh_job() == 1
     with runtime.db.session() as s:
         assert s.get(TicketFact, ticket.id) is not None
+
+
+def test_the_bulletin_waits_for_a_running_refresh_instead_of_racing_it(runtime, monkeypatch):
+    import threading
+
+    ticket = complaint(runtime, "东湖小区物业乱收费")
+    running = runtime.jobs.connection.lock(facts.REFRESH_LOCK, timeout=60, thread_local=False)
+    assert running.acquire(blocking=False)
+    threading.Timer(0.5, running.release).start()  # the running refresh finishes half a second later
+    holders = []
+    real = facts.refresh
+
+    def refresh(rt, ticket_ids=None):
+        holders.append(runtime.jobs.connection.get(facts.REFRESH_LOCK))
+        return real(rt, ticket_ids)
+
+    monkeypatch.setattr(facts, "refresh", refresh)
+    reports.generate(runtime, date(2026, 11, 16))
+    assert holders and holders[0] != running.local.token  # it ran only once the other had finished
+    with runtime.db.session() as s:
+        assert s.get(TicketFact, ticket.id) is not None
