@@ -728,9 +728,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "tickets.empty": {"zh": "暂无工单。", "en": "No tickets yet."},
     "sim.title": {"zh": "电话模拟器", "en": "Phone simulator"},
     "sim.intro": {
-        "zh": "模拟市民来电和短信：本页按 Twilio 的格式签名后发送到本服务，并显示服务的 TwiML 回复。",
+        "zh": "模拟市民来电和短信：本页按 Twilio 的格式签名后发送到本服务，并显示服务的 TwiML 应答以及随后发回的短信。",
         "en": "Try the hotline as a citizen: this page signs requests exactly as Twilio does, posts them "
-        "to this service and shows its TwiML replies.",
+        "to this service and shows its TwiML answers and the texts it sends back.",
     },
     "sim.from": {"zh": "市民号码", "en": "Citizen's number"},
     "sim.sms": {"zh": "发短信", "en": "Send a text"},
