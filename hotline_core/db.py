@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, MetaData, Select, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -108,6 +108,13 @@ class Database:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    def claim(self, stmt: Select[Any]) -> Select[Any]:
+        """``stmt`` locking the rows it selects, skipping rows another worker holds (PostgreSQL).
+
+        On SQLite writers already hold the database's write lock, so there is nothing to add.
+        """
+        return stmt.with_for_update(skip_locked=True) if self.dialect == "postgresql" else stmt
 
     def session(self) -> Session:
         return self.sessionmaker()

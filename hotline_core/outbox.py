@@ -99,9 +99,7 @@ class Dispatcher:
             .order_by(OutboxMessage.priority, OutboxMessage.id)
             .limit(1)
         )
-        if session.bind is not None and session.bind.dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
-        return session.scalars(stmt).first()
+        return session.scalars(self.runtime.db.claim(stmt)).first()
 
     def run(self, budget_seconds: float = DISPATCH_BUDGET_SECONDS) -> int:
         """Send until nothing is due or the budget is spent. Returns how many were handled."""

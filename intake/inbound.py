@@ -8,16 +8,15 @@
   the reply goes out by SMS from the job). One insert, one commit and one Redis call per text is
   what lets the hotline take a burst of complaints at the speed of the database.
 
-``process`` runs the registered processor inside a savepoint: if it raises, the raw event stays
-(with the error) and :func:`sweep_job` retries it later in ``deferred`` mode, which is also how
-jobs run. Twilio's retries find the stored event by its dedupe key (or
+``process`` runs the registered processor with the event row locked: if it raises, its work is
+rolled back, the raw event keeps the error and :func:`sweep_job` retries it later in ``deferred``
+mode, which is also how jobs run. Twilio's retries find the stored event by its dedupe key (or
 ``I-Twilio-Idempotency-Token``) and get the first response again.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -83,7 +82,6 @@ def receive(
         "form": form,
         "headers": headers,
         "received_at": runtime.now(),
-        "attempts": 0,
     }
     try:
         with runtime.db.write_engine.begin() as conn:
@@ -149,18 +147,13 @@ def process_batch(runtime: Runtime, limit: int | None = None) -> int | None:
             .order_by(InboundEvent.id)
             .limit(limit or BATCH_SIZE)
         )
-        if runtime.db.dialect == "postgresql":
-            claim = claim.with_for_update(skip_locked=True)
-        events = session.scalars(claim).all()
+        events = session.scalars(runtime.db.claim(claim)).all()
         if not events:
             return None
         ids = [event.id for event in events]
         try:
-            now = runtime.now()
             for event in events:  # in order: a second text from a number joins the first's ticket
-                event.response = PROCESSORS[event.kind](session, runtime, event, True)
-                event.attempts += 1
-                event.processed_at = now
+                _mark_processed(event, PROCESSORS[event.kind](session, runtime, event, True), runtime)
             session.commit()
             return len(ids)
         except Exception:
@@ -177,10 +170,7 @@ def _process_locked(session: Session, runtime: Runtime, event: InboundEvent, def
     event_id = event.id
     try:
         response = PROCESSORS[event.kind](session, runtime, event, deferred)
-        event.attempts += 1
-        event.processed_at = runtime.now()
-        event.response = response
-        event.error = None
+        _mark_processed(event, response, runtime)
         session.commit()
     except Exception as exc:
         session.rollback()  # also forgets the jobs the processor meant to enqueue
@@ -195,26 +185,20 @@ def _process_locked(session: Session, runtime: Runtime, event: InboundEvent, def
     return True, response
 
 
-def drain_job(budget_seconds: float = DRAIN_BUDGET_SECONDS) -> int:
-    """RQ job: process accepted events, oldest first, until none is waiting.
+def _mark_processed(event: InboundEvent, response: str | None, runtime: Runtime) -> None:
+    event.attempts += 1
+    event.processed_at = runtime.now()
+    event.response = response
+    event.error = None
 
-    Webhooks enqueue it only when no drain job is already waiting (``once``), so a burst of texts
-    costs a handful of jobs, not one each. A job that finds work queues one more, so every free
-    worker joins in and works through the backlog beside the others (rows are claimed with SKIP
-    LOCKED). After ``budget_seconds`` it hands over to a fresh job so that no job runs for ever.
+
+def drain_job(budget_seconds: float = DRAIN_BUDGET_SECONDS) -> int:
+    """RQ job: process accepted events in batches, oldest first, until none is waiting.
+
+    Webhooks enqueue it with ``once``; see :meth:`JobQueue.drain` for how workers share a backlog.
     """
     runtime = current()
-    runtime.jobs.started_once(DRAIN_JOB)  # texts accepted from now on enqueue another drain job
-    handled = 0
-    started = time.monotonic()
-    while (count := process_batch(runtime)) is not None:
-        handled += count
-        if handled == count or time.monotonic() - started > budget_seconds:
-            # A backlog: call the next free worker in too (or hand over when the budget is spent).
-            runtime.jobs.enqueue(DRAIN_JOB, queue="intake", once=DRAIN_JOB)
-        if time.monotonic() - started > budget_seconds:
-            break
-    return handled
+    return runtime.jobs.drain(DRAIN_JOB, "intake", lambda: process_batch(runtime), budget_seconds)
 
 
 def process_job(event_id: int) -> bool:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -314,28 +313,24 @@ def process_ticket_job(ticket_id: int) -> bool:
 
 
 def process_waiting_job(budget_seconds: float = PROCESS_BUDGET_SECONDS) -> int:
-    """RQ job (routing queue): process waiting tickets, oldest first, until none is left.
+    """RQ job (routing queue): process waiting tickets in batches, oldest first, until none is left.
 
-    New tickets enqueue it only when none is already waiting (``once``), so a burst of complaints
-    costs a handful of jobs, not one each. A job that finds work queues one more, so every free
-    worker joins in (tickets are claimed with SKIP LOCKED, a batch per transaction). If a batch
-    fails, its tickets are processed one at a time; one that still fails is left for a later job
-    (the sweep starts one every minute).
+    New tickets enqueue it with ``once``; see :meth:`JobQueue.drain` for how workers share a
+    backlog. If a batch fails, its tickets are processed one at a time; one that still fails is
+    not claimed again by this job and is left for a later one (the sweep starts one every minute).
     """
     runtime = current()
-    runtime.jobs.started_once(PROCESS_JOB)
-    handled, after_id = 0, 0
-    started = time.monotonic()
-    while time.monotonic() - started <= budget_seconds:
+    after_id = 0
+
+    def batch() -> int | None:
+        nonlocal after_id
         ids = _process_batch(runtime, after_id)
         if not ids:
-            return handled
-        after_id = ids[-1]  # a ticket that fails is not claimed again by this job
-        if handled == 0:
-            runtime.jobs.enqueue(PROCESS_JOB, queue="routing", once=PROCESS_JOB)  # call in the next worker
-        handled += len(ids)
-    runtime.jobs.enqueue(PROCESS_JOB, queue="routing", once=PROCESS_JOB)  # budget spent: hand over
-    return handled
+            return None
+        after_id = ids[-1]
+        return len(ids)
+
+    return runtime.jobs.drain(PROCESS_JOB, "routing", batch, budget_seconds)
 
 
 def _process_batch(runtime: Runtime, after_id: int) -> list[int]:
@@ -344,14 +339,12 @@ def _process_batch(runtime: Runtime, after_id: int) -> list[int]:
     try:
         with runtime.db.transaction() as session:
             claim = (
-                select(Ticket)
+                select(Ticket)  # whole rows: processing finds them in the session, no second read
                 .where(Ticket.processed_at.is_(None), Ticket.id > after_id)
                 .order_by(Ticket.id)
                 .limit(PROCESS_BATCH_SIZE)
             )
-            if runtime.db.dialect == "postgresql":
-                claim = claim.with_for_update(skip_locked=True)
-            ids = [ticket.id for ticket in session.scalars(claim).all()]
+            ids = [ticket.id for ticket in session.scalars(runtime.db.claim(claim))]
             for ticket_id in ids:
                 process_ticket(session, runtime, ticket_id)
         return ids
