@@ -4,24 +4,33 @@ from __future__ import annotations
 
 import logging
 
+from hotline_core import outbox
 from hotline_core.db import Database
-from hotline_core.events import EventBus
+from hotline_core.events import ComplaintReceived, EventBus, TextArrived
 from hotline_core.queue import JobQueue, PeriodicJob
 from hotline_core.runtime import Runtime, set_current
 from hotline_core.settings import Settings
 from hotline_core.twilio_gateway import TwilioGateway
+from intake import inbound
+from intake import services as intake_services
+from mystery_calls import services as mystery
+from responders import survey
+from responders.survey import intercept_sms
+from routing import escalation
+from routing.services import on_complaint_received
+from stats import facts, reports
 
 log = logging.getLogger(__name__)
 
 PERIODIC_JOBS = (
-    PeriodicJob("inbound-sweep", "intake.inbound.sweep_job", every=30),
-    PeriodicJob("unprocessed-tickets-sweep", "intake.services.sweep_unprocessed_job", every=60),
-    PeriodicJob("outbox-sweep", "hotline_core.outbox.sweep_job", every=15),
-    PeriodicJob("escalation-sweep", "routing.escalation.sweep_job", every=60),
-    PeriodicJob("survey-no-reply-sweep", "responders.survey.sweep_no_reply_job", every=300),
-    PeriodicJob("mystery-stale-call-sweep", "mystery_calls.services.flag_stale_job", every=300),
-    PeriodicJob("stats-facts-refresh", "stats.facts.refresh_job", every=120),
-    PeriodicJob("weekly-bulletin", "stats.reports.weekly_job", every=7 * 24 * 3600),
+    PeriodicJob("inbound-sweep", inbound.sweep_job, every=30),
+    PeriodicJob("unprocessed-tickets-sweep", intake_services.sweep_unprocessed_job, every=60),
+    PeriodicJob("outbox-sweep", outbox.sweep_job, every=15),
+    PeriodicJob("escalation-sweep", escalation.sweep_job, every=60),
+    PeriodicJob("survey-no-reply-sweep", survey.sweep_no_reply_job, every=300),
+    PeriodicJob("mystery-stale-call-sweep", mystery.flag_stale_job, every=300),
+    PeriodicJob("stats-facts-refresh", facts.refresh_job, every=120),
+    PeriodicJob("weekly-bulletin", reports.weekly_job, every=7 * 24 * 3600),
 )
 
 
@@ -38,13 +47,8 @@ def bootstrap(settings: Settings | None = None, *, make_current: bool = True) ->
     )
     for job in PERIODIC_JOBS:
         runtime.jobs.add_periodic(job)
-    from hotline_core.events import ComplaintReceived
-    from routing.services import on_complaint_received
-
     runtime.events.subscribe(ComplaintReceived, on_complaint_received)
-    from responders.survey import intercept_sms
-
-    runtime.sms_handlers.append(intercept_sms)
+    runtime.events.subscribe(TextArrived, intercept_sms)
     if settings.skip_twilio_signature:
         log.warning("!!! TWILIO_SKIP_SIGNATURE is ON: webhooks are accepted unsigned. Development only. !!!")
     if not settings.twilio_configured:

@@ -8,12 +8,13 @@ import sys
 
 import click
 
+from hotline_core.runtime import set_current
 from hotline_core.settings import Settings, SettingsError
 
 
 def _settings() -> Settings:
     try:
-        return Settings.from_env()
+        return Settings.from_env(keep_secret=True)
     except SettingsError as exc:
         raise click.ClickException(f"configuration error: {exc}") from exc
 
@@ -79,6 +80,7 @@ def run(host: str, port: int) -> None:
     app = create_app(_settings())
     runtime = app.extensions["hotline"]
     if runtime.jobs.embedded and runtime.settings.embedded_worker:
+        set_current(runtime)  # the in-process worker's jobs find the runtime here
         runtime.jobs.start_embedded()
         click.echo("background jobs: in-process worker (no REDIS_URL)")
     else:

@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
     from hotline_app.bootstrap import bootstrap
 
-    runtime = runtime or bootstrap(settings)
+    # The factory builds; it makes nothing current and starts nothing (the entry point decides).
+    runtime = runtime or bootstrap(settings, make_current=False)
     settings = runtime.settings
     app = Flask(__name__, instance_path=str(settings.instance_path))
     app.config.update(

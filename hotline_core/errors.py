@@ -9,7 +9,15 @@ can show it in the reader's language with a suitable HTTP status. Anything that 
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
+
 from hotline_core import i18n
+
+
+class Label(str):
+    """A parameter that is itself a message key, shown in the reader's language (a field name)."""
+
+    __slots__ = ()
 
 
 class HotlineError(Exception):
@@ -25,12 +33,20 @@ class HotlineError(Exception):
         self.key = key
         self.params = params
 
-    def message(self, language: str = "zh") -> str:
-        """The refusal as the reader reads it."""
-        return i18n.t(self.key, language, **self.params)
+    def message(self, language: str = "zh", tz: tzinfo | None = None) -> str:
+        """The refusal as the reader reads it: labels translated, moments in local time (``tz``)."""
+        return i18n.t(self.key, language, **{name: _shown(value, language, tz) for name, value in self.params.items()})
 
     def __str__(self) -> str:  # logs and tracebacks: the English text with the key
-        return f"{self.key}: {i18n.t(self.key, 'en', **self.params)}"
+        return f"{self.key}: {self.message('en')}"
+
+
+def _shown(value: object, language: str, tz: tzinfo | None) -> object:
+    if isinstance(value, Label):
+        return i18n.t(value, language)
+    if isinstance(value, datetime):
+        return (value.astimezone(tz) if tz is not None else value).strftime("%Y-%m-%d %H:%M")
+    return value
 
 
 class NotFound(HotlineError):

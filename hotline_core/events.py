@@ -1,18 +1,29 @@
-"""Domain events, so one feature can react to another without importing it.
+"""Domain events: the one way a feature reacts to another without importing it.
 
-Intake publishes :class:`ComplaintReceived`; routing subscribes to it when the application is
-wired together (``hotline_app.bootstrap``). Handlers run inside the job that publishes the event.
+Intake publishes :class:`ComplaintReceived`; routing subscribes to it when the application is wired
+together (``hotline_app.bootstrap``). A handler receives the session of the publishing transaction,
+the runtime and the event, so it never reaches for a module global. Two ways to deliver:
+
+* :meth:`EventBus.publish`: every handler runs (notifications: "a complaint arrived").
+* :meth:`EventBus.ask`: handlers are asked in order and the first that answers (not None) wins
+  (claims: "is this text the answer to a survey?", "who processes this stored webhook?").
+
+Handlers run inside the job or request that publishes the event. ``CitizenMessageAdded`` has no
+subscriber yet; ``tests/test_events.py`` proves that bootstrap wires the others.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from hotline_core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -32,20 +43,45 @@ class CitizenMessageAdded:
     event_id: int
 
 
-Handler = Callable[[Session, Any], None]
+@dataclass(frozen=True)
+class TextArrived:
+    """A citizen's text that is not a keyword command: a handler may claim it (a survey answer)
+    by answering with the reply to send; unclaimed, intake treats it as a complaint."""
+
+    phone: str
+    body: str
+
+
+Handler = Callable[[Session, "Runtime", Any], Any]
+
+
+def topic(event: object) -> Hashable:
+    """What handlers subscribe to: the event's type, or its own ``topic`` (e.g. per webhook kind)."""
+    return getattr(event, "topic", type(event))
 
 
 class EventBus:
     def __init__(self) -> None:
-        self._handlers: dict[type, list[Handler]] = defaultdict(list)
+        self._handlers: dict[Hashable, list[Handler]] = defaultdict(list)
 
-    def subscribe(self, event_type: type, handler: Handler) -> None:
-        if handler not in self._handlers[event_type]:
-            self._handlers[event_type].append(handler)
+    def subscribe(self, key: Hashable, handler: Handler) -> None:
+        if handler not in self._handlers[key]:
+            self._handlers[key].append(handler)
 
-    def publish(self, session: Session, event: object) -> None:
-        for handler in self._handlers[type(event)]:
-            handler(session, event)
+    def publish(self, session: Session, runtime: Runtime, event: object) -> None:
+        for handler in self._handlers[topic(event)]:
+            handler(session, runtime, event)
 
-    def handlers(self, event_type: type) -> list[Handler]:
-        return list(self._handlers[event_type])
+    def ask(self, session: Session, runtime: Runtime, event: object) -> Any:
+        """The first handler's answer that is not None, or None if no handler claims the event."""
+        for handler in self._handlers[topic(event)]:
+            answer = handler(session, runtime, event)
+            if answer is not None:
+                return answer
+        return None
+
+    def handlers(self, key: Hashable) -> list[Handler]:
+        return list(self._handlers[key])
+
+    def topics(self) -> list[Hashable]:
+        return [key for key, handlers in self._handlers.items() if handlers]

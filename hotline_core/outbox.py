@@ -30,7 +30,6 @@ from hotline_core.twilio_gateway import SendError
 
 log = logging.getLogger(__name__)
 
-DISPATCH_JOB = "hotline_core.outbox.dispatch_job"
 LOCK_NAME = "hotline:outbox:dispatch"
 BACKOFF_BASE_SECONDS = 30
 BACKOFF_MAX_SECONDS = 3600
@@ -257,3 +256,7 @@ def record_status_callback(session: Session, form: dict[str, Any], now: datetime
         .values(status=latest, status_updated_at=now, error_code=form.get("ErrorCode") or OutboxMessage.error_code)
     )
     return True
+
+
+# Jobs are enqueued by reference (see hotline_core.queue.JobRef).
+DISPATCH_JOB = dispatch_job

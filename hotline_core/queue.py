@@ -37,7 +37,24 @@ log = logging.getLogger(__name__)
 # every citizen gets a ticket number first; routing catches up right after.
 QUEUE_NAMES = ("intake", "messages", "routing", "default", "sweeps")
 
-JobRef = Callable[..., Any] | str
+#: A job is enqueued by reference to its function, so a renamed or missing job fails at import
+#: (and in mypy), not when a worker first picks it up.
+JobRef = Callable[..., Any]
+#: The name of a ``once`` mark: a job function (named by its dotted path) or a plain string.
+OnceRef = Callable[..., Any] | str
+
+
+def job_name(func: OnceRef) -> str:
+    """The dotted path RQ stores for a job function (and the name of its ``once`` mark)."""
+    if isinstance(func, str):
+        return func
+    return f"{func.__module__}.{func.__qualname__}"
+
+
+def _require_reference(func: object) -> None:
+    if isinstance(func, str) or not callable(func):
+        raise TypeError(f"enqueue jobs by function reference, not {func!r}")
+
 
 # A job enqueued with ``once`` that never started (lost with Redis) stops blocking after this long.
 ONCE_TTL_SECONDS = 60
@@ -48,7 +65,7 @@ class PeriodicJob:
     """A job the beat enqueues every ``every`` seconds, once per period across all processes."""
 
     name: str
-    func: str
+    func: JobRef
     every: float
     queue: str = "sweeps"
 
@@ -83,7 +100,7 @@ class JobQueue:
         queue: str = "default",
         delay: float | None = None,
         job_id: str | None = None,
-        once: str | None = None,
+        once: OnceRef | None = None,
         **kwargs: Any,
     ) -> bool:
         """Enqueue now. Returns False (and logs) if Redis cannot be reached: sweeps retry later.
@@ -92,6 +109,7 @@ class JobQueue:
         not yet started (it calls :meth:`started_once`): a burst of 1,000 outbox messages needs
         one dispatcher job, not 1,000.
         """
+        _require_reference(func)
         target = self.queues[queue]
         try:
             if once and not self.connection.set(self._once_key(once), b"1", nx=True, ex=ONCE_TTL_SECONDS):
@@ -105,14 +123,14 @@ class JobQueue:
             return False
         return True
 
-    def started_once(self, once: str) -> None:
+    def started_once(self, once: OnceRef) -> None:
         """Called by a job enqueued with ``once`` as it starts: later work needs a new job."""
         try:
             self.connection.delete(self._once_key(once))
         except redis.exceptions.RedisError as exc:
             log.warning("could not clear %s: %s (it expires)", once, exc)
 
-    def drain(self, job: str, queue: str, batch: Callable[[], int | None], budget_seconds: float) -> int:
+    def drain(self, job: JobRef, queue: str, batch: Callable[[], int | None], budget_seconds: float) -> int:
         """The body of a job that works through a backlog: run ``batch`` until it returns None.
 
         ``job`` is enqueued with ``once`` (a burst costs a handful of jobs, not one each). A job
@@ -132,13 +150,14 @@ class JobQueue:
                 break
         return handled
 
-    def _once_key(self, once: str) -> str:
-        return f"{self.key_prefix}:once:{once}"
+    def _once_key(self, once: OnceRef) -> str:
+        return f"{self.key_prefix}:once:{job_name(once)}"
 
     def enqueue_after_commit(
         self, session: Session, func: JobRef, *args: Any, queue: str = "default", **kwargs: Any
     ) -> None:
         """Enqueue once ``session`` commits; forget it if the session rolls back."""
+        _require_reference(func)
         pending: list[tuple[JobRef, tuple[Any, ...], str, dict[str, Any]]] = session.info.setdefault(
             "hotline_pending_jobs", []
         )

@@ -25,9 +25,6 @@ class Runtime:
     events: EventBus
     twilio: TwilioGateway
     clock: Callable[[], datetime] = field(default=utcnow)
-    # Handlers that may claim an inbound text before intake treats it as a complaint (e.g. a
-    # reply to a callback survey). Each returns a reply text, or None to let the next one try.
-    sms_handlers: list[Callable[..., str | None]] = field(default_factory=list)
 
     def now(self) -> datetime:
         return self.clock()

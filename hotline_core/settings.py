@@ -153,8 +153,14 @@ class Settings:
                 raise SettingsError("production needs REDIS_URL")
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
-        """Read the settings from ``env`` (default: the process environment)."""
+    def from_env(cls, env: dict[str, str] | None = None, *, keep_secret: bool = False, **overrides: Any) -> Settings:
+        """Read the settings from ``env`` (default: the process environment).
+
+        Without ``SECRET_KEY`` outside production, the development secret in the instance folder is
+        used if it exists; only with ``keep_secret`` (the CLI and ``wsgi.py``, so that sessions and
+        the simulator's signatures survive restarts) is one generated and written there. Otherwise
+        a fresh secret lives as long as the process and nothing is written.
+        """
         env = dict(os.environ if env is None else env)
         instance = Path(env.get("HOTLINE_INSTANCE_PATH") or Path.cwd() / "instance").resolve()
         environment = env.get("HOTLINE_ENV", "development").strip().lower()
@@ -164,7 +170,7 @@ class Settings:
         extra: dict[str, Any] = {}
         secret = env.get("SECRET_KEY", "").strip()
         if not secret:
-            secret = _instance_secret(instance) if environment != "production" else "unset"
+            secret = _instance_secret(instance, keep=keep_secret) if environment != "production" else "unset"
             extra["secret_key_generated"] = True
 
         database_url = env.get("DATABASE_URL", "").strip() or f"sqlite:///{instance / 'hotline.sqlite3'}"
@@ -210,14 +216,16 @@ class Settings:
         return settings
 
 
-def _instance_secret(instance: Path) -> str:
-    """A development secret kept in the instance folder, so sessions survive restarts."""
+def _instance_secret(instance: Path, *, keep: bool) -> str:
+    """A development secret kept in the instance folder (written only when ``keep``)."""
     path = instance / "secret_key"
     try:
         return path.read_text().strip()
     except FileNotFoundError:
-        instance.mkdir(parents=True, exist_ok=True)
         value = secrets.token_hex(32)
+        if not keep:
+            return value
+        instance.mkdir(parents=True, exist_ok=True)
         path.write_text(value)
         path.chmod(0o600)
         return value

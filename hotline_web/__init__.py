@@ -10,8 +10,9 @@ bp = Blueprint(
 
 
 def init_app(app: Flask) -> None:
-    from hotline_web import auth, context
+    from hotline_web import auth, context, errors
 
     app.register_blueprint(bp)
     context.init_app(app)
+    errors.init_app(app)
     auth.login_manager.init_app(app)

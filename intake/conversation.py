@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from hotline_core import outbox, phones
+from hotline_core.events import TextArrived
 from hotline_core.i18n import guess_language, t
 from hotline_core.models import OptOut, Ticket
 from hotline_core.models.messaging import Priority
@@ -56,10 +57,9 @@ def handle_sms(session: Session, runtime: Runtime, sms: InboundSms) -> SmsReply:
             outbox.queue_sms(session, runtime, to=phone_key, body=reply.text, kind=kind, priority=Priority.REPLY)
         return reply
 
-    for handler in runtime.sms_handlers:
-        claimed = handler(session, runtime, phone_key, sms.body)
-        if claimed is not None:
-            return _reply(session, runtime, SmsReply(claimed), phone_key)
+    claimed = runtime.events.ask(session, runtime, TextArrived(phone_key, sms.body))
+    if claimed is not None:
+        return _reply(session, runtime, SmsReply(claimed), phone_key)
 
     attachments = [AttachmentIn(kind="media", url=url, content_type=ctype) for url, ctype in sms.media]
     if not sms.body.strip() and not attachments:

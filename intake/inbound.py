@@ -35,8 +35,6 @@ log = logging.getLogger(__name__)
 Processor = Callable[[Session, Runtime, InboundEvent, bool], str | None]
 PROCESSORS: dict[str, Processor] = {}
 MAX_ATTEMPTS = 8
-PROCESS_JOB = "intake.inbound.process_job"
-DRAIN_JOB = "intake.inbound.drain_job"
 DRAIN_BUDGET_SECONDS = 50
 BATCH_SIZE = 20
 # Kinds the webhooks accept and leave to :func:`drain_job` (the others are processed in the request).
@@ -234,3 +232,8 @@ def sweep_job(older_than_seconds: float = 30) -> int:
     if backlog:
         runtime.jobs.enqueue(DRAIN_JOB, queue="intake", once=DRAIN_JOB)
     return len(ids) + backlog
+
+
+# Jobs are enqueued by reference (see hotline_core.queue.JobRef).
+PROCESS_JOB = process_job
+DRAIN_JOB = drain_job

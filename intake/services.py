@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from hotline_core import outbox, phones
 from hotline_core.audit import Actor
 from hotline_core.audit import record as audit
+from hotline_core.errors import HotlineError
 from hotline_core.events import CitizenMessageAdded, ComplaintReceived
 from hotline_core.i18n import guess_language, t
 from hotline_core.models import Area, Attachment, Category, Ticket, TicketEvent
@@ -26,13 +27,12 @@ from hotline_core.runtime import Runtime, current
 
 log = logging.getLogger(__name__)
 
-PROCESS_JOB = "intake.services.process_waiting_job"
 PROCESS_BUDGET_SECONDS = 50
 PROCESS_BATCH_SIZE = 10
 MAX_TEXT_LENGTH = 10_000
 
 
-class IntakeError(ValueError):
+class IntakeError(HotlineError):
     """A complaint that cannot be accepted as given; the message says why."""
 
 
@@ -92,10 +92,10 @@ def submit_complaint(session: Session, runtime: Runtime, complaint: Complaint) -
     in the caller's transaction; processing (classification, routing) is enqueued after commit.
     """
     if complaint.channel not in Channel.ALL:
-        raise IntakeError(f"unknown channel {complaint.channel!r}")
+        raise IntakeError("error.intake.unknown_channel", channel=complaint.channel)
     text = (complaint.text or "").strip()
     if len(text) > MAX_TEXT_LENGTH:
-        raise IntakeError(f"complaint text is longer than {MAX_TEXT_LENGTH} characters")
+        raise IntakeError("error.intake.text_too_long", limit=MAX_TEXT_LENGTH)
     if complaint.source_ref and not complaint.source_is_new:
         existing = find_by_source(session, complaint.channel, complaint.source_ref)
         if existing is not None:
@@ -120,7 +120,6 @@ def submit_complaint(session: Session, runtime: Runtime, complaint: Complaint) -
         text=text,
         category_id=category.id if category else None,
         area_id=area.id if area else None,
-        state=TicketState.RECEIVED,
         needs_review=complaint.needs_review,
         review_reason=complaint.review_reason,
         created_at=now,
@@ -157,7 +156,7 @@ def submit_complaint(session: Session, runtime: Runtime, complaint: Complaint) -
     if complaint.acknowledge_by_sms:
         acknowledge_by_sms(session, runtime, ticket, now)
     audit(session, Actor(f"citizen:{complaint.channel}"), "ticket.create", ticket, number=ticket.number)
-    runtime.jobs.enqueue_after_commit(session, PROCESS_JOB, queue="routing", once=PROCESS_JOB)
+    runtime.jobs.enqueue_after_commit(session, process_waiting_job, queue="routing", once=process_waiting_job)
     return ticket
 
 
@@ -166,7 +165,7 @@ def _lookup(session: Session, model: type[Category] | type[Area], code: str | No
         return None
     found = session.scalars(select(model).where(model.code == code)).first()
     if found is None:
-        raise IntakeError(f"unknown {model.__name__.lower()} {code!r}")
+        raise IntakeError(f"error.intake.unknown_{model.__name__.lower()}", code=code)
     return found
 
 
@@ -243,7 +242,7 @@ def add_citizen_message(
     ticket.last_citizen_message_at = now
     ticket.updated_at = now
     session.flush()
-    runtime.events.publish(session, CitizenMessageAdded(ticket.id, event.id))
+    runtime.events.publish(session, runtime, CitizenMessageAdded(ticket.id, event.id))
     return event
 
 
@@ -297,7 +296,7 @@ def process_ticket(session: Session, runtime: Runtime, ticket_id: int) -> bool:
     ticket = session.get(Ticket, ticket_id)
     if ticket is None or ticket.processed_at is not None:
         return False
-    runtime.events.publish(session, ComplaintReceived(ticket.id))
+    runtime.events.publish(session, runtime, ComplaintReceived(ticket.id))
     now = runtime.now()
     ticket.processed_at = now
     session.add(TicketEvent(ticket=ticket, at=now, kind="processed"))
@@ -330,7 +329,7 @@ def process_waiting_job(budget_seconds: float = PROCESS_BUDGET_SECONDS) -> int:
         after_id = ids[-1]
         return len(ids)
 
-    return runtime.jobs.drain(PROCESS_JOB, "routing", batch, budget_seconds)
+    return runtime.jobs.drain(process_waiting_job, "routing", batch, budget_seconds)
 
 
 def _process_batch(runtime: Runtime, after_id: int) -> list[int]:
@@ -369,5 +368,5 @@ def sweep_unprocessed_job(older_than_seconds: float = 60) -> int:
             select(func.count()).select_from(Ticket).where(Ticket.processed_at.is_(None), Ticket.created_at <= cutoff)
         )
     if waiting:
-        runtime.jobs.enqueue(PROCESS_JOB, queue="routing", once=PROCESS_JOB)
+        runtime.jobs.enqueue(process_waiting_job, queue="routing", once=process_waiting_job)
     return waiting or 0

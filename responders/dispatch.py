@@ -7,6 +7,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import select
 
+from hotline_core.errors import HotlineError
 from hotline_core.models import (
     AccountabilityEntry,
     Assignment,
@@ -21,8 +22,8 @@ from hotline_core.models import (
 from hotline_core.models.ticket import TicketState
 from hotline_web.auth import current_actor, roles_required
 from hotline_web.context import db_session, language, runtime, tr
+from hotline_web.errors import flash_refusal
 from responders import services
-from responders.services import PortalError
 from responders.tickets import suggestions, time_left
 
 bp = Blueprint("dispatch", __name__, url_prefix="/staff/dispatch", template_folder="templates")
@@ -104,9 +105,9 @@ def decide(request_id: int):  # type: ignore[no-untyped-def]
                 note=request.form.get("note", ""),
                 ip=current_actor().ip,
             )
-    except PortalError as exc:
-        flash(str(exc), "error")
-        return redirect(url_for("dispatch.extensions")), 303
+    except HotlineError as exc:
+        flash_refusal(exc)
+        return extensions(), exc.status
     flash(tr(f"action.extension.{decision}d"), "ok")
     return redirect(url_for("dispatch.extensions")), 303
 

@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 from hotline_core import phones
 from hotline_core.audit import Actor
 from hotline_core.audit import record as audit
+from hotline_core.errors import Label
 from hotline_core.models import (
     Assignment,
     CallbackCall,
-    Deadline,
     ExtensionRequest,
     Role,
     Ticket,
@@ -29,17 +29,19 @@ from hotline_core.models.ticket import TicketState
 from hotline_core.runtime import Runtime
 from hotline_core.twilio_gateway import NotConfigured, SendError
 from intake.services import AttachmentIn, add_attachment
+from responders.survey import start_survey_job
+from routing import lifecycle
 from routing import services as routing
 from routing.deadlines import ClockKind
-from routing.services import RoutingError
+from routing.lifecycle import TicketError
 
 MAX_TEXT = 5000
 ALL_TICKETS = (Role.DISPATCHER, Role.ADMIN, Role.LEADER)
 UNIT_ROLES = (Role.UNIT_STAFF, Role.UNIT_HEAD)
 
 
-class PortalError(ValueError):
-    """An action refused with a reason the user can act on."""
+class PortalError(TicketError):
+    """An action refused with a reason the user can act on (``error.portal.*``)."""
 
 
 def may_see(session: Session, user: User, ticket: Ticket) -> bool:
@@ -78,11 +80,12 @@ def _actor(user: User, ip: str | None = None) -> Actor:
 
 
 def _text(value: str, what: str) -> str:
+    """``what`` names the field (``field.<what>`` in the catalogue) for the error message."""
     value = (value or "").strip()
     if not value:
-        raise PortalError(f"{what} is required")
+        raise PortalError("error.portal.text_required", field=Label(f"field.{what}"))
     if len(value) > MAX_TEXT:
-        raise PortalError(f"{what} is longer than {MAX_TEXT} characters")
+        raise PortalError("error.portal.text_too_long", field=Label(f"field.{what}"), limit=MAX_TEXT)
     return value
 
 
@@ -98,7 +101,7 @@ def _acting_assignment(session: Session, user: User, ticket: Ticket) -> Assignme
     else:
         found = unit_assignment(session, user, ticket)
     if found is None:
-        raise PortalError("your unit has no active assignment on this ticket")
+        raise PortalError("error.portal.no_assignment")
     return found
 
 
@@ -107,30 +110,22 @@ def _acting_assignment(session: Session, user: User, ticket: Ticket) -> Assignme
 
 def sign_for(session: Session, runtime: Runtime, ticket: Ticket, user: User, ip: str | None = None) -> None:
     assignment = _acting_assignment(session, user, ticket)
-    try:
-        routing.sign_for(session, runtime, assignment, actor=_actor(user, ip))
-    except RoutingError as exc:
-        raise PortalError(str(exc)) from exc
+    routing.sign_for(session, runtime, assignment, actor=_actor(user, ip))
 
 
 def record_contact(
     session: Session, runtime: Runtime, ticket: Ticket, user: User, note: str, ip: str | None = None
 ) -> None:
     assignment = _acting_assignment(session, user, ticket)
-    now = runtime.now()
-    assignment.contacted_at = assignment.contacted_at or now
-    session.add(
-        TicketEvent(
-            ticket=ticket, at=now, kind="contacted", actor=_actor(user).name, body=_text(note, "a note of the contact")
-        )
+    lifecycle.record_contact(
+        session, assignment, runtime.now(), note=_text(note, "contact_note"), actor=_actor(user, ip)
     )
-    audit(session, _actor(user, ip), "ticket.contact", ticket)
 
 
 def reply(session: Session, runtime: Runtime, ticket: Ticket, user: User, text: str, ip: str | None = None) -> None:
     """A public answer: on the citizen's lookup page and by SMS."""
     _acting_assignment(session, user, ticket)
-    text = _text(text, "the reply")
+    text = _text(text, "reply")
     session.add(TicketEvent(ticket=ticket, at=runtime.now(), kind="replied", actor=_actor(user).name, body=text))
     routing.notify_citizen(session, runtime, ticket, "citizen.replied", text=text[:300])
     audit(session, _actor(user, ip), "ticket.reply", ticket)
@@ -138,7 +133,7 @@ def reply(session: Session, runtime: Runtime, ticket: Ticket, user: User, text: 
 
 def add_note(session: Session, runtime: Runtime, ticket: Ticket, user: User, text: str, ip: str | None = None) -> None:
     session.add(
-        TicketEvent(ticket=ticket, at=runtime.now(), kind="note", actor=_actor(user).name, body=_text(text, "the note"))
+        TicketEvent(ticket=ticket, at=runtime.now(), kind="note", actor=_actor(user).name, body=_text(text, "note"))
     )
     audit(session, _actor(user, ip), "ticket.note", ticket)
 
@@ -155,17 +150,14 @@ def resolve(
     """Close the unit's work with a resolution text and evidence; the citizen is told and surveyed."""
     assignment = _acting_assignment(session, user, ticket)
     if assignment.role != AssignmentRole.LEAD:
-        raise PortalError("only the lead unit resolves a ticket")
-    if assignment.state != AssignmentState.SIGNED:
-        raise PortalError("sign for the ticket before resolving it")
-    text = _text(text, "the resolution")
+        raise PortalError("error.portal.only_lead_resolves")
+    text = _text(text, "resolution")
     now = runtime.now()
+    routing.resolve(session, runtime, ticket, text=text, actor=_actor(user, ip))
     for item in evidence or []:
         add_attachment(session, ticket, item, now)
-    routing.resolve(session, runtime, ticket, text=text, actor=_actor(user, ip))
-    ticket.resolved_at = now
     routing.notify_citizen(session, runtime, ticket, "citizen.resolved", text=text[:300])
-    runtime.jobs.enqueue_after_commit(session, "responders.survey.start_survey_job", ticket.id, queue="messages")
+    runtime.jobs.enqueue_after_commit(session, start_survey_job, ticket.id, queue="messages")
 
 
 def return_ticket(
@@ -178,17 +170,14 @@ def return_ticket(
     ip: str | None = None,
 ) -> None:
     assignment = _acting_assignment(session, user, ticket)
-    try:
-        routing.return_ticket(
-            session,
-            runtime,
-            assignment,
-            reason=_text(reason, "a reason"),
-            suggested_unit_id=suggested_unit_id,
-            actor=_actor(user, ip),
-        )
-    except RoutingError as exc:
-        raise PortalError(str(exc)) from exc
+    routing.return_ticket(
+        session,
+        runtime,
+        assignment,
+        reason=_text(reason, "reason"),
+        suggested_unit_id=suggested_unit_id,
+        actor=_actor(user, ip),
+    )
 
 
 def request_extension(
@@ -203,19 +192,19 @@ def request_extension(
     assignment = _acting_assignment(session, user, ticket)
     deadline = routing.open_deadline(session, ticket.id, ClockKind.RESOLUTION)
     if deadline is None:
-        raise PortalError("the ticket has no running resolution deadline")
+        raise PortalError("error.ticket.no_resolution_clock", number=ticket.number or "")
     if new_due_at <= deadline.due_at:
-        raise PortalError("the new date must be later than the current deadline")
+        raise PortalError("error.portal.extension_not_later", due=deadline.due_at)
     if session.scalar(
         select(ExtensionRequest.id).where(ExtensionRequest.ticket_id == ticket.id, ExtensionRequest.state == "pending")
     ):
-        raise PortalError("an extension request for this ticket is already waiting for a decision")
+        raise PortalError("error.portal.extension_pending")
     request = ExtensionRequest(
         ticket_id=ticket.id,
         unit_id=assignment.unit_id,
         requested_by=user.id,
         requested_at=runtime.now(),
-        reason=_text(reason, "a reason"),
+        reason=_text(reason, "reason"),
         new_due_at=new_due_at,
     )
     session.add(request)
@@ -247,19 +236,16 @@ def decide_extension(
     ip: str | None = None,
 ) -> None:
     if request.state != "pending":
-        raise PortalError("this request has already been decided")
+        raise PortalError("error.portal.already_decided")
     ticket = session.get(Ticket, request.ticket_id)
     assert ticket is not None
     now = runtime.now()
     request.state, request.decided_by, request.decided_at = ("approved" if approve else "refused"), user.id, now
     request.decision_note = note.strip() or None
     if approve:
-        try:
-            routing.approve_extension(
-                session, runtime, ticket, until=request.new_due_at, reason=request.reason, actor=_actor(user, ip)
-            )
-        except (RoutingError, ValueError) as exc:
-            raise PortalError(str(exc)) from exc
+        routing.approve_extension(
+            session, runtime, ticket, until=request.new_due_at, reason=request.reason, actor=_actor(user, ip)
+        )
     else:
         session.add(
             TicketEvent(
@@ -281,19 +267,16 @@ def route(
     note: str = "",
     ip: str | None = None,
 ) -> None:
-    try:
-        routing.route_manually(
-            session,
-            runtime,
-            ticket,
-            lead_unit_id=lead_unit_id,
-            co_unit_ids=co_unit_ids,
-            category_id=category_id,
-            actor=_actor(user, ip),
-            note=note,
-        )
-    except RoutingError as exc:
-        raise PortalError(str(exc)) from exc
+    routing.route_manually(
+        session,
+        runtime,
+        ticket,
+        lead_unit_id=lead_unit_id,
+        co_unit_ids=co_unit_ids,
+        category_id=category_id,
+        actor=_actor(user, ip),
+        note=note,
+    )
 
 
 def duplicate_candidates(session: Session, ticket: Ticket, days: int = 7) -> list[Ticket]:
@@ -325,34 +308,7 @@ def duplicate_candidates(session: Session, ticket: Ticket, days: int = 7) -> lis
 def merge(
     session: Session, runtime: Runtime, duplicate: Ticket, into: Ticket, user: User, ip: str | None = None
 ) -> None:
-    if duplicate.id == into.id:
-        raise PortalError("a ticket cannot be merged into itself")
-    if into.merged_into_id is not None or into.state == TicketState.MERGED:
-        raise PortalError(f"ticket {into.number} is itself merged")
-    now = runtime.now()
-    for a in routing.active_assignments(session, duplicate.id):
-        a.state, a.ended_at = AssignmentState.ENDED, now
-    for d in session.scalars(
-        select(Deadline).where(
-            Deadline.ticket_id == duplicate.id, Deadline.met_at.is_(None), Deadline.closed_at.is_(None)
-        )
-    ):
-        d.closed_at = now
-    duplicate.state, duplicate.merged_into_id = TicketState.MERGED, into.id
-    session.add(
-        TicketEvent(ticket=duplicate, at=now, kind="merged", actor=_actor(user).name, data={"into": into.number})
-    )
-    session.add(
-        TicketEvent(
-            ticket=into,
-            at=now,
-            kind="merged_in",
-            actor=_actor(user).name,
-            body=duplicate.text,
-            data={"duplicate": duplicate.number},
-        )
-    )
-    audit(session, _actor(user, ip), "ticket.merge", duplicate, into=into.number)
+    lifecycle.merge(session, duplicate, into, runtime.now(), actor=_actor(user, ip))
 
 
 # --- masked call-back ----------------------------------------------------------------------------
@@ -371,11 +327,11 @@ def start_callback(
     with the hotline's number as caller ID. The citizen's number is never shown to the staff member."""
     _acting_assignment(session, user, ticket)
     if not user.phone:
-        raise PortalError("add your own phone number to your account first")
+        raise PortalError("error.portal.no_own_phone")
     if not (ticket.citizen_phone and ticket.citizen_phone_valid) or ticket.anonymous:
-        raise PortalError("the citizen left no number to call")
+        raise PortalError("error.portal.no_citizen_phone")
     if not runtime.settings.public_base_url:
-        raise PortalError("PUBLIC_BASE_URL is not set, so Twilio cannot fetch the call instructions")
+        raise PortalError("error.portal.no_public_url")
     call = CallbackCall(ticket_id=ticket.id, user_id=user.id, token=secrets.token_urlsafe(24), created_at=runtime.now())
     session.add(call)
     session.flush()
@@ -387,9 +343,9 @@ def start_callback(
             status_callback=f"{base}/twilio/callback/{call.token}/status",
         )
     except NotConfigured as exc:
-        raise PortalError("no Twilio account is configured: calls cannot be placed") from exc
+        raise PortalError("error.portal.twilio_not_configured") from exc
     except SendError as exc:
-        raise PortalError(f"the call could not be placed: {exc}") from exc
+        raise PortalError("error.portal.call_failed", detail=str(exc)[:200]) from exc
     call.call_sid, call.status = placed.sid, placed.status
     session.add(
         TicketEvent(

@@ -15,14 +15,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotline_core import outbox
-from hotline_core.audit import Actor
-from hotline_core.audit import record as audit
+from hotline_core.events import TextArrived
 from hotline_core.i18n import t
 from hotline_core.models import Survey, Ticket, TicketEvent
 from hotline_core.models.messaging import Priority
 from hotline_core.models.ticket import Channel, TicketState
 from hotline_core.runtime import Runtime, current
 from hotline_core.twilio_gateway import NotConfigured, SendError
+from routing import lifecycle
 from routing import services as routing
 
 UNSATISFIED_AT_MOST = 2
@@ -183,42 +183,27 @@ def finish(session: Session, runtime: Runtime, survey: Survey, ticket: Ticket) -
             session, runtime, ticket, reason="citizen: not solved" if survey.solved is False else "citizen: unsatisfied"
         )
         return t("survey.reopened", survey.language, number=ticket.number)
-    if ticket.state == TicketState.RESOLVED:
-        ticket.state = TicketState.CLOSED
-        session.add(TicketEvent(ticket=ticket, at=now, kind="closed", data={"by": "survey"}))
+    lifecycle.close(session, ticket, now, by="survey")
     return t("survey.thanks", survey.language)
 
 
 def reopen(session: Session, runtime: Runtime, ticket: Ticket, *, reason: str) -> None:
     """Redo (重办) with the same unit and fresh clocks; a second failure goes to the dispatcher."""
-    now = runtime.now()
-    ticket.redo_count += 1
-    session.add(
-        TicketEvent(
-            ticket=ticket,
-            at=now,
-            kind="reopened",
-            actor="citizen",
-            data={"reason": reason, "redo_count": ticket.redo_count},
-        )
+    cfg = routing.config(session, runtime)
+    back_to_unit = lifecycle.reopen(
+        session, ticket, runtime.now(), cfg, reason=reason, max_redos=MAX_REDOS_BEFORE_DISPATCH
     )
-    audit(session, Actor("citizen"), "ticket.reopen", ticket, reason=reason, redo_count=ticket.redo_count)
-    if ticket.redo_count > MAX_REDOS_BEFORE_DISPATCH or ticket.lead_unit_id is None:
-        ticket.state = TicketState.DISPATCH
-        session.add(
-            TicketEvent(
-                ticket=ticket,
-                at=now,
-                kind="queued_for_dispatch",
-                data={"reason": f"redo failed {ticket.redo_count} times: the dispatcher decides"},
-            )
-        )
-        return
-    routing.assign(session, runtime, ticket, ticket.lead_unit_id, [], actor=Actor.system(), reason=f"redo ({reason})")
+    if back_to_unit:
+        made = lifecycle.active_assignments(session, ticket.id)
+        sign_for = lifecycle.open_deadline(session, ticket.id, "sign_for")
+        resolution = lifecycle.open_deadline(session, ticket.id, "resolution")
+        assert sign_for is not None and resolution is not None
+        routing.notify_assigned(session, runtime, ticket, made, sign_for, resolution)
 
 
-def intercept_sms(session: Session, runtime: Runtime, phone: str, body: str) -> str | None:
-    """Registered in runtime.sms_handlers: a reply to a pending survey is an answer, not a complaint."""
+def intercept_sms(session: Session, runtime: Runtime, text: TextArrived) -> str | None:
+    """Subscribed to TextArrived: a reply to a pending survey is an answer, not a complaint."""
+    phone, body = text.phone, text.body
     if len((body or "").strip()) > 20:
         return None  # answers are short; a long text is a complaint even if it holds a digit
     survey = pending_for(session, phone)
@@ -242,7 +227,5 @@ def sweep_no_reply_job() -> int:
             if ticket is None:
                 continue
             session.add(TicketEvent(ticket=ticket, at=now, kind="survey_no_reply", data={"survey_id": survey.id}))
-            if ticket.state == TicketState.RESOLVED:
-                ticket.state = TicketState.CLOSED
-                session.add(TicketEvent(ticket=ticket, at=now, kind="closed", data={"by": "no reply"}))
+            lifecycle.close(session, ticket, now, by="no reply")
         return len(overdue)

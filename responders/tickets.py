@@ -15,6 +15,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import aliased
 
 from hotline_core.audit import record as audit
+from hotline_core.errors import HotlineError
 from hotline_core.models import (
     Assignment,
     Attachment,
@@ -29,6 +30,7 @@ from hotline_core.models import (
 from hotline_core.models.ticket import TicketState
 from hotline_web.auth import current_actor, roles_required
 from hotline_web.context import db_session, language, runtime, tr
+from hotline_web.errors import flash_refusal
 from intake import forms as intake_forms
 from intake.services import AttachmentIn
 from responders import services
@@ -240,7 +242,9 @@ def _evidence() -> list[AttachmentIn]:
         request.files.getlist("evidence"), settings.upload_max_files, settings.upload_max_bytes
     )
     if errors:
-        raise PortalError("; ".join(tr(key, **fields) for key, fields in errors))
+        raise PortalError(
+            "error.portal.evidence_rejected", detail="; ".join(tr(key, **fields) for key, fields in errors)
+        )
     return [intake_forms.store(settings.instance_path, checked, "evidence") for checked in files]
 
 
@@ -259,9 +263,10 @@ def act(number: str, action: str):  # type: ignore[no-untyped-def]
             tk = s.scalars(select(Ticket).where(Ticket.number == number)).one()
             u = s.merge(user(), load=False)
             _dispatch_action(s, rt, tk, u, action, form)
-    except (PortalError, ValueError) as exc:
-        flash(str(exc), "error")
-        return redirect(url_for("tickets.ticket", number=number)), 303
+    except HotlineError as exc:
+        # Shown on the ticket page itself, with the refusal's status (nothing was changed).
+        flash_refusal(exc)
+        return ticket(number), exc.status
     flash(tr(f"action.{action}.done"), "ok")
     return redirect(url_for("tickets.ticket", number=number)), 303
 
@@ -285,7 +290,7 @@ def _dispatch_action(s, rt, tk, u, action, form) -> None:  # type: ignore[no-unt
         try:
             day = datetime.strptime(raw, "%Y-%m-%d").date()
         except ValueError:
-            raise PortalError(tr("action.extension.bad_date")) from None
+            raise PortalError("action.extension.bad_date") from None
         due = datetime.combine(day, time(17, 30), tzinfo=rt.settings.tz)
         services.request_extension(s, rt, tk, u, form.get("reason", ""), due, ip)
     elif action == "callback":
@@ -293,7 +298,7 @@ def _dispatch_action(s, rt, tk, u, action, form) -> None:  # type: ignore[no-unt
     elif action == "route":
         lead = _int_or_none(form.get("lead_unit"))
         if lead is None:
-            raise PortalError(tr("action.route.need_unit"))
+            raise PortalError("action.route.need_unit")
         co = [int(v) for v in form.getlist("co_units") if v.isdigit()]
         services.route(
             s,
@@ -309,7 +314,7 @@ def _dispatch_action(s, rt, tk, u, action, form) -> None:  # type: ignore[no-unt
     elif action == "merge":
         into = s.scalars(select(Ticket).where(Ticket.number == form.get("into", "").strip())).first()
         if into is None:
-            raise PortalError(tr("action.merge.not_found"))
+            raise PortalError("action.merge.not_found")
         services.merge(s, rt, tk, into, u, ip)
     elif action == "pause":
         from routing import services as routing

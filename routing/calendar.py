@@ -42,6 +42,8 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
+from hotline_core.clock_types import require_aware
+
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 #: Common office hours of Chinese government departments: 08:30-12:00 and 13:30-17:30 (7.5 hours a day).
 DEFAULT_WORKING_PERIODS: tuple[tuple[time, time], ...] = ((time(8, 30), time(12, 0)), (time(13, 30), time(17, 30)))
@@ -50,15 +52,6 @@ MAX_CONSECUTIVE_NON_WORKING_DAYS = 366
 
 _ZERO = timedelta(0)
 _ONE_DAY = timedelta(days=1)
-
-
-def require_aware(moment: datetime, name: str = "datetime") -> datetime:
-    """Return ``moment`` in UTC; raise ``ValueError`` if it is naive (its zone would be a guess)."""
-    if not isinstance(moment, datetime):
-        raise TypeError(f"{name} must be a datetime, got {type(moment).__name__}")
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"{name} must be timezone-aware, got naive {moment.isoformat()}")
-    return moment.astimezone(UTC)
 
 
 def _require_duration(duration: timedelta) -> timedelta:

@@ -41,7 +41,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from routing.calendar import BusinessCalendar, Clock24x7, WorkingClock, require_aware
+from hotline_core.clock_types import Extension, Pause, PauseReason, require_aware
+from routing.calendar import BusinessCalendar, Clock24x7, WorkingClock
+
+__all__ = ["Extension", "Pause", "PauseReason"]  # the clock's inputs, defined with their column types
 
 #: Share of the allowed time after which a ticket is flagged as due soon.
 WARNING_SHARE = 0.75
@@ -70,11 +73,6 @@ class Urgency(StrEnum):
 class ClockKind(StrEnum):
     SIGN_FOR = "sign_for"
     RESOLUTION = "resolution"
-
-
-class PauseReason(StrEnum):
-    ARBITRATION = "arbitration"  # the unit returned the ticket and the dispatcher is deciding who owns it
-    AWAITING_CITIZEN = "awaiting_citizen"
 
 
 class ChangeKind(StrEnum):
@@ -217,60 +215,6 @@ def load_policies(config: Mapping[str, Mapping[str, Any]] | None) -> dict[str, D
     for name, entry in (config or {}).items():
         policies[name] = DeadlinePolicy.from_config(name, entry)
     return policies
-
-
-@dataclass(frozen=True)
-class Pause:
-    """An interval during which the clock is stopped; ``end=None`` means it is still going on."""
-
-    start: datetime
-    end: datetime | None = None
-    reason: str = PauseReason.AWAITING_CITIZEN
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "start", require_aware(self.start, "pause start"))
-        if self.end is not None:
-            end = require_aware(self.end, "pause end")
-            if end < self.start:
-                raise ValueError(f"pause ends ({end}) before it starts ({self.start})")
-            object.__setattr__(self, "end", end)
-
-
-@dataclass(frozen=True)
-class Extension:
-    """An approved extension: exactly one of ``by`` (time on the policy's clock), ``working_days`` or ``until``.
-
-    ``by`` and ``working_days`` are counted from the deadline as it stands when the extension is approved
-    (``at``); ``until`` replaces it outright (and may, as a correction, even move it earlier).
-    """
-
-    at: datetime
-    reason: str
-    by: timedelta | None = None
-    working_days: int | None = None
-    until: datetime | None = None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "at", require_aware(self.at, "extension time"))
-        if not self.reason or not self.reason.strip():
-            raise ValueError("an extension needs a reason")
-        given = [v for v in (self.by, self.working_days, self.until) if v is not None]
-        if len(given) != 1:
-            raise ValueError("an extension needs exactly one of by, working_days or until")
-        if self.by is not None and self.by <= _ZERO:
-            raise ValueError(f"an extension by a duration must be positive, got {self.by}")
-        if self.working_days is not None and (isinstance(self.working_days, bool) or self.working_days < 1):
-            raise ValueError(f"an extension by working days must be at least 1, got {self.working_days}")
-        if self.until is not None:
-            object.__setattr__(self, "until", require_aware(self.until, "extension until"))
-
-    def apply(self, deadline: datetime, clock: WorkingClock) -> datetime:
-        if self.by is not None:
-            return clock.add_working_time(deadline, self.by)
-        if self.working_days is not None:
-            return clock.add_working_days(deadline, self.working_days)
-        assert self.until is not None
-        return self.until
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from hotline_core.models import AccountabilityEntry, Deadline, EscalationStep, R
 from hotline_core.runtime import Runtime, current
 from routing import services
 from routing.config import RoutingConfig
+from routing.lifecycle import is_paused
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ def sweep(runtime: Runtime, limit: int = 5000) -> dict[str, int]:
             deadline = session.get(Deadline, deadline_id)
             if deadline is None or deadline.met_at is not None or deadline.closed_at is not None:
                 continue
-            if deadline.pauses and not (deadline.pauses[-1] or {}).get("end"):
+            if is_paused(deadline):
                 continue  # the clock is stopped: nothing can fall due
             clock = services.ticket_clock(deadline, cfg)
             outcome = clock.evaluate(now)

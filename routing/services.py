@@ -4,7 +4,7 @@ change says why."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -12,21 +12,20 @@ from sqlalchemy.orm import Session
 
 from hotline_core import outbox
 from hotline_core.audit import Actor
-from hotline_core.audit import record as audit
 from hotline_core.events import ComplaintReceived
 from hotline_core.i18n import t
 from hotline_core.models import Area, Assignment, Category, Deadline, RoutingRule, Ticket, TicketEvent, Unit
 from hotline_core.models.messaging import Priority
-from hotline_core.models.routing import AssignmentRole, AssignmentState
 from hotline_core.models.ticket import TicketState
 from hotline_core.runtime import Runtime
-from routing import engine, model_store
+from routing import engine, lifecycle, model_store
 from routing.config import RoutingConfig, load_config
-from routing.deadlines import ClockKind, Extension, Pause, TicketClock
+from routing.deadlines import TicketClock
+from routing.lifecycle import TicketError
 
 
-class RoutingError(ValueError):
-    """A routing action that cannot be done as asked; the message says why."""
+class RoutingError(TicketError):
+    """A routing action that cannot be done as asked; the key says why (``error.routing.*``)."""
 
 
 # --- directory snapshot --------------------------------------------------------------------------
@@ -69,11 +68,9 @@ def _routing_inputs(session: Session, runtime: Runtime) -> tuple[RoutingConfig, 
 # --- automatic routing ---------------------------------------------------------------------------
 
 
-def on_complaint_received(session: Session, event: ComplaintReceived) -> None:
+def on_complaint_received(session: Session, runtime: Runtime, event: ComplaintReceived) -> None:
     """Subscribed to intake's ComplaintReceived (see hotline_app.bootstrap)."""
-    from hotline_core.runtime import current
-
-    route_new_ticket(session, current(), event.ticket_id)
+    route_new_ticket(session, runtime, event.ticket_id)
 
 
 def route_new_ticket(session: Session, runtime: Runtime, ticket_id: int) -> engine.Decision | None:
@@ -103,10 +100,7 @@ def route_new_ticket(session: Session, runtime: Runtime, ticket_id: int) -> engi
     ticket.policy = decision.policy
     session.add(TicketEvent(ticket=ticket, at=now, kind="classified", data=decision.as_event_data()))
     if decision.manual:
-        ticket.state = TicketState.DISPATCH
-        session.add(
-            TicketEvent(ticket=ticket, at=now, kind="queued_for_dispatch", data={"reason": decision.manual_reason})
-        )
+        lifecycle.queue_for_dispatch(session, ticket, now, reason=decision.manual_reason or "")
         return decision
     assert decision.lead_unit_id is not None
     assign(
@@ -122,38 +116,10 @@ def route_new_ticket(session: Session, runtime: Runtime, ticket_id: int) -> engi
     return decision
 
 
-# --- assignment and deadlines --------------------------------------------------------------------
+# --- assignment and deadlines: the service layer over routing.lifecycle -----------------------
 
-
-def _unit(session: Session, unit_id: int | None) -> Unit:
-    unit = session.get(Unit, unit_id) if unit_id is not None else None
-    if unit is None or not unit.active:
-        raise RoutingError(f"unit {unit_id} does not exist or is not active")
-    return unit
-
-
-def active_assignments(session: Session, ticket_id: int) -> list[Assignment]:
-    return list(
-        session.scalars(
-            select(Assignment)
-            .where(Assignment.ticket_id == ticket_id, Assignment.state.in_(AssignmentState.ACTIVE))
-            .order_by(Assignment.id)
-        )
-    )
-
-
-def open_deadline(session: Session, ticket_id: int, kind: str) -> Deadline | None:
-    return session.scalars(
-        select(Deadline)
-        .where(
-            Deadline.ticket_id == ticket_id,
-            Deadline.kind == kind,
-            Deadline.met_at.is_(None),
-            Deadline.closed_at.is_(None),
-        )
-        .order_by(Deadline.id.desc())
-        .limit(1)
-    ).first()
+active_assignments = lifecycle.active_assignments
+open_deadline = lifecycle.open_deadline
 
 
 def assign(
@@ -167,52 +133,23 @@ def assign(
     reason: str,
     cfg: RoutingConfig | None = None,
 ) -> list[Assignment]:
-    """Give the ticket to a lead unit (and co-handling units): one ticket, several assignments.
-
-    The sign-for clock starts afresh for the new lead; the resolution clock starts now, or resumes if
-    the ticket was returned and arbitrated (its pause ends here).
-    """
+    """Give the ticket to its units (``lifecycle.assign``) and tell them and the citizen."""
     cfg = cfg or config(session, runtime)
-    lead = _unit(session, lead_unit_id)
-    co = [_unit(session, u) for u in dict.fromkeys(co_unit_ids) if u != lead_unit_id]
-    now = runtime.now()
-    for old in active_assignments(session, ticket.id):
-        old.state, old.ended_at = AssignmentState.ENDED, now
-    old_sign_for = open_deadline(session, ticket.id, ClockKind.SIGN_FOR)
-    if old_sign_for is not None:
-        old_sign_for.closed_at = now
-    made = [Assignment(ticket_id=ticket.id, unit_id=lead.id, role=AssignmentRole.LEAD, assigned_at=now)]
-    made += [Assignment(ticket_id=ticket.id, unit_id=u.id, role=AssignmentRole.CO, assigned_at=now) for u in co]
-    session.add_all(made)
-    session.flush()
-    ticket.state = TicketState.ASSIGNED
-    ticket.lead_unit_id = lead.id
-    ticket.updated_at = now
-    policy = ticket.policy or "general"
-    ticket.policy = policy
-    for a in made:
-        session.add(
-            TicketEvent(
-                ticket=ticket,
-                at=now,
-                kind="assigned",
-                actor=actor.name,
-                data={
-                    "unit_id": a.unit_id,
-                    "unit": session.get(Unit, a.unit_id).code,
-                    "role": a.role,
-                    "assignment_id": a.id,
-                    "reason": reason,
-                },
-            )
-        )
-    sign_for = _start_deadline(session, ticket, made[0], ClockKind.SIGN_FOR, policy, now, cfg)
-    resolution = open_deadline(session, ticket.id, ClockKind.RESOLUTION)
-    if resolution is None:
-        resolution = _start_deadline(session, ticket, made[0], ClockKind.RESOLUTION, policy, now, cfg)
-    else:
-        resolution.assignment_id, resolution.unit_id = made[0].id, lead.id
-        _end_pause(session, ticket, resolution, now, cfg, reason="reassigned after arbitration")
+    made, sign_for_clock, resolution = lifecycle.assign(
+        session, ticket, lead_unit_id, co_unit_ids, runtime.now(), cfg, actor=actor, reason=reason
+    )
+    notify_assigned(session, runtime, ticket, made, sign_for_clock, resolution)
+    return made
+
+
+def notify_assigned(
+    session: Session,
+    runtime: Runtime,
+    ticket: Ticket,
+    made: list[Assignment],
+    sign_for_clock: Deadline,
+    resolution: Deadline,
+) -> None:
     for a in made:
         _notify_unit(
             session,
@@ -220,9 +157,11 @@ def assign(
             ticket,
             a.unit_id,
             "notify.assigned",
-            due=_local(runtime, sign_for.due_at),
+            due=_local(runtime, sign_for_clock.due_at),
             resolve_due=_local(runtime, resolution.due_at),
         )
+    lead = session.get(Unit, made[0].unit_id)
+    assert lead is not None
     notify_citizen(
         session,
         runtime,
@@ -231,115 +170,10 @@ def assign(
         unit=lead.name(ticket.language),
         due=_local(runtime, resolution.due_at),
     )
-    audit(session, actor, "ticket.assign", ticket, lead=lead.code, co=[u.code for u in co], reason=reason)
-    return made
-
-
-def _start_deadline(
-    session: Session, ticket: Ticket, assignment: Assignment, kind: str, policy: str, now: datetime, cfg: RoutingConfig
-) -> Deadline:
-    clock = TicketClock(now, cfg.policy(policy), kind, calendar=cfg.calendar)
-    due = clock.base_deadline()
-    deadline = Deadline(
-        ticket_id=ticket.id,
-        assignment_id=assignment.id,
-        unit_id=assignment.unit_id,
-        kind=kind,
-        policy=cfg.policy(policy).name,
-        started_at=now,
-        due_at=due,
-    )
-    session.add(deadline)
-    session.flush()
-    session.add(
-        TicketEvent(
-            ticket=ticket,
-            at=now,
-            kind="deadline_set",
-            data={
-                "deadline_id": deadline.id,
-                "clock": kind,
-                "policy": deadline.policy,
-                "due_at": due.isoformat(),
-                "allowance": str(cfg.policy(policy).allowance(kind)),
-                "reason": "policy",
-            },
-        )
-    )
-    return deadline
 
 
 def ticket_clock(deadline: Deadline, cfg: RoutingConfig) -> TicketClock:
-    pauses = [
-        Pause(
-            datetime.fromisoformat(p["start"]),
-            datetime.fromisoformat(p["end"]) if p.get("end") else None,
-            p.get("reason", "awaiting_citizen"),
-        )
-        for p in deadline.pauses or []
-    ]
-    extensions = [
-        Extension(
-            datetime.fromisoformat(e["at"]),
-            e["reason"],
-            by=timedelta(seconds=e["by_seconds"]) if e.get("by_seconds") else None,
-            working_days=e.get("working_days"),
-            until=datetime.fromisoformat(e["until"]) if e.get("until") else None,
-        )
-        for e in deadline.extensions or []
-    ]
-    return TicketClock(
-        deadline.started_at, cfg.policy(deadline.policy), deadline.kind, pauses, extensions, cfg.calendar
-    )
-
-
-def recompute(
-    session: Session, ticket: Ticket, deadline: Deadline, now: datetime, cfg: RoutingConfig, reason: str
-) -> None:
-    old = deadline.due_at
-    new = ticket_clock(deadline, cfg).deadline(now)
-    if new != old:
-        deadline.due_at = new
-        session.add(
-            TicketEvent(
-                ticket=ticket,
-                at=now,
-                kind="deadline_changed",
-                data={
-                    "deadline_id": deadline.id,
-                    "clock": deadline.kind,
-                    "old": old.isoformat(),
-                    "new": new.isoformat(),
-                    "reason": reason,
-                },
-            )
-        )
-
-
-def _end_pause(
-    session: Session, ticket: Ticket, deadline: Deadline, now: datetime, cfg: RoutingConfig, reason: str
-) -> None:
-    pauses = [dict(p) for p in deadline.pauses or []]
-    if pauses and not pauses[-1].get("end"):
-        pauses[-1]["end"] = now.isoformat()
-        deadline.pauses = pauses
-        session.add(
-            TicketEvent(
-                ticket=ticket, at=now, kind="clock_resumed", data={"deadline_id": deadline.id, "reason": reason}
-            )
-        )
-        recompute(session, ticket, deadline, now, cfg, f"clock paused ({pauses[-1].get('reason')}) until now")
-
-
-def _start_pause(session: Session, ticket: Ticket, deadline: Deadline, now: datetime, reason: str) -> None:
-    pauses = [dict(p) for p in deadline.pauses or []]
-    if pauses and not pauses[-1].get("end"):
-        return
-    pauses.append({"start": now.isoformat(), "end": None, "reason": reason})
-    deadline.pauses = pauses
-    session.add(
-        TicketEvent(ticket=ticket, at=now, kind="clock_paused", data={"deadline_id": deadline.id, "reason": reason})
-    )
+    return lifecycle.clock_of(deadline, cfg)
 
 
 def route_manually(
@@ -353,13 +187,14 @@ def route_manually(
     actor: Actor,
     note: str = "",
 ) -> list[Assignment]:
-    """A dispatcher's routing. The final category becomes training data for the classifier."""
-    if ticket.state not in (TicketState.RECEIVED, TicketState.DISPATCH, TicketState.ASSIGNED, TicketState.SIGNED):
-        raise RoutingError(f"ticket {ticket.number} is {ticket.state} and cannot be routed")
+    """A dispatcher's routing (or arbitration of a returned ticket). The final category becomes
+    training data for the classifier."""
+    if not lifecycle.allowed(ticket, lifecycle.Command.ASSIGN):
+        raise lifecycle.refused(ticket, lifecycle.Command.ASSIGN)
     if category_id is not None:
         category = session.get(Category, category_id)
         if category is None:
-            raise RoutingError(f"category {category_id} does not exist")
+            raise RoutingError("error.routing.unknown_category", category=category_id)
         previous = ticket.category_id
         ticket.category_id = category.id
         session.add(
@@ -391,63 +226,24 @@ def return_ticket(
     suggested_unit_id: int | None,
     actor: Actor,
 ) -> None:
-    """A unit says the ticket is not theirs: within the return window, with a reason and a suggestion."""
-    cfg = config(session, runtime)
-    now = runtime.now()
-    if not (reason or "").strip():
-        raise RoutingError("a return needs a reason")
-    if assignment.state not in AssignmentState.ACTIVE or assignment.role != AssignmentRole.LEAD:
-        raise RoutingError("only the lead unit's active assignment can be returned")
-    if suggested_unit_id is not None:
-        _unit(session, suggested_unit_id)
-    window_end = cfg.calendar.add_working_days(assignment.assigned_at, cfg.return_window_working_days)
-    if now > window_end:
-        raise RoutingError(f"the return window ended at {_local(runtime, window_end)}; ask the dispatcher")
-    ticket = session.get(Ticket, assignment.ticket_id)
-    assert ticket is not None
-    assignment.state, assignment.returned_at = AssignmentState.RETURNED, now
-    assignment.return_reason, assignment.suggested_unit_id = reason.strip(), suggested_unit_id
-    for co in active_assignments(session, ticket.id):
-        co.state, co.ended_at = AssignmentState.ENDED, now
-    sign_for = open_deadline(session, ticket.id, ClockKind.SIGN_FOR)
-    if sign_for is not None:
-        sign_for.closed_at = now
-    resolution = open_deadline(session, ticket.id, ClockKind.RESOLUTION)
-    if resolution is not None:
-        _start_pause(session, ticket, resolution, now, "arbitration")
-    ticket.state = TicketState.DISPATCH
-    ticket.updated_at = now
-    session.add(
-        TicketEvent(
-            ticket=ticket,
-            at=now,
-            kind="returned",
-            actor=actor.name,
-            body=reason.strip(),
-            data={
-                "assignment_id": assignment.id,
-                "unit_id": assignment.unit_id,
-                "suggested_unit_id": suggested_unit_id,
-            },
-        )
+    """A unit says the ticket is not theirs (``lifecycle.return_ticket``)."""
+    lifecycle.return_ticket(
+        session,
+        assignment,
+        runtime.now(),
+        config(session, runtime),
+        reason=reason,
+        suggested_unit_id=suggested_unit_id,
+        actor=actor,
     )
-    audit(session, actor, "ticket.return", ticket, reason=reason.strip(), suggested_unit_id=suggested_unit_id)
 
 
 def pause_clock(session: Session, runtime: Runtime, ticket: Ticket, *, reason: str, actor: Actor) -> None:
-    deadline = open_deadline(session, ticket.id, ClockKind.RESOLUTION)
-    if deadline is None:
-        raise RoutingError("the ticket has no running resolution clock")
-    _start_pause(session, ticket, deadline, runtime.now(), reason)
-    audit(session, actor, "deadline.pause", ticket, reason=reason)
+    lifecycle.pause(session, ticket, runtime.now(), reason=reason, actor=actor)
 
 
 def resume_clock(session: Session, runtime: Runtime, ticket: Ticket, *, actor: Actor) -> None:
-    deadline = open_deadline(session, ticket.id, ClockKind.RESOLUTION)
-    if deadline is None:
-        raise RoutingError("the ticket has no running resolution clock")
-    _end_pause(session, ticket, deadline, runtime.now(), config(session, runtime), reason="resumed")
-    audit(session, actor, "deadline.resume", ticket)
+    lifecycle.resume(session, ticket, runtime.now(), config(session, runtime), actor=actor)
 
 
 def approve_extension(
@@ -460,60 +256,24 @@ def approve_extension(
     until: datetime | None = None,
     working_days: int | None = None,
 ) -> Deadline:
-    deadline = open_deadline(session, ticket.id, ClockKind.RESOLUTION)
-    if deadline is None:
-        raise RoutingError("the ticket has no running resolution clock")
-    now = runtime.now()
-    extension = Extension(now, reason, working_days=working_days, until=until)  # validates
-    extensions = [
-        *(deadline.extensions or []),
-        {
-            "at": extension.at.isoformat(),
-            "reason": extension.reason,
-            "working_days": extension.working_days,
-            "until": extension.until.isoformat() if extension.until else None,
-        },
-    ]
-    deadline.extensions = extensions
-    recompute(session, ticket, deadline, now, config(session, runtime), f"extension approved: {reason}")
-    audit(session, actor, "deadline.extend", ticket, reason=reason, due_at=deadline.due_at.isoformat())
-    return deadline
+    return lifecycle.extend(
+        session,
+        ticket,
+        runtime.now(),
+        config(session, runtime),
+        reason=reason,
+        actor=actor,
+        until=until,
+        working_days=working_days,
+    )
 
 
 def sign_for(session: Session, runtime: Runtime, assignment: Assignment, *, actor: Actor) -> None:
-    if assignment.state != AssignmentState.ASSIGNED:
-        raise RoutingError("this assignment is not waiting to be signed for")
-    now = runtime.now()
-    assignment.state, assignment.signed_at = AssignmentState.SIGNED, now
-    ticket = session.get(Ticket, assignment.ticket_id)
-    assert ticket is not None
-    if assignment.role == AssignmentRole.LEAD:
-        ticket.state = TicketState.SIGNED
-        deadline = open_deadline(session, ticket.id, ClockKind.SIGN_FOR)
-        if deadline is not None:
-            deadline.met_at = now
-    session.add(
-        TicketEvent(
-            ticket=ticket,
-            at=now,
-            kind="signed",
-            actor=actor.name,
-            data={"assignment_id": assignment.id, "unit_id": assignment.unit_id},
-        )
-    )
-    audit(session, actor, "ticket.sign_for", ticket)
+    lifecycle.sign_for(session, assignment, runtime.now(), actor=actor)
 
 
 def resolve(session: Session, runtime: Runtime, ticket: Ticket, *, text: str, actor: Actor) -> None:
-    now = runtime.now()
-    deadline = open_deadline(session, ticket.id, ClockKind.RESOLUTION)
-    if deadline is not None:
-        deadline.met_at = now
-    for a in active_assignments(session, ticket.id):
-        a.state, a.resolved_at = AssignmentState.RESOLVED, now
-    ticket.state = TicketState.RESOLVED
-    session.add(TicketEvent(ticket=ticket, at=now, kind="resolved", actor=actor.name, body=text))
-    audit(session, actor, "ticket.resolve", ticket)
+    lifecycle.resolve(session, ticket, runtime.now(), text=text, actor=actor)
 
 
 # --- notifications -------------------------------------------------------------------------------

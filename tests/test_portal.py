@@ -106,14 +106,37 @@ def test_a_unit_signs_for_replies_and_resolves_with_evidence(app, runtime, drain
     assert "已责成物业公司退还多收费用" in lookup
 
 
-def test_validation_errors_are_shown_and_nothing_changes(app, runtime):
+def refused(client, number, action, status=400, **data):
+    """A refused action answers with the ticket page, the refusal flashed, and the refusal's status."""
+    response = client.post(f"/staff/tickets/{number}/{action}", data=data)
+    assert response.status_code == status, response.get_data(as_text=True)
+    return response.get_data(as_text=True)
+
+
+def test_validation_errors_are_shown_in_the_readers_language_and_nothing_changes(app, runtime):
     ticket = housing_ticket(runtime)
     client = sign_in(app, "unitstaff")
-    page = act(client, ticket.number, "resolve", text="done")
-    assert "sign for the ticket before resolving it" in page
-    page = act(client, ticket.number, "reply", text="   ")
-    assert "the reply is required" in page
+    page = refused(client, ticket.number, "resolve", text="done")
+    assert "请先签收工单再办结。" in page and ticket.number in page
+    page = refused(client, ticket.number, "reply", text="   ")
+    assert "请填写答复内容。" in page
+    client.set_cookie("lang", "en")
+    page = refused(client, ticket.number, "resolve", text="done")
+    assert "Sign for the ticket before resolving it." in page
+    assert "请先签收" not in page
     assert get(runtime, Ticket, id=ticket.id)[0].state == "assigned"
+
+
+def test_an_action_the_state_does_not_allow_is_a_conflict(app, runtime):
+    ticket = housing_ticket(runtime)
+    client = sign_in(app, "unitstaff")
+    act(client, ticket.number, "sign")
+    act(client, ticket.number, "resolve", text="物业已退费")
+    page = refused(client, ticket.number, "contact", status=400, note="又打了电话")
+    assert "您所在单位在此工单上没有有效派单。" in page
+    page = refused(sign_in(app, "dispatcher"), ticket.number, "pause", status=409, reason="awaiting_citizen")
+    assert f"工单 {ticket.number} 当前状态为“已办结”，不能暂停计时。" in page
+    assert get(runtime, Ticket, id=ticket.id)[0].state == "resolved"
 
 
 def resolve(app, runtime, ticket):
@@ -219,8 +242,8 @@ def test_an_extension_request_is_approved_by_the_dispatcher(app, runtime):
 
 def test_an_earlier_date_cannot_be_requested(app, runtime):
     ticket = housing_ticket(runtime)
-    page = act(sign_in(app, "unitstaff"), ticket.number, "extension", reason="x", new_date="2026-11-24")
-    assert "later than the current deadline" in page
+    page = refused(sign_in(app, "unitstaff"), ticket.number, "extension", reason="x", new_date="2026-11-24")
+    assert "新的日期必须晚于当前时限" in page
 
 
 def test_the_dispatcher_merges_a_duplicate(app, runtime):

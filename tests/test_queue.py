@@ -25,14 +25,14 @@ def embedded():
 
 
 def test_the_embedded_worker_thread_runs_jobs(embedded):
-    embedded.enqueue("tests.jobs.remember", "now")
+    embedded.enqueue(jobs.remember, "now")
     wait_for(lambda: jobs.RAN, timeout=5)
     assert jobs.RAN[0][0] == "now"
 
 
 def test_the_embedded_mode_runs_scheduled_jobs(embedded):
     enqueued_at = time.monotonic()
-    embedded.enqueue("tests.jobs.remember", "later", delay=2)
+    embedded.enqueue(jobs.remember, "later", delay=2)
     wait_for(lambda: jobs.RAN, timeout=8)
     label, ran_at = jobs.RAN[0]
     # RQ keeps scheduled times to the whole second, so a 2 s delay runs after 1 to 3 s.
@@ -49,14 +49,14 @@ def test_the_embedded_runner_stops_cleanly():
 def test_jobs_wait_for_the_commit_and_vanish_with_a_rollback(runtime):
     with runtime.db.session() as s:
         s.add(user_row("committed"))
-        runtime.jobs.enqueue_after_commit(s, "tests.jobs.remember", "committed")
+        runtime.jobs.enqueue_after_commit(s, jobs.remember, "committed")
         s.flush()
         assert runtime.jobs.pending_count() == 0
         s.commit()
     assert runtime.jobs.pending_count() == 1
     with runtime.db.session() as s:
         s.add(user_row("rolled-back"))
-        runtime.jobs.enqueue_after_commit(s, "tests.jobs.remember", "rolled back")
+        runtime.jobs.enqueue_after_commit(s, jobs.remember, "rolled back")
         s.flush()
         s.rollback()
         s.commit()
@@ -74,7 +74,7 @@ def user_row(name):
 def test_the_beat_enqueues_each_periodic_job_once_per_period_across_processes(runtime):
     other_process = JobQueue.__new__(JobQueue)
     other_process.__dict__.update(runtime.jobs.__dict__)  # same Redis, separate beat
-    job = PeriodicJob("test-remember", "tests.jobs.remember", every=60, queue="default")
+    job = PeriodicJob("test-remember", jobs.remember, every=60, queue="default")
     runtime.jobs.periodic = [job]
     other_process.periodic = [job]
     now = 1_800_000_000.0
@@ -85,4 +85,16 @@ def test_the_beat_enqueues_each_periodic_job_once_per_period_across_processes(ru
 
 def test_an_unreachable_redis_makes_enqueue_report_failure_not_raise():
     broken = JobQueue("redis://127.0.0.1:1/0")
-    assert broken.enqueue("tests.jobs.remember", "x") is False
+    assert broken.enqueue(jobs.remember, "x") is False
+
+
+def test_a_job_named_by_a_dotted_string_is_refused_when_enqueued():
+    embedded = JobQueue(None)
+    with pytest.raises(TypeError, match="function reference"):
+        embedded.enqueue("tests.jobs.remember", "x")
+
+
+def test_every_periodic_job_is_a_function_reference():
+    from hotline_app.bootstrap import PERIODIC_JOBS
+
+    assert PERIODIC_JOBS and all(callable(job.func) and not isinstance(job.func, str) for job in PERIODIC_JOBS)

@@ -76,7 +76,27 @@ def test_production_needs_a_secret_postgres_and_redis():
         settings(HOTLINE_ENV="production", DATABASE_URL="postgresql://db/h")
 
 
-def test_a_generated_development_secret_survives_restarts(tmp_path):
-    first = Settings.from_env({"HOTLINE_INSTANCE_PATH": str(tmp_path)})
+def test_a_kept_development_secret_survives_restarts(tmp_path):
+    first = Settings.from_env({"HOTLINE_INSTANCE_PATH": str(tmp_path)}, keep_secret=True)
     second = Settings.from_env({"HOTLINE_INSTANCE_PATH": str(tmp_path)})
     assert first.secret_key == second.secret_key and len(first.secret_key) == 64
+
+
+def test_settings_write_no_secret_unless_asked(tmp_path):
+    first = Settings.from_env({"HOTLINE_INSTANCE_PATH": str(tmp_path / "instance")})
+    second = Settings.from_env({"HOTLINE_INSTANCE_PATH": str(tmp_path / "instance")})
+    assert len(first.secret_key) == 64 and first.secret_key != second.secret_key
+    assert not (tmp_path / "instance").exists()
+
+
+def test_the_app_factory_makes_nothing_current_and_writes_nothing(tmp_path):
+    from hotline_app.factory import create_app
+    from hotline_core import runtime as runtime_module
+
+    runtime_module.set_current(None)
+    env = {"HOTLINE_INSTANCE_PATH": str(tmp_path / "instance"), "DATABASE_URL": f"sqlite:///{tmp_path}/h.sqlite3"}
+    app = create_app(Settings.from_env(env))
+    assert app.extensions["hotline"].settings.database_url.endswith("h.sqlite3")
+    with pytest.raises(RuntimeError, match="no hotline runtime"):
+        runtime_module.current()
+    assert list(tmp_path.iterdir()) == []

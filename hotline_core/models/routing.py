@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from hotline_core.clock_types import Extension, ExtensionList, Pause, PauseList
 from hotline_core.db import Base, utcnow
 
 
@@ -97,8 +98,8 @@ class Deadline(Base):
     due_at: Mapped[datetime]
     met_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
-    pauses: Mapped[list[Any]] = mapped_column(default=list)
-    extensions: Mapped[list[Any]] = mapped_column(default=list)
+    pauses: Mapped[list[Pause]] = mapped_column(PauseList, default=list)
+    extensions: Mapped[list[Extension]] = mapped_column(ExtensionList, default=list)
 
 
 class EscalationStep(Base):

@@ -19,7 +19,8 @@ class Channel:
 
 
 class TicketState:
-    """States are data: later stages (routing, the unit portal) add their own."""
+    """The states a ticket can be in. Which command moves it from one to another is
+    ``routing.lifecycle.TRANSITIONS``, the only code that assigns ``Ticket.state``."""
 
     RECEIVED = "received"
     DISPATCH = "dispatch"
@@ -27,7 +28,6 @@ class TicketState:
     SIGNED = "signed"
     RESOLVED = "resolved"
     CLOSED = "closed"
-    REOPENED = "reopened"
     MERGED = "merged"
     OPEN = (RECEIVED, DISPATCH, ASSIGNED, SIGNED)
 

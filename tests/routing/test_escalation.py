@@ -152,4 +152,4 @@ def test_two_sweeps_at_once_fire_each_step_once(runtime, clock, ticket):
 
 
 def test_the_sweep_is_a_periodic_job(runtime):
-    assert any(job.func == "routing.escalation.sweep_job" for job in runtime.jobs.periodic)
+    assert any(job.func is escalation.sweep_job for job in runtime.jobs.periodic)

@@ -10,7 +10,7 @@ from hotline_core.audit import Actor
 from hotline_core.models import Assignment, Deadline, OutboxMessage, Ticket, TicketEvent, Unit
 from intake.services import process_ticket_job
 from routing import services
-from routing.services import RoutingError
+from routing.lifecycle import TicketError
 from tests.factories import complaint, demo_city
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -154,7 +154,7 @@ def test_a_dispatcher_routes_from_the_queue_and_the_category_becomes_training_da
 
 def test_routing_to_a_unit_that_does_not_exist_is_refused(runtime):
     ticket, _, _ = routed(runtime, "我有个事情想说一下")
-    with runtime.db.transaction() as s, pytest.raises(RoutingError, match="does not exist"):
+    with runtime.db.transaction() as s, pytest.raises(TicketError, match="does not exist"):
         services.route_manually(s, runtime, s.get(Ticket, ticket.id), lead_unit_id=99999, actor=DISPATCHER)
 
 
@@ -200,7 +200,7 @@ def test_a_returned_ticket_goes_back_to_dispatch_and_its_clock_pauses(runtime, c
 def test_a_return_after_one_working_day_is_refused(runtime, clock):
     ticket, _, _ = routed(runtime, "办事窗口推诿扯皮，让我来回跑了五次")
     clock.advance(2 * 24 * 3600)  # Wednesday
-    with runtime.db.transaction() as s, pytest.raises(RoutingError, match="return window"):
+    with runtime.db.transaction() as s, pytest.raises(TicketError, match="return window"):
         services.return_ticket(
             s,
             runtime,
@@ -213,7 +213,7 @@ def test_a_return_after_one_working_day_is_refused(runtime, clock):
 
 def test_a_return_needs_a_reason(runtime):
     ticket, _, _ = routed(runtime, "办事窗口推诿扯皮，让我来回跑了五次")
-    with runtime.db.transaction() as s, pytest.raises(RoutingError, match="reason"):
+    with runtime.db.transaction() as s, pytest.raises(TicketError, match="reason"):
         services.return_ticket(
             s,
             runtime,

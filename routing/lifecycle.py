@@ -1,0 +1,582 @@
+"""The life of a ticket: its states, the commands that move it, and the clocks they run.
+
+This module is the only code that changes ``Ticket.state`` (an ORM guard below refuses any other
+writer, and ``tests/routing/test_lifecycle.py`` proves it). Every command
+
+1. checks the transition table (:data:`TRANSITIONS`: state x command -> state) and its own
+   preconditions, raising :class:`TicketError` with a message key when it refuses;
+2. moves the ticket, its assignments and its two clocks (sign-for and resolution, rows of
+   ``deadlines``: started, paused, resumed, met or closed; the effective deadline is always
+   recomputed with :class:`routing.deadlines.TicketClock`);
+3. writes the timeline event and the audit entry.
+
+Notifications (SMS to units and citizens) and jobs are the service layer's business
+(``routing.services``, ``responders.services``, ``responders.survey``): they call these commands
+and then tell people. A city that wants other rules (who may return, when a redo starts, what
+pauses a clock) changes them here, in one place.
+
+=============  =========================================  ==========================================
+command        from                                       to
+=============  =========================================  ==========================================
+queue          received                                   dispatch (a person routes it)
+assign         received, dispatch, assigned, signed       assigned (routing, transfer, arbitration)
+sign_for       assigned                                   signed (the lead unit; co-units keep it)
+contact        assigned, signed                           unchanged
+extend         assigned, signed                           unchanged (the resolution clock moves)
+pause, resume  assigned, signed                           unchanged
+return         assigned, signed                           dispatch (resolution clock paused)
+resolve        signed                                     resolved (clocks met, resolved_at set)
+reopen         resolved                                   assigned (重办: same unit, fresh clocks)
+refer          resolved                                   dispatch (redo failed again)
+close          resolved                                   closed (survey answered or no reply)
+merge          received, dispatch, assigned, signed       merged (clocks closed)
+=============  =========================================  ==========================================
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.base import NEVER_SET, NO_VALUE
+
+from hotline_core.audit import Actor
+from hotline_core.audit import record as audit
+from hotline_core.clock_types import Extension, Pause, PauseReason
+from hotline_core.errors import Conflict, HotlineError, Label
+from hotline_core.models import Assignment, Deadline, Ticket, TicketEvent, Unit
+from hotline_core.models.routing import AssignmentRole, AssignmentState
+from hotline_core.models.ticket import TicketState
+from routing.config import RoutingConfig
+from routing.deadlines import ClockKind, TicketClock
+
+S = TicketState
+
+
+class TicketError(HotlineError):
+    """A command on a ticket refused; the key says why (``error.ticket.*``)."""
+
+
+class InvalidTransition(TicketError, Conflict):
+    """The ticket's state does not allow the command (e.g. resolving a closed ticket)."""
+
+    status = 409
+
+
+class Command(StrEnum):
+    QUEUE = "queue"
+    ASSIGN = "assign"
+    SIGN_FOR = "sign_for"
+    CONTACT = "contact"
+    EXTEND = "extend"
+    PAUSE = "pause"
+    RESUME = "resume"
+    RETURN = "return"
+    RESOLVE = "resolve"
+    REOPEN = "reopen"
+    REFER = "refer"
+    CLOSE = "close"
+    MERGE = "merge"
+
+
+_WORKING = (S.ASSIGNED, S.SIGNED)
+_OPEN = (S.RECEIVED, S.DISPATCH, S.ASSIGNED, S.SIGNED)
+
+#: state x command -> state. A pair not in the table is refused with ``InvalidTransition``.
+TRANSITIONS: dict[tuple[str, Command], str] = {
+    (S.RECEIVED, Command.QUEUE): S.DISPATCH,
+    **{(state, Command.ASSIGN): S.ASSIGNED for state in _OPEN},
+    (S.ASSIGNED, Command.SIGN_FOR): S.SIGNED,
+    (S.SIGNED, Command.SIGN_FOR): S.SIGNED,  # a co-handling unit signs after the lead
+    **{(state, command): state for state in _WORKING for command in (Command.CONTACT, Command.EXTEND)},
+    **{(state, command): state for state in _WORKING for command in (Command.PAUSE, Command.RESUME)},
+    **{(state, Command.RETURN): S.DISPATCH for state in _WORKING},
+    (S.SIGNED, Command.RESOLVE): S.RESOLVED,
+    (S.RESOLVED, Command.REOPEN): S.ASSIGNED,
+    (S.RESOLVED, Command.REFER): S.DISPATCH,
+    (S.RESOLVED, Command.CLOSE): S.CLOSED,
+    **{(state, Command.MERGE): S.MERGED for state in _OPEN},
+}
+
+
+def refused(ticket: Ticket, command: Command) -> InvalidTransition:
+    return InvalidTransition(
+        "error.ticket.not_allowed",
+        number=ticket.number or "",
+        state=Label(f"state.{ticket.state}"),
+        command=Label(f"command.{command}"),
+    )
+
+
+def allowed(ticket: Ticket, command: Command) -> bool:
+    return (ticket.state, command) in TRANSITIONS
+
+
+def allowed_commands(ticket: Ticket) -> list[Command]:
+    """What can be done with the ticket now (the portal shows only these actions)."""
+    return [command for command in Command if allowed(ticket, command)]
+
+
+# --- the guard: no other code moves a ticket ---------------------------------------------------
+
+_moving: contextvars.ContextVar[bool] = contextvars.ContextVar("hotline_ticket_moving", default=False)
+
+
+class StateWrittenOutsideLifecycle(RuntimeError):
+    """A programming error: only ``routing.lifecycle`` may assign ``Ticket.state``."""
+
+
+@event.listens_for(Ticket.state, "set", propagate=True)
+def _only_the_lifecycle_moves_tickets(target: Ticket, value: str, old: Any, _initiator: Any) -> None:
+    if _moving.get() or value == old:
+        return
+    if value == S.RECEIVED and old in (None, NO_VALUE, NEVER_SET):  # a new ticket is born received
+        return
+    raise StateWrittenOutsideLifecycle(f"Ticket.state set to {value!r} outside routing.lifecycle")
+
+
+@contextmanager
+def _moving_ticket() -> Iterator[None]:
+    token = _moving.set(True)
+    try:
+        yield
+    finally:
+        _moving.reset(token)
+
+
+def _move(ticket: Ticket, command: Command, now: datetime) -> str:
+    """Check the table and move the ticket; returns the state it was in."""
+    before = ticket.state
+    target = TRANSITIONS.get((before, command))
+    if target is None:
+        raise refused(ticket, command)
+    with _moving_ticket():
+        ticket.state = target
+    ticket.updated_at = now
+    return before
+
+
+def _event(
+    session: Session,
+    ticket: Ticket,
+    now: datetime,
+    kind: str,
+    actor: Actor | str = "system",
+    body: str | None = None,
+    **data: Any,
+) -> TicketEvent:
+    entry = TicketEvent(
+        ticket=ticket, at=now, kind=kind, actor=actor if isinstance(actor, str) else actor.name, body=body, data=data
+    )
+    session.add(entry)
+    return entry
+
+
+# --- clocks --------------------------------------------------------------------------------------
+
+
+def open_deadline(session: Session, ticket_id: int, kind: str) -> Deadline | None:
+    """The running clock of ``kind`` (neither met nor closed), if any."""
+    return session.scalars(
+        select(Deadline)
+        .where(
+            Deadline.ticket_id == ticket_id,
+            Deadline.kind == kind,
+            Deadline.met_at.is_(None),
+            Deadline.closed_at.is_(None),
+        )
+        .order_by(Deadline.id.desc())
+        .limit(1)
+    ).first()
+
+
+def clock_of(deadline: Deadline, cfg: RoutingConfig) -> TicketClock:
+    """The pure clock a deadline row describes."""
+    return TicketClock(
+        deadline.started_at,
+        cfg.policy(deadline.policy),
+        deadline.kind,
+        list(deadline.pauses or ()),
+        list(deadline.extensions or ()),
+        cfg.calendar,
+    )
+
+
+def is_paused(deadline: Deadline) -> bool:
+    pauses = deadline.pauses or []
+    return bool(pauses) and pauses[-1].is_open
+
+
+def _start_clock(
+    session: Session, ticket: Ticket, assignment: Assignment, kind: str, now: datetime, cfg: RoutingConfig
+) -> Deadline:
+    policy = cfg.policy(ticket.policy or "general")
+    due = TicketClock(now, policy, kind, calendar=cfg.calendar).base_deadline()
+    deadline = Deadline(
+        ticket_id=ticket.id,
+        assignment_id=assignment.id,
+        unit_id=assignment.unit_id,
+        kind=kind,
+        policy=policy.name,
+        started_at=now,
+        due_at=due,
+        pauses=[],
+        extensions=[],
+    )
+    session.add(deadline)
+    session.flush()
+    _event(
+        session,
+        ticket,
+        now,
+        "deadline_set",
+        deadline_id=deadline.id,
+        clock=kind,
+        policy=deadline.policy,
+        due_at=due.isoformat(),
+        allowance=str(policy.allowance(kind)),
+        reason="policy",
+    )
+    return deadline
+
+
+def _recompute(
+    session: Session, ticket: Ticket, deadline: Deadline, now: datetime, cfg: RoutingConfig, why: str
+) -> None:
+    old = deadline.due_at
+    new = clock_of(deadline, cfg).deadline(now)
+    if new != old:
+        deadline.due_at = new
+        _event(
+            session,
+            ticket,
+            now,
+            "deadline_changed",
+            deadline_id=deadline.id,
+            clock=deadline.kind,
+            old=old.isoformat(),
+            new=new.isoformat(),
+            reason=why,
+        )
+
+
+def _pause_clock(session: Session, ticket: Ticket, deadline: Deadline, now: datetime, reason: str) -> bool:
+    if is_paused(deadline):
+        return False
+    deadline.pauses = [*(deadline.pauses or []), Pause(now, None, reason)]
+    _event(session, ticket, now, "clock_paused", deadline_id=deadline.id, reason=reason)
+    return True
+
+
+def _resume_clock(
+    session: Session, ticket: Ticket, deadline: Deadline, now: datetime, cfg: RoutingConfig, reason: str
+) -> bool:
+    if not is_paused(deadline):
+        return False
+    pauses = list(deadline.pauses)
+    pauses[-1] = pauses[-1].ended(now)
+    deadline.pauses = pauses
+    _event(session, ticket, now, "clock_resumed", deadline_id=deadline.id, reason=reason)
+    _recompute(session, ticket, deadline, now, cfg, f"clock paused ({pauses[-1].reason}) until now")
+    return True
+
+
+def _close_clocks(
+    session: Session, ticket_id: int, now: datetime, *, kinds: tuple[str, ...] = tuple(ClockKind)
+) -> None:
+    for deadline in session.scalars(
+        select(Deadline).where(
+            Deadline.ticket_id == ticket_id,
+            Deadline.kind.in_(kinds),
+            Deadline.met_at.is_(None),
+            Deadline.closed_at.is_(None),
+        )
+    ):
+        deadline.closed_at = now
+
+
+def _running_resolution(session: Session, ticket: Ticket) -> Deadline:
+    deadline = open_deadline(session, ticket.id, ClockKind.RESOLUTION)
+    if deadline is None:
+        raise TicketError("error.ticket.no_resolution_clock", number=ticket.number or "")
+    return deadline
+
+
+# --- assignments ---------------------------------------------------------------------------------
+
+
+def active_assignments(session: Session, ticket_id: int) -> list[Assignment]:
+    return list(
+        session.scalars(
+            select(Assignment)
+            .where(Assignment.ticket_id == ticket_id, Assignment.state.in_(AssignmentState.ACTIVE))
+            .order_by(Assignment.id)
+        )
+    )
+
+
+def _end_assignments(session: Session, ticket_id: int, now: datetime) -> None:
+    for old in active_assignments(session, ticket_id):
+        old.state, old.ended_at = AssignmentState.ENDED, now
+
+
+def active_unit(session: Session, unit_id: int | None) -> Unit:
+    unit = session.get(Unit, unit_id) if unit_id is not None else None
+    if unit is None or not unit.active:
+        raise TicketError("error.ticket.unknown_unit", unit=unit_id if unit_id is not None else "")
+    return unit
+
+
+def _ticket_of(session: Session, assignment: Assignment) -> Ticket:
+    ticket = session.get(Ticket, assignment.ticket_id)
+    assert ticket is not None
+    return ticket
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+
+def queue_for_dispatch(session: Session, ticket: Ticket, now: datetime, *, reason: str) -> None:
+    """Nothing could route it: a dispatcher decides."""
+    _move(ticket, Command.QUEUE, now)
+    _event(session, ticket, now, "queued_for_dispatch", reason=reason)
+
+
+def assign(
+    session: Session,
+    ticket: Ticket,
+    lead_unit_id: int,
+    co_unit_ids: list[int],
+    now: datetime,
+    cfg: RoutingConfig,
+    *,
+    actor: Actor,
+    reason: str,
+    command: Command = Command.ASSIGN,
+) -> tuple[list[Assignment], Deadline, Deadline]:
+    """Give the ticket to a lead unit and co-handling units: one ticket, several assignments.
+
+    The sign-for clock starts afresh for the new lead; the resolution clock starts now, or resumes
+    if the ticket was returned and is being arbitrated (its pause ends here). Returns the new
+    assignments (lead first) and the two running clocks.
+    """
+    lead = active_unit(session, lead_unit_id)
+    co = [active_unit(session, u) for u in dict.fromkeys(co_unit_ids) if u != lead_unit_id]
+    _move(ticket, command, now)
+    _end_assignments(session, ticket.id, now)
+    _close_clocks(session, ticket.id, now, kinds=(ClockKind.SIGN_FOR,))
+    made = [Assignment(ticket_id=ticket.id, unit_id=lead.id, role=AssignmentRole.LEAD, assigned_at=now)]
+    made += [Assignment(ticket_id=ticket.id, unit_id=u.id, role=AssignmentRole.CO, assigned_at=now) for u in co]
+    session.add_all(made)
+    session.flush()
+    ticket.lead_unit_id = lead.id
+    ticket.policy = ticket.policy or "general"
+    codes = {lead.id: lead.code, **{u.id: u.code for u in co}}
+    for a in made:
+        _event(
+            session,
+            ticket,
+            now,
+            "assigned",
+            actor,
+            unit_id=a.unit_id,
+            unit=codes[a.unit_id],
+            role=a.role,
+            assignment_id=a.id,
+            reason=reason,
+        )
+    sign_for_clock = _start_clock(session, ticket, made[0], ClockKind.SIGN_FOR, now, cfg)
+    resolution = open_deadline(session, ticket.id, ClockKind.RESOLUTION)
+    if resolution is None:
+        resolution = _start_clock(session, ticket, made[0], ClockKind.RESOLUTION, now, cfg)
+    else:
+        resolution.assignment_id, resolution.unit_id = made[0].id, lead.id
+        _resume_clock(session, ticket, resolution, now, cfg, reason="reassigned after arbitration")
+    audit(session, actor, "ticket.assign", ticket, lead=lead.code, co=[u.code for u in co], reason=reason)
+    return made, sign_for_clock, resolution
+
+
+def sign_for(session: Session, assignment: Assignment, now: datetime, *, actor: Actor) -> Ticket:
+    """The unit takes the ticket on (签收): the lead's signature meets the sign-for clock."""
+    if assignment.state != AssignmentState.ASSIGNED:
+        raise TicketError("error.ticket.not_waiting_for_signature")
+    ticket = _ticket_of(session, assignment)
+    if assignment.role == AssignmentRole.LEAD:
+        _move(ticket, Command.SIGN_FOR, now)
+        deadline = open_deadline(session, ticket.id, ClockKind.SIGN_FOR)
+        if deadline is not None:
+            deadline.met_at = now
+    elif not allowed(ticket, Command.CONTACT):
+        raise refused(ticket, Command.SIGN_FOR)
+    assignment.state, assignment.signed_at = AssignmentState.SIGNED, now
+    _event(session, ticket, now, "signed", actor, assignment_id=assignment.id, unit_id=assignment.unit_id)
+    audit(session, actor, "ticket.sign_for", ticket)
+    return ticket
+
+
+def record_contact(session: Session, assignment: Assignment, now: datetime, *, note: str, actor: Actor) -> None:
+    ticket = _ticket_of(session, assignment)
+    _move(ticket, Command.CONTACT, now)
+    assignment.contacted_at = assignment.contacted_at or now
+    _event(session, ticket, now, "contacted", actor, body=note)
+    audit(session, actor, "ticket.contact", ticket)
+
+
+def return_ticket(
+    session: Session,
+    assignment: Assignment,
+    now: datetime,
+    cfg: RoutingConfig,
+    *,
+    reason: str,
+    suggested_unit_id: int | None,
+    actor: Actor,
+) -> Ticket:
+    """A unit says the ticket is not theirs: the lead, within the return window, with a reason."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise TicketError("error.ticket.return_needs_reason")
+    if assignment.state not in AssignmentState.ACTIVE or assignment.role != AssignmentRole.LEAD:
+        raise TicketError("error.ticket.only_lead_returns")
+    if suggested_unit_id is not None:
+        active_unit(session, suggested_unit_id)
+    window_end = cfg.calendar.add_working_days(assignment.assigned_at, cfg.return_window_working_days)
+    if now > window_end:
+        raise TicketError("error.ticket.return_window_over", until=window_end)
+    ticket = _ticket_of(session, assignment)
+    _move(ticket, Command.RETURN, now)
+    assignment.state, assignment.returned_at = AssignmentState.RETURNED, now
+    assignment.return_reason, assignment.suggested_unit_id = reason, suggested_unit_id
+    _end_assignments(session, ticket.id, now)
+    _close_clocks(session, ticket.id, now, kinds=(ClockKind.SIGN_FOR,))
+    resolution = open_deadline(session, ticket.id, ClockKind.RESOLUTION)
+    if resolution is not None:
+        _pause_clock(session, ticket, resolution, now, PauseReason.ARBITRATION)
+    _event(
+        session,
+        ticket,
+        now,
+        "returned",
+        actor,
+        body=reason,
+        assignment_id=assignment.id,
+        unit_id=assignment.unit_id,
+        suggested_unit_id=suggested_unit_id,
+    )
+    audit(session, actor, "ticket.return", ticket, reason=reason, suggested_unit_id=suggested_unit_id)
+    return ticket
+
+
+def pause(session: Session, ticket: Ticket, now: datetime, *, reason: str, actor: Actor) -> None:
+    _move(ticket, Command.PAUSE, now)
+    _pause_clock(session, ticket, _running_resolution(session, ticket), now, reason)
+    audit(session, actor, "deadline.pause", ticket, reason=reason)
+
+
+def resume(session: Session, ticket: Ticket, now: datetime, cfg: RoutingConfig, *, actor: Actor) -> None:
+    _move(ticket, Command.RESUME, now)
+    _resume_clock(session, ticket, _running_resolution(session, ticket), now, cfg, reason="resumed")
+    audit(session, actor, "deadline.resume", ticket)
+
+
+def extend(
+    session: Session,
+    ticket: Ticket,
+    now: datetime,
+    cfg: RoutingConfig,
+    *,
+    reason: str,
+    actor: Actor,
+    until: datetime | None = None,
+    working_days: int | None = None,
+) -> Deadline:
+    """An approved extension moves the resolution clock (by working days or to a date)."""
+    _move(ticket, Command.EXTEND, now)
+    deadline = _running_resolution(session, ticket)
+    try:
+        extension = Extension(now, reason, working_days=working_days, until=until)
+    except ValueError as exc:
+        raise TicketError("error.ticket.bad_extension") from exc
+    deadline.extensions = [*(deadline.extensions or []), extension]
+    _recompute(session, ticket, deadline, now, cfg, f"extension approved: {reason}")
+    audit(session, actor, "deadline.extend", ticket, reason=reason, due_at=deadline.due_at.isoformat())
+    return deadline
+
+
+def resolve(session: Session, ticket: Ticket, now: datetime, *, text: str, actor: Actor) -> None:
+    """The lead unit, having signed for it, resolves the ticket: the clocks are met."""
+    lead = next((a for a in active_assignments(session, ticket.id) if a.role == AssignmentRole.LEAD), None)
+    if lead is None or lead.state != AssignmentState.SIGNED:
+        raise TicketError("error.ticket.sign_before_resolving")
+    _move(ticket, Command.RESOLVE, now)
+    deadline = open_deadline(session, ticket.id, ClockKind.RESOLUTION)
+    if deadline is not None:
+        deadline.met_at = now
+    for a in active_assignments(session, ticket.id):
+        a.state, a.resolved_at = AssignmentState.RESOLVED, now
+    ticket.resolved_at = now
+    _event(session, ticket, now, "resolved", actor, body=text)
+    audit(session, actor, "ticket.resolve", ticket)
+
+
+def reopen(session: Session, ticket: Ticket, now: datetime, cfg: RoutingConfig, *, reason: str, max_redos: int) -> bool:
+    """重办: the citizen was not satisfied. The same unit redoes it with fresh clocks; once the redo
+    has failed ``max_redos`` times the dispatcher decides. Returns True if it went back to the unit."""
+    if ticket.state != S.RESOLVED:
+        raise refused(ticket, Command.REOPEN)
+    ticket.redo_count += 1
+    ticket.resolved_at = None
+    _event(session, ticket, now, "reopened", "citizen", reason=reason, redo_count=ticket.redo_count)
+    audit(session, Actor("citizen"), "ticket.reopen", ticket, reason=reason, redo_count=ticket.redo_count)
+    if ticket.redo_count > max_redos or ticket.lead_unit_id is None:
+        _move(ticket, Command.REFER, now)
+        _event(
+            session,
+            ticket,
+            now,
+            "queued_for_dispatch",
+            reason=f"redo failed {ticket.redo_count} times: the dispatcher decides",
+        )
+        return False
+    assign(
+        session,
+        ticket,
+        ticket.lead_unit_id,
+        [],
+        now,
+        cfg,
+        actor=Actor.system(),
+        reason=f"redo ({reason})",
+        command=Command.REOPEN,
+    )
+    return True
+
+
+def close(session: Session, ticket: Ticket, now: datetime, *, by: str) -> bool:
+    """The citizen answered the survey, or did not in time: a resolved ticket is closed."""
+    if not allowed(ticket, Command.CLOSE):
+        return False
+    _move(ticket, Command.CLOSE, now)
+    _event(session, ticket, now, "closed", by=by)
+    return True
+
+
+def merge(session: Session, duplicate: Ticket, into: Ticket, now: datetime, *, actor: Actor) -> None:
+    """多人一事: the duplicate joins ``into``; its assignments end and its clocks close."""
+    if duplicate.id == into.id:
+        raise TicketError("error.ticket.merge_into_itself")
+    if into.merged_into_id is not None or into.state == S.MERGED:
+        raise TicketError("error.ticket.merge_target_merged", number=into.number or "")
+    _move(duplicate, Command.MERGE, now)
+    _end_assignments(session, duplicate.id, now)
+    _close_clocks(session, duplicate.id, now)
+    duplicate.merged_into_id = into.id
+    _event(session, duplicate, now, "merged", actor, into=into.number)
+    _event(session, into, now, "merged_in", actor, body=duplicate.text, duplicate=duplicate.number)
+    audit(session, actor, "ticket.merge", duplicate, into=into.number)
