@@ -18,7 +18,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy.orm import Session
 
@@ -57,7 +57,10 @@ Handler = Callable[[Session, "Runtime", Any], Any]
 
 def topic(event: object) -> Hashable:
     """What handlers subscribe to: the event's type, or its own ``topic`` (e.g. per webhook kind)."""
-    return getattr(event, "topic", type(event))
+    own: Hashable | None = getattr(event, "topic", None)
+    if own is not None:
+        return own
+    return cast(Hashable, type(event))
 
 
 class EventBus:

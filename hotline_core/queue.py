@@ -25,12 +25,14 @@ from typing import Any
 
 import redis
 from rq import Queue, SimpleWorker
-from rq.scheduler import RQScheduler
+from rq.scheduler import RQScheduler as _RQScheduler
 from rq.timeouts import TimerDeathPenalty
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
+# RQ's scheduler is untyped; it is used only through acquire/enqueue/release below.
+RQScheduler: Any = _RQScheduler
 
 # Named queues, most urgent first: a worker turns texts into acknowledged tickets before it sends,
 # sends (acknowledgements first) before it routes, and routes before sweeps and reports. In a burst
@@ -186,7 +188,7 @@ class JobQueue:
     def beat(self, now: float | None = None) -> list[str]:
         """Enqueue each periodic job whose period has started and no process has claimed yet."""
         now = time.time() if now is None else now
-        fired = []
+        fired: list[str] = []
         for job in self.periodic:
             period = int(now // job.every)
             key = f"{self.key_prefix}:beat:{job.name}:{period}"

@@ -116,10 +116,10 @@ def _run_command(session: Session, runtime: Runtime, command: sms_commands.Comma
         session.add(row)
         return SmsReply(t("sms.stopped", command.language))
     if command.kind == "start":
-        row = session.get(OptOut, phone)
-        if row is not None:
-            row.opted_out = False
-            row.updated_at = runtime.now()
+        existing = session.get(OptOut, phone)
+        if existing is not None:
+            existing.opted_out = False
+            existing.updated_at = runtime.now()
         return SmsReply(t("sms.started", command.language))
     number = command.argument or ""
     ticket = services.find_by_number(session, number)

@@ -10,6 +10,7 @@ import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -163,7 +164,7 @@ def submit_complaint(session: Session, runtime: Runtime, complaint: Complaint) -
 def _lookup(session: Session, model: type[Category] | type[Area], code: str | None) -> Category | Area | None:
     if not code:
         return None
-    found = session.scalars(select(model).where(model.code == code)).first()
+    found = cast(Category | Area | None, session.scalars(select(model).where(model.code == code)).first())
     if found is None:
         raise IntakeError(f"error.intake.unknown_{model.__name__.lower()}", code=code)
     return found

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
@@ -33,7 +35,8 @@ def _choices(model: type[Category] | type[Area], none_key: str) -> list[tuple[st
         query = query.where(Category.level == 1, Category.active.is_(True))
     else:
         query = query.where(Area.parent_id.is_(None))
-    return [("", tr(none_key))] + [(row.code, row.name(lang)) for row in db_session().scalars(query)]
+    rows = cast(list[Category | Area], db_session().scalars(query).all())
+    return [("", tr(none_key))] + [(row.code, row.name(lang)) for row in rows]
 
 
 @bp.route("/", methods=["GET", "POST"])

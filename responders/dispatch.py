@@ -48,8 +48,8 @@ def queue():  # type: ignore[no-untyped-def]
                 "suggestions": [(categories[c], score) for c, score in suggestions(tk, events) if c in categories],
                 "returned": returned,
                 "queued": queued,
-                "returned_by": unit_names.get(returned.data.get("unit_id")) if returned else None,
-                "suggested_unit": unit_names.get(returned.data.get("suggested_unit_id")) if returned else None,
+                "returned_by": unit_names.get(returned.data.get("unit_id") or 0) if returned else None,
+                "suggested_unit": unit_names.get(returned.data.get("suggested_unit_id") or 0) if returned else None,
                 "duplicates": services.duplicate_candidates(s, tk),
                 "phone": services.shown_phone(current_user.user, tk),
             }

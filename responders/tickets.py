@@ -6,6 +6,7 @@ audited. Every action goes through responders.services, which records it on the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -134,7 +135,7 @@ def inbox():  # type: ignore[no-untyped-def]
         count_query = count_query.where(
             Ticket.id.in_(select(Assignment.ticket_id).where(Assignment.unit_id == u.unit_id))
         )
-    counts = dict(s.execute(count_query).all())
+    counts: dict[str, int] = {state: count for state, count in s.execute(count_query).all()}
     categories = s.scalars(select(Category).where(Category.level == 1).order_by(Category.code)).all()
     names = {c.id: c.name(language()) for c in s.scalars(select(Category))}
     units = {x.id: x.name(language()) for x in s.scalars(select(Unit))}
@@ -208,7 +209,7 @@ def ticket(number: str):  # type: ignore[no-untyped-def]
     )
 
 
-def suggestions(tk: Ticket, events: list[TicketEvent]) -> list[tuple[str, float]]:
+def suggestions(tk: Ticket, events: Sequence[TicketEvent]) -> list[tuple[str, float]]:
     classified = [e for e in events if e.kind == "classified"]
     if not classified:
         return []

@@ -84,7 +84,8 @@ def home():  # type: ignore[no-untyped-def]
 def outbox():  # type: ignore[no-untyped-def]
     s = db_session()
     messages = s.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(200)).all()
-    counts = dict(s.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
+    rows = s.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all()
+    counts: dict[str, int] = {status: count for status, count in rows}
     return render_template(
         "staff/outbox.html", messages=messages, counts=counts, configured=runtime().twilio.configured
     )

@@ -83,7 +83,8 @@ def _official_workday(day: date) -> bool | None:
 class WorkingClock(Protocol):
     """What deadline code needs from a clock; both :class:`BusinessCalendar` and :class:`Clock24x7` provide it."""
 
-    timezone: ZoneInfo
+    @property
+    def timezone(self) -> ZoneInfo: ...
 
     def is_working_day(self, day: date) -> bool: ...
 
@@ -142,13 +143,13 @@ def _parse_time(text: str) -> time:
 
 def _parse_period(value: Any) -> tuple[time, time]:
     if isinstance(value, str):
-        start, sep, end = value.partition("-")
+        first, sep, last = value.partition("-")
         if not sep:
             raise ValueError(f"working period {value!r} must look like '08:30-12:00'")
-        return _parse_time(start), _parse_time(end)
-    start, end = value
-    start = start if isinstance(start, time) else _parse_time(start)
-    return start, end if isinstance(end, time) else _parse_time(end)
+        return _parse_time(first), _parse_time(last)
+    raw_start, raw_end = value
+    start = raw_start if isinstance(raw_start, time) else _parse_time(raw_start)
+    return start, raw_end if isinstance(raw_end, time) else _parse_time(raw_end)
 
 
 def _parse_dates(values: Iterable[Any]) -> frozenset[date]:

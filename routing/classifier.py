@@ -264,7 +264,8 @@ def _nb_ratios(x: sp.csr_matrix, positive: np.ndarray, alpha: float, power: floa
     p = alpha + np.asarray(x[positive].sum(axis=0)).ravel()
     q = alpha + np.asarray(x[~positive].sum(axis=0)).ravel()
     ratio = np.log(p / p.sum()) - np.log(q / q.sum())
-    return np.sign(ratio) * np.abs(ratio) ** power
+    result: np.ndarray = np.sign(ratio) * np.abs(ratio) ** power
+    return result
 
 
 def _fit_linear(x: sp.csr_matrix, y: np.ndarray, n_classes: int, config: ModelConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -379,7 +380,8 @@ class TextClassifier:
         """Calibrated probabilities, one row per text, columns in the order of :attr:`labels`."""
         x = self._features.transform([normalise(t) for t in texts])
         scores = np.asarray(x @ self._coef_t) + self._intercept
-        return softmax(scores / self.temperature, axis=1)
+        probabilities: np.ndarray = softmax(scores / self.temperature, axis=1)
+        return probabilities
 
     def _prediction(self, probabilities: np.ndarray) -> Prediction:
         top = np.argsort(-probabilities, kind="stable")[: self.config.top_k]
@@ -547,8 +549,8 @@ def evaluate(
             }
             for i, c in enumerate(classes)
         },
-        "coverage": [asdict(precision_at_coverage(conf, correct, c)) for c in coverages],
-        "calibration_error": calibration_error(conf, correct),
+        "coverage": [asdict(precision_at_coverage(conf.tolist(), correct.tolist(), c)) for c in coverages],
+        "calibration_error": calibration_error(conf.tolist(), correct.tolist()),
         "mean_confidence": float(conf.mean()),
         "latency_ms": {
             "n": len(latencies),

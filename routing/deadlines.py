@@ -126,7 +126,9 @@ class Allowance:
 
     def clock(self, calendar: BusinessCalendar) -> WorkingClock:
         """The clock this allowance is counted on: 24x7 for plain hours, else the business calendar."""
-        return Clock24x7(calendar.timezone) if self.around_the_clock else calendar
+        if self.around_the_clock:
+            return Clock24x7(calendar.timezone)
+        return calendar
 
     def deadline_from(self, start: datetime, calendar: BusinessCalendar) -> datetime:
         clock = self.clock(calendar)

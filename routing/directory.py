@@ -237,11 +237,17 @@ def validate(session: Session, directory: Directory, default_region: str = "CN")
         for unit in [row.get("lead"), *(row.get("co") or [])]:
             if unit and unit not in units:
                 problem("rules", i, f"unit {unit!r} does not exist")
-        key = (row.get("category"), row.get("area"))
-        if key in seen_rules:
-            problem("rules", i, f"a rule for category {key[0]!r} and area {key[1]!r} is already given")
-        seen_rules.add(key)
+        rule_key = (row.get("category"), row.get("area"))
+        if rule_key in seen_rules:
+            problem("rules", i, f"a rule for category {rule_key[0]!r} and area {rule_key[1]!r} is already given")
+        seen_rules.add(rule_key)
     return problems
+
+
+def _phone(value: object, default_region: str) -> str:
+    """A directory phone number as stored (E.164 when it parses, else as written)."""
+    parsed = phones.normalise(str(value), default_region)
+    return parsed.value if parsed is not None else str(value)
 
 
 def _check_row(section: str, i: int, row: dict[str, Any], problem: Any) -> None:
@@ -304,10 +310,8 @@ def import_directory(
             unit_by_code[unit.code] = unit
         unit.name_zh, unit.name_en = row["name_zh"], row["name_en"]
         unit.kind = row.get("kind", unit.kind or "department")
-        unit.contact_phones = [phones.normalise(str(p), default_region).value for p in row.get("contact_phones") or []]
-        unit.service_hotlines = [
-            phones.normalise(str(p), default_region).value for p in row.get("service_hotlines") or []
-        ]
+        unit.contact_phones = [_phone(p, default_region) for p in row.get("contact_phones") or []]
+        unit.service_hotlines = [_phone(p, default_region) for p in row.get("service_hotlines") or []]
         unit.active = bool(row.get("active", True))
     session.flush()
     for row in data.get("units") or []:
@@ -392,8 +396,8 @@ def _apply_rules(
             rule.valid_to = now
             summary.rules_closed += 1
     for key, (lead, co, note) in wanted.items():
-        rule = active.get(key)
-        if rule is not None and rule.active:
+        kept = active.get(key)
+        if kept is not None and kept.active:
             continue
         session.add(
             RoutingRule(

@@ -201,7 +201,7 @@ def clock_of(deadline: Deadline, cfg: RoutingConfig) -> TicketClock:
     return TicketClock(
         deadline.started_at,
         cfg.policy(deadline.policy),
-        deadline.kind,
+        ClockKind(deadline.kind),
         list(deadline.pauses or ()),
         list(deadline.extensions or ()),
         cfg.calendar,
@@ -217,7 +217,7 @@ def _start_clock(
     session: Session, ticket: Ticket, assignment: Assignment, kind: str, now: datetime, cfg: RoutingConfig
 ) -> Deadline:
     policy = cfg.policy(ticket.policy or "general")
-    due = TicketClock(now, policy, kind, calendar=cfg.calendar).base_deadline()
+    due = TicketClock(now, policy, ClockKind(kind), calendar=cfg.calendar).base_deadline()
     deadline = Deadline(
         ticket_id=ticket.id,
         assignment_id=assignment.id,

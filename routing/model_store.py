@@ -53,6 +53,8 @@ def load_active(session: Session) -> Any | None:
     with _lock:
         if version not in _cache:
             payload = session.scalar(select(ClassifierModel.payload).where(ClassifierModel.version == version))
+            if payload is None:
+                return None
             _cache.clear()
             _cache[version] = pickle.loads(payload)  # noqa: S301 (written by store() above)
         return _cache[version]

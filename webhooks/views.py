@@ -43,7 +43,8 @@ def _handle(kind: str, dedupe_key: str, *, empty_status: int = 200, **extra: str
     if received.processed:
         body = received.response or ""
     else:
-        ok, body = inbound.process(rt, received.event_id)
+        ok, processed_body = inbound.process(rt, received.event_id)
+        body = processed_body or ""
         if not ok:
             body = FALLBACK.get(kind, lambda lang: "")(language)
     if not body:

@@ -1,4 +1,14 @@
-"""Domain models, one module per entity group. Importing this package registers every table."""
+"""Domain models, one module per entity group. Importing this package registers every table.
+
+The rule: **every table lives here, in the core, one module per feature** (``routing.py`` for
+rules, assignments and deadlines; ``mystery.py`` for audits; ``stats.py`` for facts ...), and
+never next to its feature. Features read each other's tables (statistics read tickets,
+assignments, deadlines and call scores; routing reads the directory; responders read all of a
+ticket), and the layers contract lets a package import only downward, so tables that several
+features read must sit below all of them. Keeping them in one place also gives alembic one
+metadata and the "migrated schema matches the models" test one source. What a feature *does* with
+its tables lives in the feature (``routing.lifecycle`` owns how a ticket's rows change).
+"""
 
 from hotline_core.models.audit import AuditEntry
 from hotline_core.models.directory import Area, Category, Unit
