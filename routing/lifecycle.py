@@ -119,7 +119,7 @@ def allowed(ticket: Ticket, command: Command) -> bool:
 
 
 def allowed_commands(ticket: Ticket) -> list[Command]:
-    """What can be done with the ticket now (the portal shows only these actions)."""
+    """The commands the ticket's state allows now."""
     return [command for command in Command if allowed(ticket, command)]
 
 
