@@ -139,27 +139,29 @@ class Extension:
         )
 
 
-class PauseList(TypeDecorator[list[Pause]]):
+class _ValueList(TypeDecorator[list[Any]]):
+    """A JSON list of typed values (each with ``to_json`` and a ``from_json`` class method)."""
+
+    impl = JSON
+    cache_ok = True
+    value_type: Any = None
+
+    def process_bind_param(self, value: list[Any] | None, dialect: Dialect) -> list[dict[str, Any]]:
+        return [item.to_json() for item in value or ()]
+
+    def process_result_value(self, value: list[dict[str, Any]] | None, dialect: Dialect) -> list[Any]:
+        return [self.value_type.from_json(item) for item in value or ()]
+
+
+class PauseList(_ValueList):
     """A JSON list of pauses read and written as ``list[Pause]``."""
 
-    impl = JSON
     cache_ok = True
-
-    def process_bind_param(self, value: list[Pause] | None, dialect: Dialect) -> list[dict[str, Any]]:
-        return [p.to_json() for p in value or ()]
-
-    def process_result_value(self, value: list[dict[str, Any]] | None, dialect: Dialect) -> list[Pause]:
-        return [Pause.from_json(p) for p in value or ()]
+    value_type = Pause
 
 
-class ExtensionList(TypeDecorator[list[Extension]]):
+class ExtensionList(_ValueList):
     """A JSON list of approved extensions read and written as ``list[Extension]``."""
 
-    impl = JSON
     cache_ok = True
-
-    def process_bind_param(self, value: list[Extension] | None, dialect: Dialect) -> list[dict[str, Any]]:
-        return [e.to_json() for e in value or ()]
-
-    def process_result_value(self, value: list[dict[str, Any]] | None, dialect: Dialect) -> list[Extension]:
-        return [Extension.from_json(e) for e in value or ()]
+    value_type = Extension
