@@ -95,7 +95,7 @@ def api_key(runtime: Any, city: None) -> str:
 def xml(response: Any) -> ET.Element:
     body = response.get_data()
     assert body.startswith(b'<?xml version="1.0" encoding="utf-8"?>')
-    return ET.fromstring(body)
+    return ET.fromstring(body)  # noqa: S314 (our own answer, parsed to check its shape)
 
 
 def light_report(api_key: str, **overrides: Any) -> dict[str, Any]:
