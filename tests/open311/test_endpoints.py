@@ -43,7 +43,7 @@ REQUEST_FIELDS = [
 
 
 @pytest.fixture(autouse=True)
-def _city(city):  # noqa: PT004
+def _city(city):
     return city
 
 
