@@ -526,3 +526,8 @@ def test_an_unknown_path_or_format_answers_an_error_list(client):
     assert response.status_code == 404
     assert xml(response).tag == "errors"
     assert json.loads(client.get(f"{API}/nothing.json").get_data())[0]["code"] == 404
+
+
+def test_the_api_takes_posts_without_a_csrf_token(csrf_app, api_key):
+    response = csrf_app.test_client().post(f"{API}/requests.json", data=light_report(api_key))
+    assert response.status_code == 201
