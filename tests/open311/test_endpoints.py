@@ -531,3 +531,10 @@ def test_an_unknown_path_or_format_answers_an_error_list(client):
 def test_the_api_takes_posts_without_a_csrf_token(csrf_app, api_key):
     response = csrf_app.test_client().post(f"{API}/requests.json", data=light_report(api_key))
     assert response.status_code == 201
+
+
+def test_attributes_the_definition_does_not_have_are_ignored(client, api_key, runtime):
+    extras = {"attribute[fixmystreet_id]": "123", "attribute[title]": "路灯不亮"}  # FixMyStreet sends its own
+    assert client.post(f"{API}/requests.json", data=light_report(api_key, **extras)).status_code == 201
+    with runtime.db.session() as s:
+        assert set(s.scalars(select(Open311Request)).one().attributes) == {"POLE", "PROBLEM"}
