@@ -255,6 +255,77 @@ def routing_sweep() -> None:
         runtime.jobs.run_burst()
 
 
+@main.group("open311")
+def open311_group() -> None:
+    """The Open311 GeoReport v2 API."""
+
+
+@open311_group.group("keys")
+def open311_keys() -> None:
+    """API keys of client apps (stored hashed; a key is printed once)."""
+
+
+def _open311_key_action(action: str, name: str, rate_limit: str | None = None) -> None:
+    from hotline_app.bootstrap import bootstrap
+    from hotline_core.audit import Actor
+    from hotline_core.errors import HotlineError
+    from open311 import services
+
+    runtime = bootstrap(_settings())
+    actor = Actor(f"cli:{os.environ.get('USER', 'admin')}")
+    try:
+        with runtime.db.transaction() as session:
+            if action == "create":
+                key, secret = services.create_key(session, name, runtime.now(), actor, rate_limit or "60/minute")
+            elif action == "rotate":
+                key, secret = services.rotate_key(session, name, runtime.now(), actor)
+            else:
+                key, secret = services.revoke_key(session, name, runtime.now(), actor), None
+    except HotlineError as exc:
+        raise click.ClickException(exc.message("en")) from None
+    if secret:
+        click.echo(f"{key.name}: {secret}")
+        click.echo("This key is shown once; only its hash is kept.", err=True)
+    else:
+        click.echo(f"{key.name}: revoked")
+
+
+@open311_keys.command("create")
+@click.argument("name")
+@click.option("--rate-limit", default="60/minute", show_default=True, help="Requests allowed per key, e.g. 120/minute.")
+def open311_keys_create(name: str, rate_limit: str) -> None:
+    """Issue a key named NAME and print it once."""
+    _open311_key_action("create", name, rate_limit)
+
+
+@open311_keys.command("rotate")
+@click.argument("name")
+def open311_keys_rotate(name: str) -> None:
+    """Give NAME a new key (printed once); the old one stops working."""
+    _open311_key_action("rotate", name)
+
+
+@open311_keys.command("revoke")
+@click.argument("name")
+def open311_keys_revoke(name: str) -> None:
+    """Revoke NAME's key."""
+    _open311_key_action("revoke", name)
+
+
+@open311_keys.command("list")
+def open311_keys_list() -> None:
+    """Every key: name, prefix, rate limit, state, last use."""
+    from hotline_app.bootstrap import bootstrap
+    from open311 import services
+
+    runtime = bootstrap(_settings())
+    with runtime.db.session() as session:
+        for key in services.list_keys(session):
+            state = "active" if key.active else "revoked"
+            used = key.last_used_at.isoformat() if key.last_used_at else "-"
+            click.echo(f"{key.name}\t{key.key_prefix}…\t{key.rate_limit}\t{state}\t{used}")
+
+
 @main.group()
 def classifier() -> None:
     """The learned complaint classifier."""

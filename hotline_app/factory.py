@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     import hotline_web
     from intake.views import bp as complaints_bp
     from mystery_calls.views import bp as mystery_bp
+    from open311.views import init_app as init_open311
     from responders.admin import bp as admin_bp
     from responders.dispatch import bp as dispatch_bp
     from responders.tickets import bp as tickets_bp
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.register_blueprint(mystery_bp)
     app.register_blueprint(stats_bp)
     app.register_blueprint(webhooks_bp)
+    init_open311(app, csrf)  # the API under /open311/v2 (CSRF-exempt: clients are apps) and its key admin page
     if app.config["SIMULATOR_ENABLED"]:
         from simulator.views import bp as simulator_bp
 

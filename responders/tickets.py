@@ -28,7 +28,7 @@ from hotline_core.models import (
     TicketEvent,
     Unit,
 )
-from hotline_core.models.ticket import TicketState
+from hotline_core.models.ticket import Channel, TicketState
 from hotline_web.auth import current_actor, roles_required
 from hotline_web.context import db_session, language, runtime, tr
 from hotline_web.errors import flash_refusal
@@ -109,7 +109,7 @@ def inbox_query(filters: dict[str, str]) -> Any:
             continue
         edge = datetime.combine(day + timedelta(days=1 if op == "lt" else 0), time(0), tzinfo=tz)
         query = query.where(Ticket.created_at >= edge if op == "ge" else Ticket.created_at < edge)
-    if filters.get("channel") in ("phone", "sms", "web"):
+    if filters.get("channel") in Channel.ALL:
         query = query.where(Ticket.channel == filters["channel"])
     if filters.get("unit", "").isdigit() and u.role not in services.UNIT_ROLES:
         query = query.where(Ticket.lead_unit_id == int(filters["unit"]))

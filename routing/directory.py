@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,7 +33,17 @@ UNIT_KINDS = ("supervision", "district", "department", "service_window", "street
 FIELDS = {
     "units": {"code", "name_zh", "name_en", "kind", "parent", "contact_phones", "service_hotlines", "active"},
     "areas": {"code", "name_zh", "name_en", "parent", "aliases", "fallback_unit"},
-    "categories": {"code", "name_zh", "name_en", "parent", "keywords", "urgency", "policy", "active"},
+    "categories": {
+        "code",
+        "name_zh",
+        "name_en",
+        "parent",
+        "keywords",
+        "urgency",
+        "policy",
+        "active",
+        "open311_attributes",
+    },
     "rules": {"category", "area", "lead", "co", "note"},
 }
 REQUIRED = {
@@ -50,7 +61,27 @@ SETTINGS_KEYS = {
     "rank_weights",
     "rank_min_volume",
     "mystery_weight",
+    "open311",
 }
+OPEN311_DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
+OPEN311_ATTRIBUTE_FIELDS = {
+    "code",
+    "datatype",
+    "required",
+    "variable",
+    "order",
+    "description_zh",
+    "description_en",
+    "datatype_description_zh",
+    "datatype_description_en",
+    "values",
+}
+OPEN311_SETTINGS = {
+    "read_access": ("public", "key"),
+    "private_tickets": ("omit", "reduce"),
+    "endpoint_type": ("production", "test"),
+}
+OPEN311_TEXT_SETTINGS = {"jurisdiction_id", "contact", "key_service", "public_rate_limit"}
 
 
 @dataclass(frozen=True)
@@ -124,6 +155,11 @@ def parse_csv(text: str, section: str) -> Directory:
                 row[key] = [v.strip() for v in value.split("|") if v.strip()]
             elif key == "active":
                 row[key] = value.lower() not in ("0", "false", "no", "n")
+            elif key == "open311_attributes" and value:
+                try:
+                    row[key] = json.loads(value)
+                except ValueError:
+                    row[key] = value  # reported by validation: not a list
             elif value:
                 row[key] = value
         rows.append(row)
@@ -191,6 +227,9 @@ def validate(session: Session, directory: Directory, default_region: str = "CN")
     for key, value in (data.get("settings") or {}).items():
         if key not in SETTINGS_KEYS:
             problem("settings", None, f"unknown setting {key!r}")
+        elif key == "open311":
+            for message in open311_settings_problems(value):
+                problem("settings", None, f"open311: {message}")
         elif key in ("auto_dispatch_min_confidence", "warning_share") and not (
             isinstance(value, int | float) and 0 <= value <= 1
         ):
@@ -224,6 +263,9 @@ def validate(session: Session, directory: Directory, default_region: str = "CN")
             problem("categories", i, f"urgency {row['urgency']!r} is not one of {', '.join(URGENCIES)}")
         if row.get("policy") and row["policy"] not in policy_names:
             problem("categories", i, f"policy {row['policy']!r} is not defined")
+        if "open311_attributes" in row:
+            for message in open311_attribute_problems(row["open311_attributes"]):
+                problem("categories", i, f"open311_attributes: {message}")
     seen_rules: set[tuple[str | None, str | None]] = set()
     for i, row in enumerate(data.get("rules") or []):
         if not isinstance(row, dict):
@@ -248,6 +290,91 @@ def _phone(value: object, default_region: str) -> str:
     """A directory phone number as stored (E.164 when it parses, else as written)."""
     parsed = phones.normalise(str(value), default_region)
     return parsed.value if parsed is not None else str(value)
+
+
+def open311_attribute_problems(attributes: Any) -> list[str]:
+    """What is wrong with a category's Open311 attribute definitions (GeoReport v2 service definition)."""
+    if not isinstance(attributes, list):
+        return ["must be a list of attributes"]
+    problems: list[str] = []
+    codes: set[str] = set()
+    orders: set[int] = set()
+    for n, attribute in enumerate(attributes, start=1):
+        if not isinstance(attribute, dict):
+            problems.append(f"attribute {n} must be a mapping")
+            continue
+        unknown = set(attribute) - OPEN311_ATTRIBUTE_FIELDS
+        if unknown:
+            problems.append(f"attribute {n}: unknown field(s): {', '.join(sorted(map(str, unknown)))}")
+        code = attribute.get("code")
+        if not isinstance(code, str) or not code.strip() or len(code) > 64 or any(c in code for c in "[]"):
+            problems.append(f"attribute {n}: code must be a text of at most 64 characters without brackets")
+        elif code in codes:
+            problems.append(f"attribute {n}: duplicate code {code!r}")
+        else:
+            codes.add(code)
+        datatype = attribute.get("datatype")
+        if datatype not in OPEN311_DATATYPES:
+            problems.append(f"attribute {n}: datatype must be one of {', '.join(OPEN311_DATATYPES)}")
+        for flag in ("required", "variable"):
+            if flag in attribute and not isinstance(attribute[flag], bool):
+                problems.append(f"attribute {n}: {flag} must be true or false")
+        order = attribute.get("order")
+        if not isinstance(order, int) or isinstance(order, bool) or order < 1:
+            problems.append(f"attribute {n}: order must be a positive whole number")
+        elif order in orders:
+            problems.append(f"attribute {n}: order {order} is already used")
+        else:
+            orders.add(order)
+        for name in ("description_zh", "description_en"):
+            if not isinstance(attribute.get(name), str) or not attribute[name].strip():
+                problems.append(f"attribute {n}: {name} is required")
+        values = attribute.get("values")
+        if datatype in ("singlevaluelist", "multivaluelist"):
+            if not isinstance(values, list) or not values:
+                problems.append(f"attribute {n}: a {datatype} needs a list of values")
+                continue
+            keys: set[str] = set()
+            for value in values:
+                if not isinstance(value, dict) or set(value) - {"key", "name_zh", "name_en"}:
+                    problems.append(f"attribute {n}: each value has only key, name_zh and name_en")
+                    continue
+                key = value.get("key")
+                if not isinstance(key, str | int) or isinstance(key, bool) or not str(key).strip():
+                    problems.append(f"attribute {n}: each value needs a key")
+                elif str(key) in keys:
+                    problems.append(f"attribute {n}: duplicate value key {key!r}")
+                else:
+                    keys.add(str(key))
+                if not all(isinstance(value.get(f), str) and value[f].strip() for f in ("name_zh", "name_en")):
+                    problems.append(f"attribute {n}: each value needs name_zh and name_en")
+        elif values is not None:
+            problems.append(f"attribute {n}: only a singlevaluelist or multivaluelist has values")
+    return problems
+
+
+def open311_settings_problems(value: Any) -> list[str]:
+    """What is wrong with the directory's ``settings.open311`` mapping."""
+    if not isinstance(value, dict):
+        return ["must be a mapping"]
+    problems: list[str] = []
+    for key, entry in value.items():
+        if key in OPEN311_SETTINGS:
+            if entry not in OPEN311_SETTINGS[key]:
+                problems.append(f"{key} must be one of {', '.join(OPEN311_SETTINGS[key])}")
+        elif key in OPEN311_TEXT_SETTINGS:
+            if not isinstance(entry, str) or not entry.strip():
+                problems.append(f"{key} must be a text")
+            elif key == "public_rate_limit" and not _is_rate(entry):
+                problems.append(f"{key} must be a rate such as 60/minute")
+        else:
+            problems.append(f"unknown setting {key!r}")
+    return problems
+
+
+def _is_rate(text: str) -> bool:
+    count, _, per = text.partition("/")
+    return count.strip().isdigit() and per.strip() in ("second", "minute", "hour", "day")
 
 
 def _check_row(section: str, i: int, row: dict[str, Any], problem: Any) -> None:
@@ -345,6 +472,8 @@ def import_directory(
         category.urgency = row.get("urgency", "general")
         category.policy = row.get("policy")
         category.active = bool(row.get("active", True))
+        if "open311_attributes" in row:
+            category.open311_attributes = _jsonable(row["open311_attributes"])
     session.flush()
     for row in data.get("categories") or []:
         category = category_by_code[row["code"]]
@@ -478,6 +607,7 @@ def export_directory(session: Session) -> dict[str, Any]:
                 "urgency": c.urgency,
                 "policy": c.policy,
                 "active": None if c.active else False,
+                "open311_attributes": c.open311_attributes,
             }
         )
         for c in categories
@@ -512,5 +642,14 @@ def dump_csv(data: dict[str, Any], section: str) -> str:
     writer = csv.DictWriter(out, fieldnames=columns)
     writer.writeheader()
     for row in data.get(section, []):
-        writer.writerow({k: "|".join(map(str, v)) if isinstance(v, list) else v for k, v in row.items()})
+        writer.writerow(
+            {
+                k: json.dumps(v, ensure_ascii=False)
+                if k == "open311_attributes"
+                else "|".join(map(str, v))
+                if isinstance(v, list)
+                else v
+                for k, v in row.items()
+            }
+        )
     return out.getvalue()

@@ -19,6 +19,7 @@ from sqlalchemy import Integer, and_, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from hotline_core.figures import percentile
+from hotline_core.i18n import t
 from hotline_core.models import (
     Area,
     AuditedHotline,
@@ -29,6 +30,7 @@ from hotline_core.models import (
     TicketFact,
     Unit,
 )
+from hotline_core.models.ticket import Channel
 
 WEIGHTS = (0.30, 0.35, 0.35)
 GROUPS = {
@@ -225,6 +227,8 @@ def summary(session: Session, filters: Filters, by: str = "unit", language: str 
 
 
 def _names(session: Session, by: str, language: str) -> dict[Any, str]:
+    if by == "channel":
+        return {channel: t(f"channel.{channel}", language) for channel in Channel.ALL}
     model = {"unit": Unit, "category": Category, "area": Area}.get(by)
     if model is None:
         return {}

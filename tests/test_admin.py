@@ -43,6 +43,8 @@ ADMIN_ROUTES = [
     ("GET", "/staff/admin/directory/export"),
     ("GET", "/staff/admin/audit"),
     ("GET", "/staff/admin/audit.csv"),
+    ("GET", "/staff/admin/open311/keys"),
+    ("POST", "/staff/admin/open311/keys"),
 ]
 NEW_UNITS_YAML = """units:
   - {code: PARKS, name_zh: 市园林局, name_en: Parks Bureau, kind: department}

@@ -24,6 +24,7 @@ from hotline_core.models.mystery import (
     Scenario,
     ScorecardDefinition,
 )
+from hotline_core.models.open311 import Open311ClientUpdate, Open311Key, Open311Request
 from hotline_core.models.routing import (
     AccountabilityEntry,
     Assignment,
@@ -57,6 +58,9 @@ __all__ = [
     "InboundEvent",
     "MessageStatusEvent",
     "MysteryCall",
+    "Open311ClientUpdate",
+    "Open311Key",
+    "Open311Request",
     "OptOut",
     "OutboxMessage",
     "Role",

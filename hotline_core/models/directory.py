@@ -44,6 +44,8 @@ class Category(Base):
     urgency: Mapped[str] = mapped_column(String(20), default="general")
     policy: Mapped[str | None] = mapped_column(String(40))
     active: Mapped[bool] = mapped_column(default=True)
+    # Open311 service definition: the attributes a client fills in (see routing.directory).
+    open311_attributes: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
 
     def name(self, language: str) -> str:
         return self.name_zh if language == "zh" else self.name_en

@@ -15,7 +15,8 @@ class Channel:
     PHONE = "phone"
     SMS = "sms"
     WEB = "web"
-    ALL = (PHONE, SMS, WEB)
+    OPEN311 = "open311"
+    ALL = (PHONE, SMS, WEB, OPEN311)
 
 
 class TicketState:
