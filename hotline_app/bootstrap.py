@@ -20,9 +20,9 @@ PERIODIC_JOBS = (
     PeriodicJob("escalation-sweep", "routing.escalation.sweep_job", every=60),
     PeriodicJob("survey-no-reply-sweep", "responders.survey.sweep_no_reply_job", every=300),
     PeriodicJob("mystery-stale-call-sweep", "mystery_calls.services.flag_stale_job", every=300),
-    PeriodicJob("stats-facts-refresh", "stats.facts.refresh_job", every=120),
-    PeriodicJob("weekly-bulletin", "stats.reports.weekly_job", every=7 * 24 * 3600),
+    PeriodicJob("stats-facts-refresh", "stats.facts.refresh_job", every=60),
 )
+BULLETIN_JOB = "stats.reports.weekly_job"
 
 
 def bootstrap(settings: Settings | None = None, *, make_current: bool = True) -> Runtime:
@@ -38,6 +38,10 @@ def bootstrap(settings: Settings | None = None, *, make_current: bool = True) ->
     )
     for job in PERIODIC_JOBS:
         runtime.jobs.add_periodic(job)
+    # The weekly bulletin (每周一报): Monday morning in the city's time (HOTLINE_BULLETIN_CRON).
+    runtime.jobs.add_periodic(
+        PeriodicJob("weekly-bulletin", BULLETIN_JOB, cron=settings.bulletin_cron, timezone=settings.timezone)
+    )
     from hotline_core.events import ComplaintReceived
     from routing.services import on_complaint_received
 
