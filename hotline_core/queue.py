@@ -186,10 +186,10 @@ class JobQueue:
         fired = []
         for job in self.periodic:
             if job.cron:
-                fired = cron_firing(job.cron, job.timezone, datetime.fromtimestamp(now, UTC))
-                if now - fired.timestamp() > job.grace:
+                firing = cron_firing(job.cron, job.timezone, datetime.fromtimestamp(now, UTC))
+                if now - firing.timestamp() > job.grace:
                     continue
-                period, expiry = int(fired.timestamp()), int(job.grace * 2) + 60
+                period, expiry = int(firing.timestamp()), int(job.grace * 2) + 60
             else:
                 period, expiry = int(now // job.every), max(int(job.every * 3), 10)
             key = f"{self.key_prefix}:beat:{job.name}:{period}"

@@ -50,6 +50,7 @@ SETTINGS_KEYS = {
     "rank_weights",
     "rank_min_volume",
     "mystery_weight",
+    "bulletin_recipients",
 }
 
 

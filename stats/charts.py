@@ -78,7 +78,10 @@ def lines(
     title: str, days: Sequence[date], series: dict[str, Sequence[float | None]], *, maximum: float | None = None
 ) -> str:
     """Daily values (rates in %, medians in minutes); a day without a value is a gap, not a zero.
-    The days given end with the last day that has happened: no future days are drawn."""
+    The days given end with the last day that has happened: no future days are drawn. Nothing to
+    draw (no value on any day): an empty string."""
+    if not any(v is not None for values in series.values() for v in values):
+        return ""
     chart = pygal.Line(
         js=[],
         width=720,

@@ -31,7 +31,7 @@ def duration(seconds: float | None, language: str) -> str:
     total = round(seconds)
     if total < 60:
         return format_unit(total, "duration-second", length="short", locale=loc)
-    minutes = round(total / 60)
+    minutes = (total + 30) // 60  # to the nearest minute, half up
     hours, minutes = divmod(minutes, 60)
     if not hours:
         return format_unit(minutes, "duration-minute", length="short", locale=loc)

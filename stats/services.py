@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, func, literal_column, select
+from sqlalchemy import Integer, and_, case, cast, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from hotline_core.db import utcnow
@@ -216,12 +216,21 @@ def _python_percentiles(session: Session, group: Any, conds: list[Any], rows: di
 
 
 def summary(
-    session: Session, filters: Filters, by: str = "unit", language: str = "zh", *, now: datetime | None = None
+    session: Session,
+    filters: Filters,
+    by: str = "unit",
+    language: str = "zh",
+    *,
+    now: datetime | None = None,
+    group_by: Any = None,
+    where: list[Any] | None = None,
 ) -> list[Row]:
-    """One row per group; clocks are judged at ``now`` (default: the current time)."""
+    """One row per group; clocks are judged at ``now`` (default: the current time).
+
+    ``group_by`` and ``where`` replace the group's column and the filters' conditions (comparisons)."""
     now = now or utcnow()
-    group = GROUPS[by]
-    conds = filters.conditions()
+    group = GROUPS[by] if group_by is None else group_by
+    conds = filters.conditions() if where is None else where
     as_int = lambda flag: func.sum(cast(flag, Integer))  # noqa: E731
     # On PostgreSQL the medians and 90th percentiles are aggregates of the same grouped scan (percentile_cont
     # ignores NULLs, as the definitions require); one query instead of one per measure.
@@ -244,7 +253,9 @@ def summary(
         *outcomes,
         *percentiles,
     ).where(*conds)
-    if by != "all":
+    if group_by is not None:  # by position: an expression with parameters would not match its repetition
+        query = query.group_by(literal_column("1"))
+    elif by != "all":
         query = query.group_by(group)
     names = _names(session, by, language)
     rows: dict[Any, Row] = {}
@@ -551,12 +562,19 @@ def comparison_periods(kind: str, start: date, end: date, today: date) -> dict[s
 def compared(
     session: Session, filters: Filters, kind: str, today: date, *, now: datetime | None = None
 ) -> dict[str, Row]:
-    """Totals for this period, the previous one and the same one last year (same unit/category/... filters)."""
-    result = {}
-    for name, (first, last) in comparison_periods(kind, filters.start, filters.end, today).items():
-        scoped = Filters(first, last, filters.unit_id, filters.category_id, filters.channel, filters.area_id)
-        result[name] = totals(session, scoped, now=now)
-    return result
+    """Totals for this period, the previous one and the same one last year (same unit/category/...
+    filters), in one grouped scan."""
+    periods = comparison_periods(kind, filters.start, filters.end, today)
+    scope = [c for c in filters.conditions()[2:]]  # the filters beyond the dates
+    ranges = {name: and_(TicketFact.day >= first, TicketFact.day <= last) for name, (first, last) in periods.items()}
+    which = case(
+        (ranges["current"], literal_column("'current'")),
+        (ranges["previous"], literal_column("'previous'")),
+        else_=literal_column("'year_ago'"),
+    )
+    where = [*scope, or_(*ranges.values())]
+    rows = {row.key: row for row in summary(session, filters, "all", now=now, group_by=which, where=where)}
+    return {name: rows.get(name) or Row(key=name, name="") for name in periods}
 
 
 def daily(session: Session, filters: Filters, today: date, *, now: datetime | None = None) -> list[Row]:

@@ -125,7 +125,8 @@ def dashboard():  # type: ignore[no-untyped-def]
     chart_trend = chart_rates = chart_times = ""
     if len(days) > 1:
         _days, series = services.daily_counts(s, Filters(filters.start, end, *_scope(filters)))
-        chart_trend = charts.trend(tr("stats.trend"), _days, {tr(f"channel.{k}"): v for k, v in series.items()})
+        if series:
+            chart_trend = charts.trend(tr("stats.trend"), _days, {tr(f"channel.{k}"): v for k, v in series.items()})
         chart_rates = charts.lines(
             tr("stats.trend.rates"),
             [d.key for d in days],
