@@ -84,7 +84,15 @@ LABELS = {
 }
 
 
-def build(session: Session, week_start: date, language: str = "zh", *, now: datetime | None = None) -> dict[str, Any]:
+def build(
+    session: Session,
+    week_start: date,
+    language: str = "zh",
+    *,
+    now: datetime | None = None,
+    today: date | None = None,
+) -> dict[str, Any]:
+    """The issue's content in one language; ``today`` (the city's date) ends the daily chart."""
     start, end = services.period("week", week_start)
     filters = services.Filters(start, end)
     previous = services.Filters(start - timedelta(days=7), start - timedelta(days=1))
@@ -92,7 +100,7 @@ def build(session: Session, week_start: date, language: str = "zh", *, now: date
     previous_totals = services.totals(session, previous, now=now)
     result = services.configured_ranking(session, start.replace(day=1), language=language, now=now, today=end)
     units = services.summary(session, filters, "unit", language, now=now)
-    days, series = services.daily_counts(session, filters)
+    days, series = services.daily_counts(session, services.Filters(start, min(end, today or end)))
     return {
         "start": start.isoformat(),
         "end": end.isoformat(),
@@ -165,7 +173,10 @@ def generate(runtime: Runtime, week_start: date) -> dict[str, Any]:
     facts.refresh_exclusively(runtime)  # waits for a periodic refresh that is running
     now = runtime.now()
     with runtime.db.transaction() as session:
-        reports: dict[str, Any] = {lang: build(session, week_start, lang, now=now) for lang in ("zh", "en")}
+        today = now.astimezone(runtime.settings.tz).date()
+        reports: dict[str, Any] = {
+            lang: build(session, week_start, lang, now=now, today=today) for lang in ("zh", "en")
+        }
         row = session.get(DirectorySetting, _key(week_start)) or DirectorySetting(key=_key(week_start))
         meta = dict((row.value or {}).get("meta") or {})
         meta.setdefault("number", _next_number(session))
@@ -197,6 +208,10 @@ def recipients(session: Session) -> list[str]:
     return addresses
 
 
+def _local(settings: Settings, moment: str) -> str:
+    return datetime.fromisoformat(moment).astimezone(settings.tz).strftime("%Y-%m-%d %H:%M")
+
+
 def message(
     settings: Settings, report: dict[str, Any], meta: dict[str, Any], to: list[str], language: str
 ) -> EmailMessage:
@@ -210,7 +225,7 @@ def message(
     mail["To"] = ", ".join(to)
     lines = [
         mail["Subject"],
-        t("stats.weekly.generated", language, at=meta["generated_at"][:16].replace("T", " ")),
+        t("stats.weekly.generated", language, at=_local(settings, meta["generated_at"])),
         "",
         f"{t('stats.weekly.totals', language)} ({t('stats.weekly.wow', language)})",
     ]
@@ -220,7 +235,7 @@ def message(
     for entry in report["accountability"]:
         lines.append(
             f"  {entry['number']}  {entry['unit']}  {t('clock.' + entry['clock'], language)}  "
-            f"{entry['due_at'][:16].replace('T', ' ')}  {t('level.' + entry['level'], language)}"
+            f"{_local(settings, entry['due_at'])}  {t('level.' + entry['level'], language)}"
         )
     if not report["accountability"]:
         lines.append("  " + t("overdue.empty", language))

@@ -76,7 +76,10 @@ class Fmt:
     def change(self, current: float | None, previous: float | None, rate: bool = False) -> str:
         return formatting.change(current, previous, self.lang, rate=rate)
 
-    def when(self, moment: datetime | None) -> str:
+    def when(self, moment: datetime | str | None) -> str:
+        """A moment (or its ISO text, as kept in the bulletin) in the city's local time."""
+        if isinstance(moment, str):
+            moment = datetime.fromisoformat(moment)
         return moment.astimezone(self.tz).strftime("%Y-%m-%d %H:%M") if moment else formatting.DASH
 
 
@@ -558,7 +561,7 @@ def weekly_csv():  # type: ignore[no-untyped-def]
                 e["number"],
                 e["unit"],
                 tr(f"clock.{e['clock']}"),
-                e["due_at"][:16].replace("T", " "),
+                fmt.when(e["due_at"]),
                 tr(f"level.{e['level']}"),
             ]
         )

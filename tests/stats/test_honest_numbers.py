@@ -271,6 +271,11 @@ def test_each_issue_has_a_number_totals_and_week_on_week(runtime, dataset, clock
     assert wow["count"]["current"] == 3 and wow["count"]["previous"] == 0 and wow["count"]["change"] == "—"
     assert wow["response_rate"]["current"] == "33.3%" and wow["response_rate"]["previous"] == "—"
     assert zh["charts"]["units"].startswith("<svg") and zh["accountability"]
+    assert "11-29" in zh["charts"]["days"]  # generated on the 30th: the whole week has happened
+    clock.set(datetime(2026, 11, 25, 9, 0, tzinfo=BEIJING))  # generated again mid-week
+    midweek = reports.generate(runtime, date(2026, 11, 23))
+    assert midweek["meta"]["number"] == 1
+    assert "11-25" in midweek["zh"]["charts"]["days"] and "11-26" not in midweek["zh"]["charts"]["days"]
 
 
 def test_without_smtp_the_issue_is_kept_and_shown_as_not_sent(app, runtime, dataset, clock):
@@ -336,6 +341,7 @@ def test_the_bulletin_is_emailed_once_to_the_leaders_in_the_directory(runtime, d
     body = mail.get_body(("plain",)).get_content()
     overdue = numbers(runtime, [dataset[2]])[0]
     assert "工单数: 3 (0, —)" in body and "响应率: 33.3%" in body and overdue in body
+    assert "2026-11-23 14:30" in body and "生成时间 2026-11-30 08:00" in body  # local times
     assert {part.get_filename() for part in mail.iter_attachments()} == {"units.svg", "days.svg"}
     with runtime.db.session() as s:
         sent = reports.stored(s, date(2026, 11, 23))["meta"]["mail"]
