@@ -358,3 +358,18 @@ def test_a_unit_drills_down_only_into_its_own_tickets(app, runtime, dataset):
     page = sign_in(app, "unitstaff").get(f"/stats/tickets?period=month&date=2026-11-23&unit={transport_unit}")
     text = page.get_data(as_text=True)
     assert "共 3 件" in text and transport_number not in text
+
+
+def test_the_ticket_inbox_pages_and_its_state_counts_follow_the_filters(app, runtime, dataset, monkeypatch):
+    from responders import tickets as inbox
+
+    monkeypatch.setattr(inbox, "INBOX_PAGE", 2)
+    client = sign_in(app, "leader")
+    first = client.get("/staff/tickets?from=2026-11-23&to=2026-11-23").get_data(as_text=True)
+    assert first.count('href="/staff/tickets/') == 2 and "共 3 件" in first and "第 1 / 2 页" in first
+    second = client.get("/staff/tickets?from=2026-11-23&to=2026-11-23&page=2").get_data(as_text=True)
+    assert second.count('href="/staff/tickets/') == 1
+    counts = first.split('id="state-counts"')[1].split("</p>")[0]
+    assert "已关闭: 2" in counts and "已派单: 1" in counts  # T1 and T2 closed after the survey, T3 assigned
+    none = client.get("/staff/tickets?from=2026-11-24&to=2026-11-24").get_data(as_text=True)
+    assert 'class="badge" href' not in none.split('id="state-counts"')[1].split("</p>")[0]
