@@ -373,3 +373,18 @@ def test_the_ticket_inbox_pages_and_its_state_counts_follow_the_filters(app, run
     assert "已关闭: 2" in counts and "已派单: 1" in counts  # T1 and T2 closed after the survey, T3 assigned
     none = client.get("/staff/tickets?from=2026-11-24&to=2026-11-24").get_data(as_text=True)
     assert 'class="badge" href' not in none.split('id="state-counts"')[1].split("</p>")[0]
+
+
+def test_the_directory_lists_the_bulletins_leaders_and_refuses_a_bad_address(runtime, dataset):
+    from routing import directory
+
+    good = directory.parse_yaml("settings:\n  bulletin_recipients: [{name: 市长, email: mayor@city.example}]\n")
+    bad = directory.parse_yaml("settings:\n  bulletin_recipients: [{name: 市长, email: mayor-at-city}]\n")
+    with runtime.db.session() as s:
+        assert directory.validate(s, good) == []
+        problems = directory.validate(s, bad)
+        assert [p.message for p in problems] == ["bulletin_recipients: 'mayor-at-city' is not an email address"]
+        assert reports.recipients(s) == [
+            "mayor-office@daqing.example.gov.cn",
+            "supervision@daqing.example.gov.cn",
+        ]  # the demo city's leaders
