@@ -100,7 +100,8 @@ def build(
     previous_totals = services.totals(session, previous, now=now)
     result = services.configured_ranking(session, start.replace(day=1), language=language, now=now, today=end)
     units = services.summary(session, filters, "unit", language, now=now)
-    days, series = services.daily_counts(session, services.Filters(start, min(end, today or end)))
+    happened = min(end, today or end)  # the end of what has happened (a bulletin made mid-week)
+    days, series = services.daily_counts(session, services.Filters(start, happened))
     return {
         "start": start.isoformat(),
         "end": end.isoformat(),
@@ -113,8 +114,8 @@ def build(
         ],
         "units": [_row(r) for r in units],
         "categories": [_row(r) for r in services.summary(session, filters, "category", language, now=now)],
-        "hot_spots": [asdict(s) for s in services.hot_spots(session, end, language=language)],
-        "repeated": [asdict(p) for p in services.repeated_places(session, end, language=language)],
+        "hot_spots": [asdict(s) for s in services.hot_spots(session, happened, language=language)],
+        "repeated": [asdict(p) for p in services.repeated_places(session, happened, language=language)],
         "ranking": {tier: [_row(r) for r in rows] for tier, rows in result.tiers.items()},
         "ranking_provisional": result.provisional,
         "accountability": accountability(session, start, end, language),
