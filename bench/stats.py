@@ -23,12 +23,15 @@ What it does, all on this machine and bounded in time:
    high). Foreign keys and plain indexes of the two tables are dropped for the COPY and rebuilt after it
    (as pg_restore does), leaving the schema as migrated. Then VACUUM ANALYZE.
 3. Measures, after a warm-up, ``--repeat`` rounds of (each round runs the three in turn):
-   (a) the leaders' dashboard, ``summary(session, Filters(month), "unit")`` through a SQLAlchemy session;
-   (b) the monthly ranking, ``ranking(session, month_start, min_volume=50)``;
-   (c) the baseline: one hand-written SQL aggregate computing the same figures for the same month
-       (counts, sums of flags, on-time rates, percentile_cont medians and p90s, grouped by unit) run with
-       psycopg directly; the dashboard's figures are checked against it.
-   Targets: dashboard and ranking each < 300 ms (median) and within 2x of the baseline.
+   (a) the leaders' dashboard, ``summary(session, Filters(month), "unit", now=NOW)`` and its comparisons
+       ``compared(...)`` (this month, the previous one and last year's) through a SQLAlchemy session;
+   (b) the monthly ranking, ``ranking(session, month_start, min_volume=50, now=NOW)``;
+   (c) the baseline: hand-written SQL computing the same figures for the same month (counts, each
+       clock's on time / late / not yet due judged at NOW, percentile_cont medians and p90s, grouped by
+       unit) and the comparisons' totals in one scan, run with psycopg directly; the dashboard's figures
+       are checked against it. The default month, December, is read a week after it ends, so its last
+       resolutions are still not yet due.
+   Targets: dashboard and ranking each < 300 ms (median) and within 1.2x of the baseline.
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ PG = "127.0.0.1"
 PORT = 5432
 NEVER_DB = {"test", "hotline_bench", "postgres"}  # the test suite's, bench/intake.py's, the maintenance db
 TARGET_MS = 300.0
-TARGET_RATIO = 2.0
+TARGET_RATIO = 1.2
 YEAR = 2026
 LOCAL = timedelta(hours=8)  # Asia/Shanghai, no daylight saving
 NOW = datetime(YEAR + 1, 1, 8, tzinfo=UTC)  # the facts were refreshed a week into the next year
@@ -201,61 +204,99 @@ FACT_COLUMNS = [
     "solved",
     "satisfaction",
     "refreshed_at",
+    "signed_at",
+    "contacted_at",
+    "responded_at",
+    "resolved_at",
+    "sign_due_at",
+    "resolve_due_at",
 ]
 
-BASELINE_SQL = """
-SELECT unit_id,
+# The figures of stats/facts.py, hand-written: each clock judged at %(now)s (on time, late, not yet due).
+AGGREGATES = """
        count(*),
        count(*) FILTER (WHERE assigned),
-       avg(sign_on_time::int::float8),
-       avg(contact_on_time::int::float8),
-       avg(resolve_on_time::int::float8),
        count(*) FILTER (WHERE overdue),
        count(*) FILTER (WHERE escalated),
        sum(returns),
        sum(extensions),
        count(*) FILTER (WHERE reopened > 0),
-       count(*) FILTER (WHERE responded_in_time),
        count(*) FILTER (WHERE surveyed),
        count(*) FILTER (WHERE solved),
        count(satisfaction),
        count(*) FILTER (WHERE satisfaction >= 4),
+       count(*) FILTER (WHERE signed_at <= sign_due_at),
+       count(*) FILTER (WHERE signed_at > sign_due_at OR (signed_at IS NULL AND sign_due_at < %(now)s)),
+       count(*) FILTER (WHERE signed_at IS NULL AND sign_due_at >= %(now)s),
+       count(*) FILTER (WHERE contacted_at <= sign_due_at),
+       count(*) FILTER (WHERE contacted_at > sign_due_at OR (contacted_at IS NULL AND sign_due_at < %(now)s)),
+       count(*) FILTER (WHERE contacted_at IS NULL AND sign_due_at >= %(now)s),
+       count(*) FILTER (WHERE resolved_at <= resolve_due_at),
+       count(*) FILTER (WHERE resolved_at > resolve_due_at OR (resolved_at IS NULL AND resolve_due_at < %(now)s)),
+       count(*) FILTER (WHERE resolved_at IS NULL AND resolve_due_at >= %(now)s),
+       count(*) FILTER (WHERE responded_at <= sign_due_at),
+       count(*) FILTER (WHERE responded_at > sign_due_at OR (responded_at IS NULL AND sign_due_at < %(now)s)),
+       count(*) FILTER (WHERE responded_at IS NULL AND sign_due_at >= %(now)s),
        percentile_cont(0.5) WITHIN GROUP (ORDER BY sign_seconds),
        percentile_cont(0.9) WITHIN GROUP (ORDER BY sign_seconds),
        percentile_cont(0.5) WITHIN GROUP (ORDER BY sign_working_seconds),
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY sign_working_seconds),
        percentile_cont(0.5) WITHIN GROUP (ORDER BY contact_seconds),
        percentile_cont(0.9) WITHIN GROUP (ORDER BY contact_seconds),
        percentile_cont(0.5) WITHIN GROUP (ORDER BY resolve_seconds),
        percentile_cont(0.9) WITHIN GROUP (ORDER BY resolve_seconds),
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY resolve_working_seconds)
-  FROM ticket_facts
- WHERE day BETWEEN %s AND %s
- GROUP BY unit_id
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY resolve_working_seconds),
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY resolve_working_seconds)
 """
+BASELINE_SQL = f"""
+SELECT unit_id, {AGGREGATES}
+  FROM ticket_facts
+ WHERE day BETWEEN %(start)s AND %(end)s
+ GROUP BY unit_id
+"""  # noqa: S608 (constants only)
+# The comparisons (环比, 同比): the totals of this period, the previous one and last year's, in one scan.
+COMPARISON_SQL = f"""
+SELECT CASE WHEN day BETWEEN %(start)s AND %(end)s THEN 'current'
+            WHEN day BETWEEN %(prev_start)s AND %(prev_end)s THEN 'previous' ELSE 'year_ago' END, {AGGREGATES}
+  FROM ticket_facts
+ WHERE day BETWEEN %(start)s AND %(end)s OR day BETWEEN %(prev_start)s AND %(prev_end)s
+    OR day BETWEEN %(year_start)s AND %(year_end)s
+ GROUP BY 1
+"""  # noqa: S608 (constants only)
 BASELINE_FIELDS = [
     "count",
     "assigned",
-    "sign_on_time",
-    "contact_on_time",
-    "resolve_on_time",
     "overdue",
     "escalated",
     "returns",
     "extensions",
     "reopened",
-    "responded",
     "surveyed",
     "solved",
     "rated",
     "satisfied",
+    "sign_on",
+    "sign_late",
+    "sign_pending",
+    "contact_on",
+    "contact_late",
+    "contact_pending",
+    "resolve_on",
+    "resolve_late",
+    "resolve_pending",
+    "responded",
+    "respond_late",
+    "respond_pending",
     "sign_median",
     "sign_p90",
     "sign_working_median",
+    "sign_working_p90",
     "contact_median",
     "contact_p90",
     "resolve_median",
     "resolve_p90",
     "resolve_working_median",
+    "resolve_working_p90",
 ]
 
 
@@ -266,17 +307,18 @@ def log(message: str) -> None:
 # --- database --------------------------------------------------------------------------------
 
 
-def libpq_url(db: str = BENCH_DB) -> str:
-    return f"postgresql://{PG}:{PORT}/{db}"
+def libpq_url(db: str | None = None) -> str:
+    return f"postgresql://{PG}:{PORT}/{db or BENCH_DB}"
 
 
 def sqlalchemy_url() -> str:
     return f"postgresql+psycopg://{PG}:{PORT}/{BENCH_DB}"
 
 
-def connect(db: str = BENCH_DB, **kwargs: Any) -> Any:
+def connect(db: str | None = None, **kwargs: Any) -> Any:
     import psycopg
 
+    db = db or BENCH_DB
     assert db == "postgres" or db not in NEVER_DB
     return psycopg.connect(libpq_url(db), connect_timeout=5, **kwargs)
 
@@ -457,6 +499,7 @@ def generate(rng: np.random.Generator, first_id: int, local: np.ndarray) -> dict
         default="dispatch",
     )
     f["dispatch"] = dispatch
+    f["sign_due"], f["resolve_due"] = sign_due, resolve_due
     last = np.where(resolved, resolve, np.where(contacted, dispatch + contact, np.where(signed, dispatch + sign, 0)))
     f["updated"] = local + last + np.where(surveyed, 2 * DAY, 0)
     return f
@@ -569,6 +612,14 @@ def chunk_text(f: dict[str, np.ndarray], rng: np.random.Generator) -> tuple[str,
         bools(f["solved"], f["surveyed"]),
         ints(f["rating"], f["rated"]),
         [NOW.strftime("%Y-%m-%d %H:%M:%S")] * n,
+        nullable(timestamps(local + f["dispatch"] + np.nan_to_num(f["sign"])), ~np.isnan(f["sign"])),
+        nullable(timestamps(local + f["dispatch"] + np.nan_to_num(f["contact"])), ~np.isnan(f["contact"])),
+        nullable(  # the later of signing and contact (contact always follows signing here)
+            timestamps(local + f["dispatch"] + np.nan_to_num(f["contact"])), ~np.isnan(f["contact"]) & f["signed"]
+        ),
+        nullable(timestamps(local + np.nan_to_num(f["resolve"])), f["resolved"]),
+        nullable(timestamps(local + f["dispatch"] + f["sign_due"]), assigned),
+        nullable(timestamps(local + f["resolve_due"]), assigned),
     ]
     return rows(tickets), rows(facts)
 
@@ -791,10 +842,21 @@ def explain(sa_conn: Any, pg_conn: Any, statements: list[tuple[str, Any]], basel
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     from hotline_core.db import Database
-    from stats.services import Filters, period, ranking, summary
+    from stats.services import Filters, compared, comparison_periods, period, ranking, summary
 
     month_start = date(YEAR, args.month, 1)
     start, end = period("month", month_start)
+    today = (NOW + LOCAL).date()
+    periods = comparison_periods("month", start, end, today)
+    params = {
+        "now": NOW,
+        "start": periods["current"][0],
+        "end": periods["current"][1],
+        "prev_start": periods["previous"][0],
+        "prev_end": periods["previous"][1],
+        "year_start": periods["year_ago"][0],
+        "year_end": periods["year_ago"][1],
+    }
     before_load = [round(x, 2) for x in os.getloadavg()]
     db = Database(sqlalchemy_url())
     statements = StatementLog(db.engine)
@@ -802,15 +864,20 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     try:
 
         def dashboard() -> Any:
+            """The figures by unit, and the totals of this month, the previous one and last year's."""
             with db.session() as s:
-                return summary(s, Filters(start, end), "unit")
+                rows = summary(s, Filters(start, end), "unit", now=NOW)
+                compared(s, Filters(start, end), "month", today, now=NOW)
+                return rows
 
         def monthly_ranking() -> Any:
             with db.session() as s:
-                return ranking(s, month_start, min_volume=50)
+                return ranking(s, month_start, min_volume=50, now=NOW, today=today)
 
         def baseline() -> list[tuple[Any, ...]]:
-            return pg.execute(BASELINE_SQL, (start, end)).fetchall()
+            rows = pg.execute(BASELINE_SQL, params).fetchall()
+            pg.execute(COMPARISON_SQL, params).fetchall()
+            return rows
 
         month_rows = pg.execute("SELECT count(*) FROM ticket_facts WHERE day BETWEEN %s AND %s", (start, end))
         month_tickets = month_rows.fetchone()[0]
@@ -828,7 +895,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         plans = None
         if args.explain:
             with db.engine.connect() as sa_conn:
-                plans = explain(sa_conn, pg, dashboard_sql, (start, end))
+                plans = explain(sa_conn, pg, dashboard_sql, params)
         settings = dict(
             pg.execute(
                 "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name IN"
@@ -847,7 +914,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     targets = {
         name: {
             "under_300_ms": result[name]["median_ms"] < TARGET_MS,
-            "within_2x_baseline": ratios[name] <= TARGET_RATIO,
+            "within_ratio_of_baseline": ratios[name] <= TARGET_RATIO,
         }
         for name in ("dashboard", "ranking")
     }
@@ -860,7 +927,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "passed": all(all(t.values()) for t in targets.values()),
         "figures_match_baseline": not problems,
         "figure_differences": problems[:20],
-        "statements": {"dashboard": len(dashboard_sql), "ranking": len(ranking_sql), "baseline": 1},
+        "statements": {"dashboard": len(dashboard_sql), "ranking": len(ranking_sql), "baseline": 2},
         "ranked": {tier: len(rows) for tier, rows in ranked.tiers.items()} | {"unranked": len(ranked.unranked)},
         "postgres": {"version": version, **settings},
         "explain": plans,
@@ -900,9 +967,9 @@ def report(data: dict[str, Any]) -> str:
         f"{'':58}{'median ms':>10}{'p95 ms':>9}{'min ms':>9}{'max ms':>9}",
     ]
     labels = [
-        ("dashboard", 'dashboard  summary(Filters(month), "unit")'),
+        ("dashboard", 'dashboard  summary(month, "unit") + compared()'),
         ("ranking", "ranking    ranking(month, min_volume=50)"),
-        ("baseline", "baseline   one hand-written SQL aggregate (psycopg)"),
+        ("baseline", "baseline   hand-written SQL: aggregate + comparisons"),
     ]
     for key, label in labels:
         r = t[key]
@@ -912,8 +979,8 @@ def report(data: dict[str, Any]) -> str:
         ok = m["targets"][key]
         lines.append(
             f"{key:10} {t[key]['median_ms']:7.1f} ms (target < {TARGET_MS:.0f}) {verdict(ok['under_300_ms'])};"
-            f"  {key}/baseline {m['ratios'][key]:.2f}x (target <= {TARGET_RATIO:.0f}x)"
-            f" {verdict(ok['within_2x_baseline'])}"
+            f"  {key}/baseline {m['ratios'][key]:.2f}x (target <= {TARGET_RATIO:g}x)"
+            f" {verdict(ok['within_ratio_of_baseline'])}"
         )
     lines.append(
         "figures identical to the baseline's: "
@@ -953,16 +1020,27 @@ def report(data: dict[str, Any]) -> str:
 
 
 def main() -> int:
+    global BENCH_DB
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tickets", type=int, default=1_000_000, help="tickets to load (default 1,000,000)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     parser.add_argument("--keep", action="store_true", help="reuse the loaded database when its row count matches")
     parser.add_argument("--repeat", type=int, default=30, help="timed rounds (default 30)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed rounds first (default 3)")
-    parser.add_argument("--month", type=int, default=6, choices=range(1, 13), help=f"month of {YEAR} (default 6)")
+    parser.add_argument(
+        "--month",
+        type=int,
+        default=12,
+        choices=range(1, 13),
+        help=f"month of {YEAR} (default 12: read a week after it ends, its last resolutions are not yet due)",
+    )
+    parser.add_argument("--database", default=BENCH_DB, help=f"database to load and measure (default {BENCH_DB})")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE the dashboard and the baseline")
     args = parser.parse_args()
+    if args.database in NEVER_DB:
+        parser.error(f"--database {args.database} is not the benchmark's to overwrite")
+    BENCH_DB = args.database
     if args.tickets < 1:
         parser.error("--tickets must be positive")
     try:

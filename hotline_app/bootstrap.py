@@ -29,8 +29,7 @@ PERIODIC_JOBS = (
     PeriodicJob("escalation-sweep", escalation.sweep_job, every=60),
     PeriodicJob("survey-no-reply-sweep", survey.sweep_no_reply_job, every=300),
     PeriodicJob("mystery-stale-call-sweep", mystery.flag_stale_job, every=300),
-    PeriodicJob("stats-facts-refresh", facts.refresh_job, every=120),
-    PeriodicJob("weekly-bulletin", reports.weekly_job, every=7 * 24 * 3600),
+    PeriodicJob("stats-facts-refresh", facts.refresh_job, every=60),
 )
 
 
@@ -47,6 +46,10 @@ def bootstrap(settings: Settings | None = None, *, make_current: bool = True) ->
     )
     for job in PERIODIC_JOBS:
         runtime.jobs.add_periodic(job)
+    # The weekly bulletin (每周一报): Monday morning in the city's time (HOTLINE_BULLETIN_CRON).
+    runtime.jobs.add_periodic(
+        PeriodicJob("weekly-bulletin", reports.weekly_job, cron=settings.bulletin_cron, timezone=settings.timezone)
+    )
     runtime.events.subscribe(ComplaintReceived, on_complaint_received)
     runtime.events.subscribe(TextArrived, intercept_sms)
     if settings.skip_twilio_signature:

@@ -20,8 +20,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import redis
 from rq import Queue, SimpleWorker
@@ -64,12 +65,27 @@ ONCE_TTL_SECONDS = 60
 
 @dataclass(frozen=True)
 class PeriodicJob:
-    """A job the beat enqueues every ``every`` seconds, once per period across all processes."""
+    """A job the beat enqueues every ``every`` seconds, once per period across all processes; or, with
+    ``cron``, at each time of the cron expression in ``timezone`` (local wall-clock time), once per
+    firing across all processes. A firing missed by less than ``grace`` seconds (workers were down)
+    still runs; an older one is skipped."""
 
     name: str
     func: JobRef
-    every: float
+    every: float = 0
     queue: str = "sweeps"
+    cron: str | None = None
+    timezone: str = "UTC"
+    grace: float = 6 * 3600
+
+
+def cron_firing(cron: str, timezone: str, now: datetime) -> datetime:
+    """The latest time at or before ``now`` that ``cron`` fires, read in ``timezone`` (DST-safe)."""
+    from croniter import croniter
+
+    local = now.astimezone(ZoneInfo(timezone))
+    fired: datetime = croniter(cron, local + timedelta(microseconds=1)).get_prev(datetime)
+    return fired
 
 
 class JobQueue:
@@ -190,10 +206,16 @@ class JobQueue:
         now = time.time() if now is None else now
         fired: list[str] = []
         for job in self.periodic:
-            period = int(now // job.every)
+            if job.cron:
+                firing = cron_firing(job.cron, job.timezone, datetime.fromtimestamp(now, UTC))
+                if now - firing.timestamp() > job.grace:
+                    continue
+                period, expiry = int(firing.timestamp()), int(job.grace * 2) + 60
+            else:
+                period, expiry = int(now // job.every), max(int(job.every * 3), 10)
             key = f"{self.key_prefix}:beat:{job.name}:{period}"
             try:
-                claimed = self.connection.set(key, b"1", nx=True, ex=max(int(job.every * 3), 10))
+                claimed = self.connection.set(key, b"1", nx=True, ex=expiry)
             except redis.exceptions.RedisError as exc:
                 log.warning("beat could not reach Redis: %s", exc)
                 return fired

@@ -49,6 +49,14 @@ def _float(name: str, raw: str, minimum: float | None = None) -> float:
     return value
 
 
+def _cron(name: str, raw: str) -> str:
+    from croniter import croniter
+
+    if not croniter.is_valid(raw.strip()):
+        raise SettingsError(f"{name}={raw!r} is not a cron expression (minute hour day month weekday)")
+    return raw.strip()
+
+
 LANGUAGES = ("zh", "en")
 
 
@@ -79,11 +87,22 @@ class Settings:
     speech_min_confidence: float = 0.4
     embedded_worker: bool = True
     survey_reply_hours: float = 72.0
+    bulletin_cron: str = "0 8 * * 1"
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str | None = None
+    smtp_starttls: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def smtp_configured(self) -> bool:
+        return bool(self.smtp_host and self.smtp_from)
 
     @property
     def uses_redis(self) -> bool:
@@ -151,6 +170,8 @@ class Settings:
                 raise SettingsError("production needs DATABASE_URL pointing at PostgreSQL")
             if not self.redis_url:
                 raise SettingsError("production needs REDIS_URL")
+        if self.smtp_host and not self.smtp_from:
+            raise SettingsError("HOTLINE_SMTP_HOST needs HOTLINE_SMTP_FROM (the bulletin's sender address)")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, *, keep_secret: bool = False, **overrides: Any) -> Settings:
@@ -208,6 +229,13 @@ class Settings:
             upload_max_bytes=_int("HOTLINE_UPLOAD_MAX_BYTES", env.get("HOTLINE_UPLOAD_MAX_BYTES", str(5 << 20)), 1),
             embedded_worker=_bool("HOTLINE_EMBEDDED_WORKER", env.get("HOTLINE_EMBEDDED_WORKER", "1")),
             survey_reply_hours=_float("HOTLINE_SURVEY_REPLY_HOURS", env.get("HOTLINE_SURVEY_REPLY_HOURS", "72"), 0.01),
+            bulletin_cron=_cron("HOTLINE_BULLETIN_CRON", env.get("HOTLINE_BULLETIN_CRON", "0 8 * * 1")),
+            smtp_host=get("HOTLINE_SMTP_HOST"),
+            smtp_port=_int("HOTLINE_SMTP_PORT", env.get("HOTLINE_SMTP_PORT", "25"), 1),
+            smtp_user=get("HOTLINE_SMTP_USER"),
+            smtp_password=get("HOTLINE_SMTP_PASSWORD"),
+            smtp_from=get("HOTLINE_SMTP_FROM"),
+            smtp_starttls=_bool("HOTLINE_SMTP_STARTTLS", env.get("HOTLINE_SMTP_STARTTLS", "0")),
             extra=extra,
         )
         values.update(overrides)

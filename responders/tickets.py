@@ -119,7 +119,10 @@ def inbox_query(filters: dict[str, str]) -> Any:
     if filters.get("overdue"):
         query = query.where((sign.due_at < now) | (resolve.due_at < now))
     soonest = func.coalesce(sign.due_at, resolve.due_at)
-    return query.order_by(soonest.is_(None), soonest, Ticket.id.desc()).limit(300)
+    return query.order_by(soonest.is_(None), soonest, Ticket.id.desc())
+
+
+INBOX_PAGE = 100
 
 
 @bp.get("/tickets")
@@ -127,15 +130,19 @@ def inbox_query(filters: dict[str, str]) -> Any:
 def inbox():  # type: ignore[no-untyped-def]
     s = db_session()
     filters = {k: request.args.get(k, "") for k in ("state", "category", "overdue", "unit", "from", "to", "channel")}
-    rows = s.execute(inbox_query(filters)).all()
+    page = int(request.args["page"]) if request.args.get("page", "").isdigit() else 1
+    page = max(page, 1)
+    listed = inbox_query(filters)
+    total = s.scalar(select(func.count()).select_from(listed.order_by(None).subquery())) or 0
+    rows = s.execute(listed.limit(INBOX_PAGE).offset((page - 1) * INBOX_PAGE)).all()
     now = runtime().now()
     u = user()
-    count_query = select(Ticket.state, func.count()).group_by(Ticket.state)
-    if u.role in services.UNIT_ROLES:
-        count_query = count_query.where(
-            Ticket.id.in_(select(Assignment.ticket_id).where(Assignment.unit_id == u.unit_id))
-        )
-    counts: dict[str, int] = {state: count for state, count in s.execute(count_query).all()}
+    # The header's counts per state are of the same filtered list (every state but the one chosen), so
+    # they agree with the rows a click on them shows.
+    others = inbox_query({**filters, "state": ""}).order_by(None).subquery()
+    counts: dict[str, int] = {
+        state: count for state, count in s.execute(select(others.c.state, func.count()).group_by(others.c.state)).all()
+    }
     categories = s.scalars(select(Category).where(Category.level == 1).order_by(Category.code)).all()
     names = {c.id: c.name(language()) for c in s.scalars(select(Category))}
     units = {x.id: x.name(language()) for x in s.scalars(select(Unit))}
@@ -151,7 +158,16 @@ def inbox():  # type: ignore[no-untyped-def]
         for tk, sign_due, res_due in rows
     ]
     return render_template(
-        "staff/tickets.html", items=items, counts=counts, filters=filters, states=STATES, categories=categories
+        "staff/tickets.html",
+        items=items,
+        counts=counts,
+        filters=filters,
+        states=STATES,
+        categories=categories,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // INBOX_PAGE)),
+        args={k: v for k, v in request.args.items() if k != "page"},
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -62,6 +63,7 @@ SETTINGS_KEYS = {
     "rank_min_volume",
     "mystery_weight",
     "open311",
+    "bulletin_recipients",
 }
 OPEN311_DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
 OPEN311_ATTRIBUTE_FIELDS = {
@@ -234,6 +236,12 @@ def validate(session: Session, directory: Directory, default_region: str = "CN")
             isinstance(value, int | float) and 0 <= value <= 1
         ):
             problem("settings", None, f"{key} must be a number between 0 and 1")
+        elif key == "bulletin_recipients":  # the leaders the weekly bulletin is emailed to
+            entries = value if isinstance(value, list) else [value]
+            for entry in entries:
+                email = entry.get("email") if isinstance(entry, dict) else entry
+                if not (isinstance(email, str) and re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email.strip())):
+                    problem("settings", None, f"bulletin_recipients: {email!r} is not an email address")
 
     for i, row in enumerate(data.get("units") or []):
         if not isinstance(row, dict):

@@ -25,15 +25,17 @@ def _render(chart: pygal.graph.graph.Graph) -> str:
 
 
 def bars(title: str, labels: Sequence[str], values: Sequence[float | None], *, limit: int = 15) -> str:
+    longest = max((_display_width(label) for label in labels[:limit]), default=0)
     chart = pygal.HorizontalBar(
         js=[],
         show_legend=False,
-        width=720,
+        width=720 + 7 * longest,  # room for whole unit names: they are never clipped
         height=max(160, 26 * min(len(labels), limit) + 60),
         style=STYLE,
         title=title,
         print_values=True,
-        truncate_label=24,
+        truncate_label=-1,
+        margin_left=8 * longest,
     )
     chart.x_labels = list(labels[:limit])[::-1]
     chart.y_labels = _integer_ticks(max((v or 0) for v in values[:limit]) if values else 0)
@@ -64,4 +66,37 @@ def trend(title: str, days: Sequence[date], series: dict[str, Sequence[int]]) ->
     for name, values in series.items():
         chart.add(name, list(values))
     chart.y_labels = _integer_ticks(max((max(v) for v in series.values() if v), default=0))
+    return _render(chart)
+
+
+def _display_width(text: str) -> int:
+    """Width in half-width characters (a Chinese character counts twice)."""
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
+def lines(
+    title: str, days: Sequence[date], series: dict[str, Sequence[float | None]], *, maximum: float | None = None
+) -> str:
+    """Daily values (rates in %, medians in minutes); a day without a value is a gap, not a zero.
+    The days given end with the last day that has happened: no future days are drawn. Nothing to
+    draw (no value on any day): an empty string."""
+    if not any(v is not None for values in series.values() for v in values):
+        return ""
+    chart = pygal.Line(
+        js=[],
+        width=720,
+        height=280,
+        style=STYLE,
+        title=title,
+        x_label_rotation=30,
+        show_minor_x_labels=False,
+        dots_size=2,
+        legend_at_bottom=True,
+        allow_interruptions=True,
+        range=(0, maximum) if maximum else None,
+    )
+    chart.x_labels = [d.strftime("%m-%d") for d in days]
+    chart.x_labels_major = chart.x_labels[:: max(1, len(days) // 10)]
+    for name, values in series.items():
+        chart.add(name, list(values))
     return _render(chart)

@@ -4,12 +4,24 @@ Definitions (shown to readers on the statistics pages, and tested against hand-c
 
 * time to sign for: first "signed" event minus the first "assigned" event (clock and working time);
 * time to first contact: first "contacted" event minus the first "assigned" event;
-* time to resolution: first "resolved" event minus the ticket's creation;
-* on time: the clock's event happened no later than its deadline (sign-for deadline for signing and
-  for first contact; resolution deadline, with approved extensions, for resolution);
-* responded in time: signed for AND citizen contacted, both within the sign-for deadline;
+* time to resolution: the ticket's final resolution (the last "resolved" event not followed by a
+  "reopened" one: a reopened ticket, 重办, is judged on its final resolution) minus its creation;
+* each clock's outcome is judged when the figures are read (``as of``), from the moment the clock
+  stopped and its deadline (sign-for deadline for signing and for first contact; the latest
+  resolution deadline, with approved extensions, for resolution):
+  - **on time**: it stopped no later than its deadline;
+  - **late**: it stopped after its deadline, or it has not stopped and the deadline has passed;
+  - **not yet due**: it has not stopped and the deadline has not passed. Such tickets are in
+    neither the numerator nor the denominator of a rate; they are counted and shown apart;
+* responded: signed for AND citizen contacted (the later of the two is the moment of response),
+  judged against the sign-for deadline in the same way;
 * overdue: the ticket is on the accountability list; escalated: a step beyond "overdue" fired;
-* survey: the latest answered callback survey (solved; satisfaction 1-5).
+* survey: the latest answered callback survey (solved; satisfaction 1-5);
+* ``refreshed_at``: when the fact was last rebuilt; the pages show the latest one as "as of". The
+  refresh job runs every minute and rebuilds the tickets with new events.
+
+The boolean ``*_on_time`` columns keep the outcome as judged at refresh time (None: not yet due)
+for readers of single facts; the figures judge again at reading time from the ``*_at`` columns.
 """
 
 from __future__ import annotations
@@ -20,6 +32,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from hotline_core.db import utcnow
 from hotline_core.models import (
     AccountabilityEntry,
     Category,
@@ -45,9 +58,35 @@ def _first(events: list[TicketEvent], kind: str) -> datetime | None:
     return next((e.at for e in events if e.kind == kind), None)
 
 
+def final_resolution(events: list[TicketEvent]) -> datetime | None:
+    """The last "resolved" event, unless the ticket was reopened after it (then it is not resolved)."""
+    resolved: datetime | None = None
+    for e in events:
+        if e.kind == "resolved":
+            resolved = e.at
+        elif e.kind == "reopened":
+            resolved = None
+    return resolved
+
+
+def judge(done: datetime | None, due: datetime | None, now: datetime) -> bool | None:
+    """True on time, False late, None not yet due (or no deadline)."""
+    if due is None:
+        return None
+    if done is not None:
+        return done <= due
+    return False if due < now else None
+
+
 def build_fact(
-    session: Session, ticket: Ticket, *, calendar: BusinessCalendar, category_parents: dict[int, int | None]
+    session: Session,
+    ticket: Ticket,
+    *,
+    calendar: BusinessCalendar,
+    category_parents: dict[int, int | None],
+    now: datetime | None = None,
 ) -> TicketFact:
+    now = now or utcnow()
     events = list(
         session.scalars(
             select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.at, TicketEvent.id)
@@ -57,11 +96,10 @@ def build_fact(
     assigned = _first(events, "assigned")
     signed = _first(events, "signed")
     contacted = _first(events, "contacted")
-    resolved = _first(events, "resolved")
+    resolved = final_resolution(events)
     sign_due = next((d.due_at for d in deadlines if d.kind == "sign_for"), None)
-    resolve_due = next((d.due_at for d in reversed(deadlines) if d.kind == "resolution" and d.met_at), None) or next(
-        (d.due_at for d in reversed(deadlines) if d.kind == "resolution"), None
-    )
+    resolve_due = next((d.due_at for d in reversed(deadlines) if d.kind == "resolution"), None)
+    responded = max(signed, contacted) if signed and contacted else None
     local = ticket.created_at.astimezone(calendar.timezone)
     unit = session.get(Unit, ticket.lead_unit_id) if ticket.lead_unit_id else None
     root = chain(ticket.category_id, category_parents)
@@ -75,19 +113,26 @@ def build_fact(
     ids = [d.id for d in deadlines]
     overdue = (
         bool(ids)
-        and session.scalar(
-            select(func.count()).select_from(AccountabilityEntry).where(AccountabilityEntry.deadline_id.in_(ids))
+        and (
+            session.scalar(
+                select(func.count()).select_from(AccountabilityEntry).where(AccountabilityEntry.deadline_id.in_(ids))
+            )
+            or 0
         )
         > 0
     )
     escalated = (
         bool(ids)
-        and session.scalar(
-            select(func.count())
-            .select_from(EscalationStep)
-            .where(
-                EscalationStep.deadline_id.in_(ids), EscalationStep.step.in_(("unit_head", "supervision", "leaders"))
+        and (
+            session.scalar(
+                select(func.count())
+                .select_from(EscalationStep)
+                .where(
+                    EscalationStep.deadline_id.in_(ids),
+                    EscalationStep.step.in_(("unit_head", "supervision", "leaders")),
+                )
             )
+            or 0
         )
         > 0
     )
@@ -97,11 +142,6 @@ def build_fact(
 
     def working(a: datetime | None, b: datetime | None) -> float | None:
         return calendar.working_time_between(a, b).total_seconds() if a and b else None
-
-    def on_time(moment: datetime | None, due: datetime | None) -> bool | None:
-        if due is None:
-            return None
-        return moment is not None and moment <= due
 
     fact = session.get(TicketFact, ticket.id) or TicketFact(ticket_id=ticket.id)
     fact.created_at, fact.day, fact.month = ticket.created_at, local.date(), local.strftime("%Y-%m")
@@ -115,10 +155,14 @@ def build_fact(
         seconds(ticket.created_at, resolved),
         working(ticket.created_at, resolved),
     )
-    fact.sign_on_time = on_time(signed, sign_due) if assigned else None
-    fact.contact_on_time = on_time(contacted, sign_due) if assigned else None
-    fact.resolve_on_time = on_time(resolved, resolve_due) if assigned else None
-    fact.responded_in_time = bool(fact.sign_on_time and fact.contact_on_time)
+    if not assigned:
+        sign_due = resolve_due = None
+    fact.signed_at, fact.contacted_at, fact.responded_at, fact.resolved_at = signed, contacted, responded, resolved
+    fact.sign_due_at, fact.resolve_due_at = sign_due, resolve_due
+    fact.sign_on_time = judge(signed, sign_due, now)
+    fact.contact_on_time = judge(contacted, sign_due, now)
+    fact.resolve_on_time = judge(resolved, resolve_due, now)
+    fact.responded_in_time = bool(judge(responded, sign_due, now))
     fact.overdue, fact.escalated = bool(overdue), bool(escalated)
     fact.returns = sum(1 for e in events if e.kind == "returned")
     fact.extensions = sum(
@@ -130,6 +174,7 @@ def build_fact(
     fact.surveyed = survey is not None
     fact.solved = survey.solved if survey else None
     fact.satisfaction = survey.satisfaction if survey else None
+    fact.refreshed_at = now
     session.add(fact)
     return fact
 
@@ -145,13 +190,13 @@ def refresh(runtime: Runtime, ticket_ids: list[int] | None = None) -> int:
         top = session.scalar(select(func.max(TicketEvent.id))) or 0
         if ticket_ids is None:
             ticket_ids = list(session.scalars(select(TicketEvent.ticket_id).where(TicketEvent.id > last).distinct()))
-            mark.value = {"event_id": top}
+            mark.value = {"event_id": top, "at": runtime.now().isoformat()}
             session.add(mark)
         parents = dict(session.execute(select(Category.id, Category.parent_id)).tuples().all())
         for ticket_id in ticket_ids:
             ticket = session.get(Ticket, ticket_id)
             if ticket is not None:
-                build_fact(session, ticket, calendar=cfg.calendar, category_parents=parents)
+                build_fact(session, ticket, calendar=cfg.calendar, category_parents=parents, now=runtime.now())
     return len(ticket_ids)
 
 
@@ -180,3 +225,12 @@ def refresh_exclusively(runtime: Runtime, *, wait: bool = True) -> int | None:
         return refresh(runtime)
     finally:
         lock.release()
+
+
+def as_of(session: Session) -> datetime | None:
+    """The facts' latest refresh: what every page, export and bulletin shows as "as of" (the last
+    periodic refresh, even if it found nothing new; else the newest fact)."""
+    mark = session.get(DirectorySetting, WATERMARK_KEY)
+    if mark and mark.value.get("at"):
+        return datetime.fromisoformat(mark.value["at"])
+    return session.scalar(select(func.max(TicketFact.refreshed_at)))

@@ -3,7 +3,10 @@
 The three rates (三率), each shown with its formula:
 
 * response rate = tickets signed for AND whose citizen was contacted within the sign-for deadline
-  / tickets assigned to a unit;
+  / tickets whose response is judged (responded, or sign-for deadline passed); tickets still inside
+  their sign-for deadline without a response are "not yet due" and counted apart;
+* on-time rates (signed, contacted, resolved) likewise: on time / (on time + late), "not yet due"
+  apart, judged at the moment of reading (``as_of``); a reopened ticket on its final resolution;
 * resolution rate = callback surveys answering "solved" / answered callback surveys;
 * satisfaction rate = surveys rating 4 or 5 ("satisfied", "very satisfied") / surveys with a rating;
 * composite score = 100 x (w1 x response + w2 x resolution + w3 x satisfaction), default 30/35/35.
@@ -12,12 +15,13 @@ The three rates (三率), each shown with its formula:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, func, select
+from sqlalchemy import Integer, and_, case, cast, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
+from hotline_core.db import utcnow
 from hotline_core.figures import percentile
 from hotline_core.i18n import t
 from hotline_core.models import (
@@ -38,6 +42,8 @@ GROUPS = {
     "category": TicketFact.category_id,
     "channel": TicketFact.channel,
     "area": TicketFact.area_id,
+    "day": TicketFact.day,
+    "all": literal_column("'all'"),  # one row: the totals
 }
 DISTRICT_TIER = "district"
 
@@ -94,9 +100,19 @@ class Row:
     resolve_median: float | None = None
     resolve_p90: float | None = None
     resolve_working_median: float | None = None
-    sign_on_time: float | None = None
-    contact_on_time: float | None = None
-    resolve_on_time: float | None = None
+    sign_working_p90: float | None = None
+    resolve_working_p90: float | None = None
+    sign_on: int = 0
+    sign_late: int = 0
+    sign_pending: int = 0
+    contact_on: int = 0
+    contact_late: int = 0
+    contact_pending: int = 0
+    resolve_on: int = 0
+    resolve_late: int = 0
+    resolve_pending: int = 0
+    respond_late: int = 0
+    respond_pending: int = 0
     overdue: int = 0
     escalated: int = 0
     returns: int = 0
@@ -113,9 +129,29 @@ class Row:
     combined: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @staticmethod
+    def _share(on: int, late: int) -> float | None:
+        return on / (on + late) if on + late else None
+
+    @property
+    def sign_on_time(self) -> float | None:
+        return self._share(self.sign_on, self.sign_late)
+
+    @property
+    def contact_on_time(self) -> float | None:
+        return self._share(self.contact_on, self.contact_late)
+
+    @property
+    def resolve_on_time(self) -> float | None:
+        return self._share(self.resolve_on, self.resolve_late)
+
+    @property
+    def response_judged(self) -> int:
+        return self.responded + self.respond_late
+
     @property
     def response_rate(self) -> float | None:
-        return self.responded / self.assigned if self.assigned else None
+        return self._share(self.responded, self.respond_late)
 
     @property
     def resolution_rate(self) -> float | None:
@@ -127,13 +163,27 @@ class Row:
 
     def composite(self, weights: tuple[float, float, float] = WEIGHTS) -> float | None:
         rates = (self.response_rate, self.resolution_rate, self.satisfaction_rate)
-        if any(r is None for r in rates):
+        known = [r for r in rates if r is not None]
+        if len(known) != len(rates):
             return None
-        return round(100 * sum(w * r for w, r in zip(weights, rates, strict=True)), 2)  # type: ignore[misc]
+        return round(100 * sum(w * r for w, r in zip(weights, known, strict=True)), 2)
 
 
-def _rate(flag: Any) -> Any:
-    return func.avg(case((flag.is_(True), 1.0), (flag.is_(False), 0.0), else_=None))
+def outcome_counts(done: Any, due: Any, now: datetime) -> list[Any]:
+    """SUMs of (on time, late, not yet due) for one clock, judged at ``now`` (see stats/facts.py)."""
+    return [
+        func.sum(case((done <= due, 1), else_=0)),
+        func.sum(case((done > due, 1), (and_(done.is_(None), due < now), 1), else_=0)),
+        func.sum(case((and_(done.is_(None), due >= now), 1), else_=0)),
+    ]
+
+
+CLOCKS = (  # (Row attribute prefix, stopped at, due at)
+    ("sign", TicketFact.signed_at, TicketFact.sign_due_at),
+    ("contact", TicketFact.contacted_at, TicketFact.sign_due_at),
+    ("resolve", TicketFact.resolved_at, TicketFact.resolve_due_at),
+    ("respond", TicketFact.responded_at, TicketFact.sign_due_at),
+)
 
 
 # (Row attribute, measure, fraction): the medians and 90th percentiles shown for each group.
@@ -141,11 +191,13 @@ PERCENTILES = (
     ("sign_median", TicketFact.sign_seconds, 0.5),
     ("sign_p90", TicketFact.sign_seconds, 0.9),
     ("sign_working_median", TicketFact.sign_working_seconds, 0.5),
+    ("sign_working_p90", TicketFact.sign_working_seconds, 0.9),
     ("contact_median", TicketFact.contact_seconds, 0.5),
     ("contact_p90", TicketFact.contact_seconds, 0.9),
     ("resolve_median", TicketFact.resolve_seconds, 0.5),
     ("resolve_p90", TicketFact.resolve_seconds, 0.9),
     ("resolve_working_median", TicketFact.resolve_working_seconds, 0.5),
+    ("resolve_working_p90", TicketFact.resolve_working_seconds, 0.9),
 )
 
 
@@ -161,75 +213,88 @@ def _python_percentiles(session: Session, group: Any, conds: list[Any], rows: di
         series.sort()
     for key, row in rows.items():
         for attr, column, q in PERCENTILES:
-            series = values.get((key, column.key))
-            if series:
-                setattr(row, attr, percentile(series, q))
+            found = values.get((key, column.key))
+            if found:
+                setattr(row, attr, percentile(found, q))
 
 
-def summary(session: Session, filters: Filters, by: str = "unit", language: str = "zh") -> list[Row]:
-    group = GROUPS[by]
-    conds = filters.conditions()
+def summary(
+    session: Session,
+    filters: Filters,
+    by: str = "unit",
+    language: str = "zh",
+    *,
+    now: datetime | None = None,
+    group_by: Any = None,
+    where: list[Any] | None = None,
+) -> list[Row]:
+    """One row per group; clocks are judged at ``now`` (default: the current time).
+
+    ``group_by`` and ``where`` replace the group's column and the filters' conditions (comparisons)."""
+    now = now or utcnow()
+    group = GROUPS[by] if group_by is None else group_by
+    conds = filters.conditions() if where is None else where
     as_int = lambda flag: func.sum(cast(flag, Integer))  # noqa: E731
     # On PostgreSQL the medians and 90th percentiles are aggregates of the same grouped scan (percentile_cont
     # ignores NULLs, as the definitions require); one query instead of one per measure.
     postgres = session.get_bind().dialect.name == "postgresql"
     percentiles = [func.percentile_cont(q).within_group(column) for _attr, column, q in PERCENTILES] if postgres else []
-    query = (
-        select(
-            group,
-            func.count(),
-            as_int(TicketFact.assigned),
-            _rate(TicketFact.sign_on_time),
-            _rate(TicketFact.contact_on_time),
-            _rate(TicketFact.resolve_on_time),
-            as_int(TicketFact.overdue),
-            as_int(TicketFact.escalated),
-            func.sum(TicketFact.returns),
-            func.sum(TicketFact.extensions),
-            func.sum(case((TicketFact.reopened > 0, 1), else_=0)),
-            as_int(TicketFact.responded_in_time),
-            as_int(TicketFact.surveyed),
-            func.sum(case((TicketFact.solved.is_(True), 1), else_=0)),
-            func.count(TicketFact.satisfaction),
-            func.sum(case((TicketFact.satisfaction >= 4, 1), else_=0)),
-            *percentiles,
-        )
-        .where(*conds)
-        .group_by(group)
-    )
+    outcomes = [expr for _name, done, due in CLOCKS for expr in outcome_counts(done, due, now)]
+    query = select(
+        group,
+        func.count(),
+        as_int(TicketFact.assigned),
+        as_int(TicketFact.overdue),
+        as_int(TicketFact.escalated),
+        func.sum(TicketFact.returns),
+        func.sum(TicketFact.extensions),
+        func.sum(case((TicketFact.reopened > 0, 1), else_=0)),
+        as_int(TicketFact.surveyed),
+        func.sum(case((TicketFact.solved.is_(True), 1), else_=0)),
+        func.count(TicketFact.satisfaction),
+        func.sum(case((TicketFact.satisfaction >= 4, 1), else_=0)),
+        *outcomes,
+        *percentiles,
+    ).where(*conds)
+    if group_by is not None:  # by position: an expression with parameters would not match its repetition
+        query = query.group_by(literal_column("1"))
+    elif by != "all":
+        query = query.group_by(group)
     names = _names(session, by, language)
     rows: dict[Any, Row] = {}
+    simple: tuple[str, ...] = ("count", "assigned", "overdue", "escalated", "returns", "extensions", "reopened")
+    simple += ("surveyed", "solved", "rated", "satisfied")
     for r in session.execute(query):
-        row = rows[r[0]] = Row(
-            key=r[0],
-            name=names.get(r[0], str(r[0] if r[0] is not None else "—")),
-            count=r[1],
-            assigned=r[2] or 0,
-            sign_on_time=r[3],
-            contact_on_time=r[4],
-            resolve_on_time=r[5],
-            overdue=r[6] or 0,
-            escalated=r[7] or 0,
-            returns=r[8] or 0,
-            extensions=r[9] or 0,
-            reopened=r[10] or 0,
-            responded=r[11] or 0,
-            surveyed=r[12] or 0,
-            solved=r[13] or 0,
-            rated=r[14] or 0,
-            satisfied=r[15] or 0,
-        )
-        for (attr, _column, _q), value in zip(PERCENTILES, r[16:], strict=False):
+        row = rows[r[0]] = Row(key=r[0], name=names.get(r[0], str(r[0] if r[0] is not None else "—")))
+        values = list(r[1:])
+        for attr in simple:
+            setattr(row, attr, values.pop(0) or 0)
+        for prefix, _done, _due in CLOCKS:
+            on, late, pending = (values.pop(0) or 0 for _ in range(3))
+            setattr(row, "responded" if prefix == "respond" else f"{prefix}_on", on)
+            setattr(row, f"{prefix}_late", late)
+            setattr(row, f"{prefix}_pending", pending)
+        for (attr, _column, _q), value in zip(PERCENTILES, values, strict=False):
             setattr(row, attr, float(value) if value is not None else None)
     if not postgres:
         _python_percentiles(session, group, conds, rows)
     return sorted(rows.values(), key=lambda row: (-row.count, str(row.name)))
 
 
+def total(rows: list[Row]) -> Row:
+    """The sum of the rows' counts (medians are not additive: they stay empty)."""
+    result = Row(key=None, name="")
+    for r in rows:
+        for name, value in vars(r).items():
+            if isinstance(value, int) and not isinstance(value, bool) and name not in ("rank", "key"):
+                setattr(result, name, getattr(result, name) + value)
+    return result
+
+
 def _names(session: Session, by: str, language: str) -> dict[Any, str]:
     if by == "channel":
         return {channel: t(f"channel.{channel}", language) for channel in Channel.ALL}
-    model = {"unit": Unit, "category": Category, "area": Area}.get(by)
+    model: Any = {"unit": Unit, "category": Category, "area": Area}.get(by)
     if model is None:
         return {}
     return {row.id: row.name(language) for row in session.scalars(select(model))}
@@ -264,6 +329,19 @@ class Ranking:
     weights: tuple[float, float, float]
     mystery_weight: float
     min_volume: int
+    month: date | None = None
+    provisional: bool = False  # the month has not ended: figures may still change
+
+
+def unranked_reason(row: Row, min_volume: int) -> str:
+    """The true reason a unit is not ranked (a message key), checked in this order."""
+    if row.assigned < min_volume:
+        return "stats.unranked.volume"
+    if row.response_rate is None:
+        return "stats.unranked.no_response_due"
+    if row.resolution_rate is None:
+        return "stats.unranked.no_surveys"
+    return "stats.unranked.no_ratings"
 
 
 def ranking(
@@ -275,10 +353,14 @@ def ranking(
     bottom: int = 1,
     mystery_weight: float = 0.3,
     language: str = "zh",
+    now: datetime | None = None,
+    today: date | None = None,
 ) -> Ranking:
-    """Units ranked within their tier (district governments apart from departments) for a month."""
+    """Units ranked within their tier (district governments apart from departments) for a month.
+
+    ``today`` (the city's date) marks a month that has not ended as provisional."""
     start, end = period("month", month_start)
-    rows = summary(session, Filters(start, end), "unit", language)
+    rows = summary(session, Filters(start, end), "unit", language, now=now)
     tiers_of = {
         u.id: (DISTRICT_TIER if u.kind == DISTRICT_TIER else "department") for u in session.scalars(select(Unit))
     }
@@ -291,6 +373,7 @@ def ranking(
         row.mystery = mystery.get(row.key)
         composite = row.composite(weights)
         if composite is None or row.assigned < min_volume:
+            row.extra["reason"] = unranked_reason(row, min_volume)
             unranked.append(row)
             continue
         row.combined = (
@@ -306,7 +389,8 @@ def ranking(
         if len(members) > bottom:
             for row in members[-bottom:]:
                 row.warned = True
-    return Ranking(tiers, unranked, weights, mystery_weight, min_volume)
+    provisional = today is not None and end >= today
+    return Ranking(tiers, unranked, weights, mystery_weight, min_volume, start, provisional)
 
 
 @dataclass
@@ -333,16 +417,18 @@ def hot_spots(
     group = GROUPS[by]
     start = end - timedelta(days=days - 1)
     base_start = start - timedelta(days=days * baseline_weeks)
-    current = dict(
-        session.execute(
+    current: dict[Any, int] = {
+        key: count
+        for key, count in session.execute(
             select(group, func.count()).where(TicketFact.day >= start, TicketFact.day <= end).group_by(group)
         ).all()
-    )
-    before = dict(
-        session.execute(
+    }
+    before: dict[Any, int] = {
+        key: count
+        for key, count in session.execute(
             select(group, func.count()).where(TicketFact.day >= base_start, TicketFact.day < start).group_by(group)
         ).all()
-    )
+    }
     names = _names(session, by, language)
     spots = []
     for key, count in current.items():
@@ -420,7 +506,13 @@ def ranking_settings(session: Session) -> RankingSettings:
 
 
 def configured_ranking(
-    session: Session, month_start: date, *, min_volume: int | None = None, language: str = "zh"
+    session: Session,
+    month_start: date,
+    *,
+    min_volume: int | None = None,
+    language: str = "zh",
+    now: datetime | None = None,
+    today: date | None = None,
 ) -> Ranking:
     """The ranking with the weights and minimum volume the directory's settings give."""
     cfg = ranking_settings(session)
@@ -431,4 +523,141 @@ def configured_ranking(
         min_volume=cfg.min_volume if min_volume is None else min_volume,
         mystery_weight=cfg.mystery_weight,
         language=language,
+        now=now,
+        today=today,
     )
+
+
+def totals(session: Session, filters: Filters, *, now: datetime | None = None) -> Row:
+    """Every figure for the whole filtered period (medians included)."""
+    rows = summary(session, filters, "all", now=now)
+    return rows[0] if rows else Row(key="all", name="")
+
+
+def last_day(filters: Filters, today: date) -> date:
+    """The end of what has happened: the period's last day, or today if the period runs on."""
+    return min(filters.end, today)
+
+
+def _shift_year(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def comparison_periods(kind: str, start: date, end: date, today: date) -> dict[str, tuple[date, date]]:
+    """The previous period (环比) and the same period last year (同比), like for like: a period that
+    runs on is compared over the same number of elapsed days."""
+    effective = min(end, today)
+    elapsed = (effective - start).days
+    if kind == "month":
+        prev_start = (start - timedelta(days=1)).replace(day=1)
+        prev_end = min(prev_start + timedelta(days=elapsed), start - timedelta(days=1))
+    else:
+        length = (end - start).days + 1
+        prev_start = start - timedelta(days=length)
+        prev_end = prev_start + timedelta(days=elapsed)
+    year_start = _shift_year(start, -1)
+    return {
+        "current": (start, effective),
+        "previous": (prev_start, prev_end),
+        "year_ago": (year_start, _shift_year(effective, -1)),
+    }
+
+
+def compared(
+    session: Session, filters: Filters, kind: str, today: date, *, now: datetime | None = None
+) -> dict[str, Row]:
+    """Totals for this period, the previous one and the same one last year (same unit/category/...
+    filters), in one grouped scan."""
+    periods = comparison_periods(kind, filters.start, filters.end, today)
+    scope = [c for c in filters.conditions()[2:]]  # the filters beyond the dates
+    ranges = {name: and_(TicketFact.day >= first, TicketFact.day <= last) for name, (first, last) in periods.items()}
+    which = case(
+        (ranges["current"], literal_column("'current'")),
+        (ranges["previous"], literal_column("'previous'")),
+        else_=literal_column("'year_ago'"),
+    )
+    where = [*scope, or_(*ranges.values())]
+    rows = {row.key: row for row in summary(session, filters, "all", now=now, group_by=which, where=where)}
+    return {name: rows.get(name) or Row(key=name, name="") for name in periods}
+
+
+def daily(session: Session, filters: Filters, today: date, *, now: datetime | None = None) -> list[Row]:
+    """One row per day from the start to the end of what has happened (no future days)."""
+    scoped = Filters(
+        filters.start, last_day(filters, today), filters.unit_id, filters.category_id, filters.channel, filters.area_id
+    )
+    by_day = {row.key: row for row in summary(session, scoped, "day", now=now)}
+    days = [scoped.start + timedelta(days=i) for i in range((scoped.end - scoped.start).days + 1)]
+    return [by_day.get(d) or Row(key=d, name=d.isoformat()) for d in days]
+
+
+MEASURES = {"sign", "contact", "resolve", "respond", "tickets"}
+OUTCOMES = {"on_time", "late", "not_due", "judged", "all"}
+
+
+def drill_conditions(measure: str, outcome: str, now: datetime) -> list[Any]:
+    """The facts in one count's numerator or denominator (see :func:`outcome_counts`)."""
+    if measure == "tickets" or outcome == "all":
+        return []
+    clock = {name: (done, due) for name, done, due in CLOCKS}[measure]
+    done, due = clock
+    on_time = done <= due
+    late = (done > due) | and_(done.is_(None), due < now)
+    not_due = and_(done.is_(None), due >= now)
+    return [{"on_time": on_time, "late": late, "not_due": not_due, "judged": on_time | late}[outcome]]
+
+
+def drill(
+    session: Session,
+    filters: Filters,
+    measure: str,
+    outcome: str,
+    *,
+    now: datetime,
+    page: int = 1,
+    per_page: int = 50,
+) -> tuple[int, list[tuple[Any, ...]]]:
+    """(how many, one page of rows): the tickets behind a figure, oldest first.
+
+    Each row: ticket number, state, unit id, category id, area id, channel, created, done at, due at, outcome.
+    ``per_page=0`` returns every row (exports)."""
+    from hotline_core.models import Ticket
+
+    if measure not in MEASURES or outcome not in OUTCOMES:
+        raise ValueError("unknown measure or outcome")
+    conds = filters.conditions() + drill_conditions(measure, outcome, now)
+    clocks = {name: (done, due) for name, done, due in CLOCKS}
+    done, due = clocks.get(measure, (TicketFact.resolved_at, TicketFact.resolve_due_at))
+    count = session.scalar(select(func.count()).select_from(TicketFact).where(*conds)) or 0
+    query = (
+        select(
+            Ticket.number,
+            TicketFact.state,
+            TicketFact.unit_id,
+            TicketFact.category_id,
+            TicketFact.area_id,
+            TicketFact.channel,
+            TicketFact.created_at,
+            done,
+            due,
+        )
+        .join(Ticket, Ticket.id == TicketFact.ticket_id)
+        .where(*conds)
+        .order_by(TicketFact.created_at, TicketFact.ticket_id)
+    )
+    if per_page:
+        query = query.limit(per_page).offset((max(page, 1) - 1) * per_page)
+    rows = []
+    for r in session.execute(query):
+        stopped, deadline = r[7], r[8]
+        if deadline is None:
+            verdict = "none"
+        elif stopped is not None:
+            verdict = "on_time" if stopped <= deadline else "late"
+        else:
+            verdict = "late" if deadline < now else "not_due"
+        rows.append((*r, verdict))
+    return count, rows

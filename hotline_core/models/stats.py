@@ -49,4 +49,12 @@ class TicketFact(Base):
     surveyed: Mapped[bool] = mapped_column(default=False)
     solved: Mapped[bool | None]
     satisfaction: Mapped[int | None]
+    # When each clock stopped and when it was due: the on-time outcomes are judged from these at the
+    # moment of reading (a ticket still inside its deadline is "not yet due", not late).
+    signed_at: Mapped[datetime | None]
+    contacted_at: Mapped[datetime | None]
+    responded_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    sign_due_at: Mapped[datetime | None]
+    resolve_due_at: Mapped[datetime | None]
     refreshed_at: Mapped[datetime] = mapped_column(default=utcnow)

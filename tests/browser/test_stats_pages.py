@@ -66,10 +66,18 @@ def test_a_leader_reads_the_dashboard_in_both_languages_and_downloads_the_export
     expect(page.locator("#stats-filters label", has_text="开始日期").locator("input[name=start]")).to_be_visible()
     cells = housing_row(page, "#stats-table")
     assert cells[0] == HOUSING_ZH and cells[1] == "3" and cells[-1] == "62.5", cells
-    assert cells[-4] == "33.3%", cells  # response rate: only T1 was signed and contacted on time
+    assert cells[-4].startswith("33.3%"), cells  # response rate: only T1 was signed and contacted on time
+    assert cells[8].startswith("100.0%") and "未到期 1" in cells[8], cells  # resolution: T3 is not yet due
+    assert cells[2].startswith("3小时 30分钟"), cells  # sign-for median of T1 (1 h) and T2 (6 h), clock time
+    expect(page.locator("#as-of")).to_contain_text("数据截至 2026-11-24 10:00")
+    expect(page.locator("#provisional")).to_be_visible()
+    expect(page.locator("#cmp-count td").nth(1)).to_contain_text("—")
+    expect(page.locator("#chart-rates svg")).to_be_visible()
+    expect(page.locator("#chart-times svg")).to_be_visible()
+    expect(page.locator("#hot-spots")).to_be_visible()
     formulas = page.locator("#formulas")
     expect(formulas.locator("h2")).to_have_text("三率计算公式")
-    expect(formulas).to_contain_text("响应率 = 按时签收且按时联系市民的工单数 ÷ 交办工单数")
+    expect(formulas).to_contain_text("响应率 = 按时签收并联系市民的工单数 ÷（按时 + 超时）的工单数")
     expect(formulas).to_contain_text("解决率 = 回访答复“已解决”的工单数 ÷ 已答复回访的工单数")
     expect(formulas).to_contain_text("满意率 = 评价为“满意”或“非常满意”(4-5分)的工单数 ÷ 有满意度评价的工单数")
     shoot("01-dashboard-zh")
@@ -82,7 +90,7 @@ def test_a_leader_reads_the_dashboard_in_both_languages_and_downloads_the_export
     expect(page.locator("#stats-table th").first).to_have_text("Unit")
     expect(formulas.locator("h2")).to_have_text("How the three rates are computed")
     expect(formulas).to_contain_text(
-        "Response rate = tickets signed for and citizen contacted within the sign-for deadline ÷ tickets assigned"
+        "Response rate = tickets signed for and citizen contacted within the sign-for deadline ÷ (on time + late)"
     )
     expect(formulas).to_contain_text('Resolution rate = callback surveys answering "solved" ÷ answered callback')
     expect(formulas).to_contain_text("Satisfaction rate = surveys rating 4 or 5")
@@ -92,14 +100,42 @@ def test_a_leader_reads_the_dashboard_in_both_languages_and_downloads_the_export
         page.click("#stats-csv")
     text = csv_download.value.path().read_text(encoding="utf-8-sig")
     lines = text.strip().splitlines()
-    assert lines[0].startswith("unit,count"), lines[0]
-    assert len(lines) == 2 and lines[1].startswith(HOUSING_EN + ",3,"), lines
+    assert lines[0].startswith("Unit,Tickets,Assigned,Sign-for median"), lines[0]
+    assert len(lines) == 4 and lines[1].startswith(HOUSING_EN + ",3,3,"), lines
+    assert "33.3%" in lines[1] and "As of 2026-11-24 10:00" in lines[3], lines
     assert csv_download.value.suggested_filename == "stats-2026-11-01-2026-11-30.csv"
 
     with page.expect_download() as xlsx_download:
         page.click("#stats-xlsx")
     assert xlsx_download.value.path().read_bytes()[:2] == b"PK"
     assert xlsx_download.value.suggested_filename.endswith(".xlsx")
+
+
+def test_a_leader_follows_a_rate_to_the_tickets_behind_it_in_both_languages(
+    live_server: str, browser_page: Page, shoot: Callable[[str], None], runtime: Runtime
+) -> None:
+    page = browser_page
+    with runtime.db.session() as s:
+        numbers = sorted(t.number for t in s.scalars(select(Ticket)))
+    sign_in(page, live_server, "leader")
+    page.goto(live_server + DASHBOARD)
+    row = page.locator("#stats-table tr", has=page.locator(f"td:text-is('{HOUSING_ZH}')"))
+    row.locator("td.sign a.late").click()
+    expect(page.locator("main h1")).to_have_text("统计明细工单")
+    expect(page.locator("#drill-count")).to_have_text("共 2 件")
+    listed = page.locator("#drill-table tr:has(td) td:first-child").all_inner_texts()
+    assert listed == numbers[1:], listed  # T2 signed late, T3 never signed
+    expect(page.locator("#drill-table tr.late")).to_have_count(2)
+    expect(page.locator("#pager")).to_contain_text("第 1 / 1 页")
+    shoot("09-drill-zh")
+    switch_language(page, "Tickets behind the figure")
+    expect(page.locator("#drill-count")).to_have_text("2 tickets")
+    expect(page.locator("#drill-table th").first).to_have_text("Ticket number")
+    with page.expect_download() as csv_download:
+        page.click("#drill-csv")
+    lines = csv_download.value.path().read_text(encoding="utf-8-sig").strip().splitlines()
+    assert lines[0].startswith("Ticket number,State,Unit") and [x.split(",")[0] for x in lines[1:3]] == numbers[1:]
+    shoot("10-drill-en")
 
 
 def test_a_leader_reads_the_monthly_ranking_in_both_languages(
@@ -132,13 +168,19 @@ def test_a_leader_reads_the_weekly_bulletin_in_both_languages(
     page = browser_page
     sign_in(page, live_server, "leader")
     page.goto(live_server + WEEKLY)
-    expect(page.locator("main h1")).to_have_text("每周一报 · 2026-11-23 – 2026-11-29")
+    expect(page.locator("main h1")).to_have_text("每周一报 · 第 1 期 · 2026-11-23 – 2026-11-29")
+    expect(page.locator("#mail-state")).to_have_text("未发送：未配置邮件服务器（SMTP），本期已保存。")
+    expect(page.locator("#wow-count td")).to_have_text(["3", "0", "—"])
+    expect(page.locator("#weekly-charts svg")).to_have_count(2)
+    expect(page.locator("#bulletin-meta")).to_contain_text("生成时间 2026-11-24 10:00")
+    expect(page.locator("#accountability td").nth(3)).to_have_text("2026-11-23 14:30")  # local time
     chinese = housing_row(page, "#weekly-units")
     assert chinese[0] == HOUSING_ZH and chinese[1] == "3", chinese
     assert chinese[4] == "33.3%", chinese
     shoot("05-weekly-zh")
 
-    switch_language(page, "Weekly bulletin · 2026-11-23 – 2026-11-29")
+    switch_language(page, "Weekly bulletin · Issue 1 · 2026-11-23 – 2026-11-29")
+    expect(page.locator("#mail-state")).to_contain_text("Not sent: no mail server (SMTP) is configured")
     english = housing_row(page, "#weekly-units")
     assert english[0] == HOUSING_EN and english[1:] == chinese[1:], (chinese, english)
     expect(page.locator("main h2", has_text="Volumes and handling")).to_have_count(1)

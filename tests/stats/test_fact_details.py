@@ -89,7 +89,7 @@ def test_exports_and_charts(app, dataset):
     client = app.test_client()
     client.post("/staff/login", data={"username": "leader", "password": "leader-demo-2026"})
     page = client.get("/stats/?period=week&date=2026-11-23").get_data(as_text=True)
-    assert page.count("<svg") == 2  # volume by unit, and tickets per day
+    assert page.count("<svg") == 4  # volume by unit, tickets per day, the rates per day, the medians per day
     xlsx = client.get("/stats/export.xlsx?period=month&date=2026-11-23")
     assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK" and b"xl/worksheets/sheet1.xml" in xlsx.data
 
