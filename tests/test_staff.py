@@ -4,31 +4,10 @@ import pytest
 from sqlalchemy import select
 
 from hotline_core.models import AuditEntry, Role
-from tests.factories import complaint, demo_city
+from tests.factories import complaint
+from tests.helpers import DEMO_PASSWORDS, sign_in
 
-PASSWORDS = {
-    role: f"{name}-demo-2026"
-    for role, name in [
-        (Role.ADMIN, "admin"),
-        (Role.DISPATCHER, "dispatcher"),
-        (Role.UNIT_STAFF, "unitstaff"),
-        (Role.UNIT_HEAD, "unithead"),
-        (Role.AUDITOR, "auditor"),
-        (Role.LEADER, "leader"),
-    ]
-}
-USERNAMES = {role: password.split("-")[0] for role, password in PASSWORDS.items()}
-
-
-@pytest.fixture(autouse=True)
-def city(runtime):
-    demo_city(runtime)
-
-
-def sign_in(client, role):
-    response = client.post("/staff/login", data={"username": USERNAMES[role], "password": PASSWORDS[role]})
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return client
+pytestmark = pytest.mark.demo_city
 
 
 def audit_actions(runtime):
@@ -96,7 +75,7 @@ def test_a_wrong_password_is_refused_and_audited(client, runtime):
 def test_repeated_failures_lock_the_account(client, runtime):
     for _ in range(5):
         client.post("/staff/login", data={"username": "dispatcher", "password": "guess"})
-    response = client.post("/staff/login", data={"username": "dispatcher", "password": PASSWORDS[Role.DISPATCHER]})
+    response = client.post("/staff/login", data={"username": "dispatcher", "password": DEMO_PASSWORDS["dispatcher"]})
     assert response.status_code == 429
     assert "login.refused_locked" in audit_actions(runtime)
 
@@ -106,7 +85,7 @@ def test_passwords_are_stored_hashed(runtime):
 
     with runtime.db.session() as s:
         user = s.scalars(select(User).where(User.username == "dispatcher")).one()
-    assert PASSWORDS[Role.DISPATCHER] not in user.password_hash and user.password_hash.startswith("scrypt:")
+    assert DEMO_PASSWORDS["dispatcher"] not in user.password_hash and user.password_hash.startswith("scrypt:")
 
 
 def test_dispatchers_see_the_full_number_and_the_reveal_is_audited(client, runtime):
@@ -145,6 +124,7 @@ def test_signing_out_needs_a_post_with_csrf(csrf_app):
     assert client.post("/staff/logout").status_code == 400
 
 
+@pytest.mark.committed  # the embedded worker threads answer the text
 def test_the_simulator_page_plays_a_conversation(client, runtime):
     runtime.jobs.start_embedded()  # as under `hotline run`: the reply to a text comes from a job
     sign_in(client, Role.DISPATCHER)
