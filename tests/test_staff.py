@@ -90,7 +90,7 @@ ROUTES = [
     ("GET", "/staff/admin/audit", None, ADMIN, None),
     ("GET", "/staff/admin/audit.csv", None, ADMIN, None),
     ("GET", "/dev/simulator/", None, ALL, None),
-    ("POST", "/dev/simulator/", None, ALL, {}),
+    ("POST", "/dev/simulator/", None, ALL, {"action": "call", "message": "窗口态度差"}),  # a text waits for a worker
 ]
 # Signing in and out is for everyone (tested below), so it is not a row of the matrix.
 OPEN_ROUTES = {("GET", "/staff/login"), ("POST", "/staff/login"), ("POST", "/staff/logout")}
