@@ -150,7 +150,7 @@ def test_anonymous_visitors_are_sent_to_sign_in(app, client, runtime, method, ru
 
 @pytest.mark.parametrize("role", Role.ALL)
 @pytest.mark.parametrize(("method", "rule", "action", "roles", "form"), ROUTES, ids=ROUTE_IDS)
-def test_every_role_gets_exactly_the_routes_it_may_use(app, runtime, role, method, rule, action, roles, form):
+def test_every_role_gets_exactly_the_routes_it_may_see(app, runtime, role, method, rule, action, roles, form):
     response = request_route(app, sign_in(app, role), runtime, method, rule, action, form)
     if role in roles:
         assert response.status_code in ADMITTED, response.get_data(as_text=True)[:2000]
