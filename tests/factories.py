@@ -37,3 +37,47 @@ def demo_city(runtime: Runtime, *, with_tickets: bool = False, with_model: bool 
     """The demo directory and one user per role (passwords as in hotline_app/demo_city.yaml); the
     classifier only when asked, so routing tests see the keyword rules unless they want the model."""
     load_demo(runtime, sample_tickets=with_tickets, train=with_model)
+
+
+def housing_ticket(runtime: Runtime, text: str = "东湖小区物业乱收费，业主多次反映无人处理", **fields: Any) -> Ticket:
+    """A ticket routed to the demo city's housing bureau (the demo unit staff's and unit head's unit)."""
+    from intake.services import process_ticket_job
+
+    ticket = complaint(runtime, text, **fields)
+    process_ticket_job(ticket.id)
+    return ticket
+
+
+def mystery_campaign(runtime: Runtime) -> int:
+    """A planned mystery-call campaign on the demo city's first two hotlines, called by the demo
+    auditor; returns its id."""
+    import random
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from hotline_core.audit import Actor
+    from hotline_core.models import AuditedHotline
+    from mystery_calls import services as mystery
+
+    actor = Actor("user:auditor")
+    start = runtime.now().astimezone(runtime.settings.tz).date()
+    with runtime.db.transaction() as s:
+        mystery.import_hotlines_from_directory(s, actor)
+        hotlines = s.scalars(select(AuditedHotline.id).order_by(AuditedHotline.id)).all()[:2]
+        auditor = s.scalars(select(User.id).where(User.username == "auditor")).one()
+        campaign = mystery.create_campaign(
+            s,
+            name="暗访",
+            window_start=start,
+            window_end=start + timedelta(days=14),
+            hotline_ids=list(hotlines),
+            auditor_ids=[auditor],
+            caller_numbers=["+8613100000001"],
+            calls_per_hotline=1,
+            max_per_auditor_hotline_month=2,
+            scenarios=[mystery.ScenarioIn("咨询营业执照办理材料", "个体户", "办营业执照需要哪些材料？", "身份证")],
+            actor=actor,
+        )
+        mystery.plan_campaign(s, runtime, campaign, actor=actor, rng=random.Random(7))
+        return campaign.id

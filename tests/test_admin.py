@@ -12,17 +12,10 @@ from sqlalchemy import func, select
 from hotline_core.audit import Actor, record
 from hotline_core.models import AuditEntry, Role, RoutingRule, Unit, User
 from routing import directory
-from tests.factories import demo_city
+from tests.helpers import DEMO_PASSWORDS, DEMO_USERS, sign_in
 
-ADMIN_PASSWORD = "admin-demo-2026"
-USERNAMES = {
-    Role.ADMIN: "admin",
-    Role.DISPATCHER: "dispatcher",
-    Role.UNIT_STAFF: "unitstaff",
-    Role.UNIT_HEAD: "unithead",
-    Role.AUDITOR: "auditor",
-    Role.LEADER: "leader",
-}
+pytestmark = pytest.mark.demo_city
+
 NEW_USER = {
     "username": "wang.li",
     "display_name": "王丽 Wang Li",
@@ -58,20 +51,9 @@ rules:
 """
 
 
-@pytest.fixture(autouse=True)
-def city(runtime):
-    demo_city(runtime)
-
-
-def sign_in(client, username="admin", password=ADMIN_PASSWORD):
-    response = client.post("/staff/login", data={"username": username, "password": password})
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return client
-
-
 @pytest.fixture
 def admin(client):
-    return sign_in(client)
+    return sign_in(client, "admin")
 
 
 def audit_entries(runtime, action):
@@ -123,7 +105,7 @@ def test_creating_a_user_is_audited_without_the_password(admin, runtime):
 
 def test_a_created_user_can_sign_in(admin, app):
     admin.post("/staff/admin/users", data=NEW_USER)
-    sign_in(app.test_client(), "wang.li", NEW_USER["password"])
+    sign_in(app, "wang.li", NEW_USER["password"])
 
 
 @pytest.mark.parametrize(
@@ -168,7 +150,7 @@ def test_a_deactivated_user_cannot_sign_in(admin, app, runtime):
 
 
 def test_deactivating_a_user_ends_their_open_session(admin, app, runtime):
-    dispatcher = sign_in(app.test_client(), "dispatcher", "dispatcher-demo-2026")
+    dispatcher = sign_in(app, "dispatcher")
     admin.post(f"/staff/admin/users/{user_named(runtime, 'dispatcher').id}/deactivate")
     response = dispatcher.get("/staff/")
     assert response.status_code == 302 and "/staff/login" in response.headers["Location"]
@@ -178,7 +160,7 @@ def test_an_activated_user_can_sign_in_again(admin, app, runtime):
     target = user_named(runtime, "dispatcher")
     admin.post(f"/staff/admin/users/{target.id}/deactivate")
     admin.post(f"/staff/admin/users/{target.id}/activate")
-    sign_in(app.test_client(), "dispatcher", "dispatcher-demo-2026")
+    sign_in(app, "dispatcher")
     assert len(audit_entries(runtime, "user.activate")) == 1
 
 
@@ -193,7 +175,7 @@ def test_a_password_reset_replaces_the_password_and_is_audited_without_it(admin,
     target = user_named(runtime, "dispatcher")
     response = admin.post(f"/staff/admin/users/{target.id}/password", data={"password": "brand-new-pass-42"})
     assert response.status_code == 302
-    sign_in(app.test_client(), "dispatcher", "brand-new-pass-42")
+    sign_in(app, "dispatcher", "brand-new-pass-42")
     [entry] = audit_entries(runtime, "user.password_reset")
     assert entry.object_id == str(target.id) and "brand-new-pass-42" not in json.dumps(entry.details)
 
@@ -202,7 +184,7 @@ def test_a_password_reset_refuses_a_short_password(admin, app, runtime):
     target = user_named(runtime, "dispatcher")
     response = admin.post(f"/staff/admin/users/{target.id}/password?lang=en", data={"password": "short"})
     assert response.status_code == 400 and "at least 10 characters" in response.get_data(as_text=True)
-    sign_in(app.test_client(), "dispatcher", "dispatcher-demo-2026")
+    sign_in(app, "dispatcher")
     assert audit_entries(runtime, "user.password_reset") == []
 
 
@@ -212,7 +194,7 @@ def test_an_unknown_user_is_not_found(admin):
 
 def test_the_users_page_lists_every_user(admin):
     page = admin.get("/staff/admin/users?lang=en").get_data(as_text=True)
-    assert all(name in page for name in USERNAMES.values()) and 'class="table-wrap"' in page
+    assert all(name in page for name in DEMO_USERS.values()) and 'class="table-wrap"' in page
 
 
 # --- the dispatch directory -------------------------------------------------------------------------
@@ -383,7 +365,7 @@ def test_admin_routes_list_is_complete(app):
 @pytest.mark.parametrize("role", [r for r in Role.ALL if r != Role.ADMIN])
 @pytest.mark.parametrize(("method", "path"), ADMIN_ROUTES)
 def test_every_admin_route_refuses_every_other_role(app, runtime, role, method, path):
-    client = sign_in(app.test_client(), USERNAMES[role], f"{USERNAMES[role]}-demo-2026")
+    client = sign_in(app, role)
     target = user_named(runtime, "leader")
     response = client.open(path.format(id=target.id), method=method, data={"password": "long-enough-pass"})
     assert response.status_code == 403
@@ -397,8 +379,8 @@ def test_every_admin_route_sends_anonymous_visitors_to_sign_in(client, runtime, 
 
 
 def test_only_admins_see_the_admin_links_on_the_staff_home(app):
-    admin_home = sign_in(app.test_client()).get("/staff/").get_data(as_text=True)
-    leader_home = sign_in(app.test_client(), "leader", "leader-demo-2026").get("/staff/").get_data(as_text=True)
+    admin_home = sign_in(app, "admin").get("/staff/").get_data(as_text=True)
+    leader_home = sign_in(app, "leader").get("/staff/").get_data(as_text=True)
     assert "/staff/admin/users" in admin_home and "/staff/admin/audit" in admin_home
     assert "/staff/admin/" not in leader_home
 
@@ -412,7 +394,9 @@ def csrf_token(client, path):
 def csrf_admin(csrf_app):
     client = csrf_app.test_client()
     token = csrf_token(client, "/staff/login")
-    response = client.post("/staff/login", data={"username": "admin", "password": ADMIN_PASSWORD, "csrf_token": token})
+    response = client.post(
+        "/staff/login", data={"username": "admin", "password": DEMO_PASSWORDS["admin"], "csrf_token": token}
+    )
     assert response.status_code == 302
     return client
 

@@ -2,6 +2,7 @@
 
 import threading
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from click.testing import CliRunner
@@ -13,6 +14,7 @@ from hotline_core.db import Base
 from hotline_core.models import Ticket
 
 
+@pytest.mark.committed  # inspects the schema through an engine of its own
 def test_the_migrated_schema_matches_the_models(settings):
     engine = create_engine(settings.database_url)
     with engine.connect() as conn:
@@ -21,6 +23,7 @@ def test_the_migrated_schema_matches_the_models(settings):
     assert diff == []
 
 
+@pytest.mark.committed  # a served app, the embedded worker threads and the CLI's own runtime
 def test_simulate_sms_and_call_talk_to_a_running_service(app, runtime, settings, monkeypatch):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -61,6 +64,7 @@ def test_check_config_reports_a_bad_setting_clearly(monkeypatch):
     assert result.exit_code == 1 and "HOTLINE_TIMEZONE" in result.output
 
 
+@pytest.mark.committed  # the CLI builds its own runtime
 def test_directory_import_and_export_from_the_command_line(settings, runtime, tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", settings.database_url)
     monkeypatch.setenv("SECRET_KEY", settings.secret_key)

@@ -11,7 +11,9 @@ from hotline_core.models import AuditedHotline, CallScore, MysteryCall, User
 from mystery_calls import services
 from mystery_calls.services import MysteryCallError, ScenarioIn
 from tests.conftest import wsgi_phone
-from tests.factories import demo_city
+from tests.helpers import sign_in
+
+pytestmark = pytest.mark.demo_city
 
 AUDITOR = Actor("user:auditor")
 T0 = datetime(2026, 11, 25, 2, 0, 0, tzinfo=UTC)
@@ -43,7 +45,6 @@ def make_campaign(session, runtime, **overrides):
 
 @pytest.fixture
 def campaign(runtime):
-    demo_city(runtime)
     with runtime.db.transaction() as s:
         campaign = make_campaign(s, runtime)
         services.plan_campaign(s, runtime, campaign, actor=AUDITOR, rng=random.Random(7))
@@ -70,7 +71,6 @@ def test_a_campaign_is_planned_within_the_limits(runtime, campaign):
 
 
 def test_a_campaign_with_bad_input_lists_every_problem(runtime):
-    demo_city(runtime)
     with runtime.db.transaction() as s, pytest.raises(MysteryCallError) as caught:
         make_campaign(s, runtime, name=" ", caller_numbers=["123"], hotline_ids=[999], scenarios=[])
     message = str(caught.value)
@@ -87,12 +87,8 @@ def test_the_monthly_limit_per_auditor_and_hotline_holds_across_campaigns(runtim
 
 class TestAutomatedCall:
     @pytest.fixture
-    def twilio_runtime(self, twilio_settings, clock):
-        from hotline_app.bootstrap import bootstrap
-
-        rt = bootstrap(twilio_settings)
-        rt.clock = clock
-        demo_city(rt)
+    def twilio_runtime(self, make_runtime, twilio_settings):
+        rt = make_runtime(twilio_settings)
         with rt.db.transaction() as s:
             s.scalars(select(User).where(User.username == "auditor")).one().phone = "+8613900000501"
             campaign = make_campaign(s, rt)
@@ -328,9 +324,7 @@ def test_unit_results_rank_and_warn_the_bottom(runtime, campaign):
 
 
 def test_an_auditor_plans_logs_scores_and_reads_the_ranking_through_the_pages(app, runtime):
-    demo_city(runtime)
-    client = app.test_client()
-    assert client.post("/staff/login", data={"username": "auditor", "password": "auditor-demo-2026"}).status_code == 302
+    client = sign_in(app, "auditor")
     assert client.post("/staff/mystery/hotlines", data={"from_directory": "1"}).status_code == 303
     with runtime.db.session() as s:
         hotline_ids = [str(h.id) for h in s.scalars(select(AuditedHotline).order_by(AuditedHotline.id))][:2]
@@ -388,6 +382,5 @@ def test_auditors_see_only_their_own_tasks(app, runtime, campaign):
         other = User(username="auditor2", display_name="Auditor 2", role=Role.AUDITOR)
         other.set_password("auditor2-demo-2026")
         s.add(other)
-    client = app.test_client()
-    client.post("/staff/login", data={"username": "auditor2", "password": "auditor2-demo-2026"})
+    client = sign_in(app, "auditor2", "auditor2-demo-2026")
     assert client.get(f"/staff/mystery/calls/{calls(runtime)[0].id}").status_code == 404

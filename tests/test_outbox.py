@@ -3,21 +3,15 @@
 import pytest
 from sqlalchemy import select
 
-from hotline_app.bootstrap import bootstrap
 from hotline_core import outbox
 from hotline_core.models import MessageStatusEvent, OptOut, OutboxMessage
 from hotline_core.models.messaging import MessageStatus, Priority
-from hotline_core.runtime import set_current
 from tests.conftest import wsgi_phone
 
 
 @pytest.fixture
-def twilio_runtime(twilio_settings, clock):
-    rt = bootstrap(twilio_settings)
-    rt.clock = clock
-    yield rt
-    set_current(None)
-    rt.db.dispose()
+def twilio_runtime(make_runtime, twilio_settings):
+    return make_runtime(twilio_settings)
 
 
 def queue(rt, body="【效能投诉热线】您的投诉已受理，工单号 2026-000001。", to="+8613800138000", **kw):

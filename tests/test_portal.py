@@ -23,7 +23,10 @@ from hotline_core.models import (
 from intake.services import process_ticket_job
 from responders import survey
 from tests.conftest import wsgi_phone
-from tests.factories import complaint, demo_city
+from tests.factories import complaint
+from tests.helpers import sign_in
+
+pytestmark = pytest.mark.demo_city
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -31,16 +34,8 @@ CITIZEN = "+8613800138000"
 
 
 @pytest.fixture(autouse=True)
-def city(runtime, clock):
+def monday_morning(clock):
     clock.set(datetime(2026, 11, 23, 9, 0, tzinfo=BEIJING))
-    demo_city(runtime)
-
-
-def sign_in(app, username):
-    client = app.test_client()
-    response = client.post("/staff/login", data={"username": username, "password": f"{username}-demo-2026"})
-    assert response.status_code == 302
-    return client
 
 
 def housing_ticket(runtime, text="东湖小区物业乱收费，业主多次反映无人处理", **fields):
@@ -292,14 +287,11 @@ class TestWithTwilio:
     """The masked call-back and the phone survey, through the real twilio client and a fake API."""
 
     @pytest.fixture
-    def twilio_app(self, twilio_settings, clock):
-        from hotline_app.bootstrap import bootstrap
+    def twilio_app(self, make_runtime, twilio_settings):
         from hotline_app.factory import create_app
         from hotline_core.models import User
 
-        rt = bootstrap(twilio_settings)
-        rt.clock = clock
-        demo_city(rt)
+        rt = make_runtime(twilio_settings)
         with rt.db.transaction() as s:
             s.scalars(select(User).where(User.username == "unitstaff")).one().phone = "+8613900000201"
         app = create_app(runtime=rt)

@@ -1,5 +1,8 @@
 """A citizen texts the hotline."""
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import func, select
 
 from hotline_core.i18n import t
@@ -165,12 +168,14 @@ def test_an_unparseable_sender_number_is_stored_raw_and_flagged(phone, runtime):
     assert events(runtime, ticket.id, "phone_flagged")
 
 
-def test_ticket_numbers_are_unique_and_readable(phone, runtime):
+def test_ticket_numbers_are_unique_and_readable(phone, runtime, clock):
+    clock.set(datetime(2027, 1, 1, 0, 30, tzinfo=ZoneInfo("Asia/Shanghai")))  # still 2026 in UTC
     for i in range(5):
         phone.text(f"+86138001380{i:02d}", f"投诉 {i}")
-    numbers = [t.number for t in tickets(runtime)]
-    assert len(set(numbers)) == 5
-    assert all(n.startswith("2026-") or n[:4].isdigit() for n in numbers)
+    rows = tickets(runtime)
+    assert len({t.number for t in rows}) == 5
+    # the year of receipt in local time, then the ticket's serial in six digits
+    assert [t.number for t in rows] == [f"2027-{t.id:06d}" for t in rows]
 
 
 def test_a_text_is_processed_once_and_acknowledged_once(phone, runtime, drain):

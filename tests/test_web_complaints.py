@@ -7,14 +7,10 @@ import pytest
 from sqlalchemy import select
 
 from hotline_core.models import Attachment, OutboxMessage, Ticket
-from tests.factories import demo_city
+
+pytestmark = pytest.mark.demo_city
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-@pytest.fixture(autouse=True)
-def directory(runtime):
-    demo_city(runtime)
 
 
 def file_complaint(client, **fields):

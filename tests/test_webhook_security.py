@@ -61,12 +61,11 @@ def test_a_signature_for_other_fields_is_refused(client, settings, runtime):
     assert response.status_code == 403
 
 
-def test_signatures_are_checked_against_the_public_url(make_settings, fake_twilio):
-    from hotline_app.bootstrap import bootstrap
+def test_signatures_are_checked_against_the_public_url(make_settings, make_runtime, fake_twilio):
     from hotline_app.factory import create_app
 
     settings = make_settings(public_base_url="https://hotline.example.org")
-    app = create_app(runtime=bootstrap(settings))
+    app = create_app(runtime=make_runtime(settings))
     client = app.test_client()
     form = sms_form("+8613800138000", "+8612345000000", "路灯坏了")
     token = settings.webhook_auth_token
@@ -146,10 +145,9 @@ def test_get_requests_are_refused(client):
     assert client.get("/twilio/sms").status_code == 405
 
 
-def test_the_development_switch_accepts_unsigned_webhooks(make_settings):
-    from hotline_app.bootstrap import bootstrap
+def test_the_development_switch_accepts_unsigned_webhooks(make_settings, make_runtime):
     from hotline_app.factory import create_app
 
-    app = create_app(runtime=bootstrap(make_settings(skip_twilio_signature=True)))
+    app = create_app(runtime=make_runtime(make_settings(skip_twilio_signature=True)))
     response = app.test_client().post("/twilio/sms", data=sms_form("+8613800138000", "+8612345000000", "hi there"))
     assert response.status_code == 200

@@ -1,9 +1,13 @@
 """Browser fixtures: the app with CSRF on, served over real HTTP, driven by Debian's Chromium.
 
-* ``live_server``: the ``csrf_app`` (as in production) with the demo city loaded, served by
-  werkzeug in a background thread; yields the base URL.
+* Every test here starts from the demo city (``demo_city`` marker) and is a ``browser`` test;
+  on PostgreSQL it commits for real (a live server answers from other threads).
+* ``live_server``: the ``csrf_app`` (as in production), served by werkzeug in a background
+  thread; yields the base URL.
 * ``browser_page``: a fresh Chromium page (own cookies) per test. Without /usr/bin/chromium the
   test is skipped, or fails under ``CI=true``. Playwright's own browsers are never used.
+* ``sign_in(page, base, who)``: signs the demo user ``who`` (a username or a role) in on the login
+  form, as a person would.
 * ``shoot``: saves a full-page screenshot of the current page, on desktop and on a phone-sized
   viewport, to ``tests/screenshots/`` (gitignored).
 """
@@ -20,8 +24,7 @@ from typing import TYPE_CHECKING
 import pytest
 from werkzeug.serving import make_server
 
-from hotline_core.runtime import Runtime
-from tests.factories import demo_city
+from tests.helpers import DEMO_PASSWORDS, DEMO_USERS
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -46,8 +49,7 @@ TIMEOUT_MS = 5000
 
 
 @pytest.fixture
-def live_server(csrf_app: Flask, runtime: Runtime) -> Iterator[str]:
-    demo_city(runtime)
+def live_server(csrf_app: Flask) -> Iterator[str]:
     server = make_server("127.0.0.1", 0, csrf_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
@@ -101,9 +103,28 @@ def shoot(browser_page: Page, request: pytest.FixtureRequest) -> Callable[[str],
     return save
 
 
+def sign_in(page: Page, base: str, who: str, lang: str = "zh") -> None:
+    """Sign the demo user ``who`` (a username, or a role such as ``Role.AUDITOR``) in on the login
+    form: whoever is signed in signs out first with the header's button; a login page already open
+    is used as it is, otherwise ``/staff/login?lang=<lang>`` is opened."""
+    logout = page.locator("header form[action$='/staff/logout'] button")
+    if page.url.startswith(base) and logout.count():
+        logout.click()
+        page.wait_for_selector("#complaint-form")
+    if not page.url.startswith(f"{base}/staff/login"):
+        page.goto(f"{base}/staff/login?lang={lang}")
+    username = DEMO_USERS.get(who, who)
+    page.fill("#username", username)
+    page.fill("#password", DEMO_PASSWORDS[username])
+    page.click("#login-form button[type=submit]")
+    page.wait_for_url(re.compile(r"/staff/$"))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test in this folder drives a browser: ``-m "not browser"`` leaves them out."""
+    """Every test in this folder drives a browser (``-m "not browser"`` leaves them out) and starts
+    from the demo city."""
     here = Path(__file__).resolve().parent
     for item in items:
         if here in Path(str(item.path)).resolve().parents:
             item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.demo_city)

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from hotline_core.models import Attachment, OutboxMessage, Ticket
 from hotline_core.runtime import Runtime
+from tests.browser.conftest import sign_in
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -232,10 +233,7 @@ def test_a_dispatcher_sees_the_acknowledgement_sms_in_the_outbox_as_not_sent_wit
 
     page.goto(f"{live_server}/staff/login?lang={lang}")
     shoot("01-login")
-    page.fill("#username", "dispatcher")
-    page.fill("#password", "dispatcher-demo-2026")
-    page.click("#login-form button[type=submit]")
-    page.wait_for_url(re.compile(r"/staff/$"))
+    sign_in(page, live_server, "dispatcher")
     shoot("02-staff-home")
     page.goto(f"{live_server}/staff/outbox?lang={lang}")
     page.wait_for_selector("#outbox")

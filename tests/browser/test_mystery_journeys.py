@@ -27,6 +27,7 @@ from hotline_core.models import AuditedHotline, CallScore, Campaign, MysteryCall
 from hotline_core.runtime import Runtime
 from mystery_calls import services
 from mystery_calls.services import ScenarioIn
+from tests.browser.conftest import sign_in
 from tests.conftest import Clock
 
 if TYPE_CHECKING:
@@ -80,14 +81,6 @@ def working_monday(clock: Clock) -> None:
 
 
 # --- what a person does in the browser -----------------------------------------------------------
-
-
-def sign_in(page: Page, base: str, username: str, lang: str = "zh") -> None:
-    page.goto(f"{base}/staff/login?lang={lang}")
-    page.fill("#username", username)
-    page.fill("#password", f"{username}-demo-2026")
-    page.click("#login-form button[type=submit]")
-    page.wait_for_url(re.compile(r"/staff/$"))
 
 
 def open_from_home(page: Page, path: str) -> None:

@@ -30,6 +30,7 @@ from responders import services
 from routing import escalation
 from simulator.replies import OutboxTexts
 from simulator.twilio_requests import Phone
+from tests.browser.conftest import sign_in
 from tests.conftest import Clock
 from tests.factories import complaint
 
@@ -112,19 +113,6 @@ def live_phone(base: str, runtime: Runtime) -> Phone:
 
 
 # --- what a person does in the browser -----------------------------------------------------------
-
-
-def sign_in(page: Page, base: str, username: str, lang: str = "zh") -> None:
-    """Sign out whoever is signed in (with the header's button), then sign in on the login form."""
-    logout = page.locator("header form[action$='/staff/logout'] button")
-    if page.url.startswith(base) and logout.count():
-        logout.click()
-        page.wait_for_selector("#complaint-form")
-    page.goto(f"{base}/staff/login?lang={lang}")
-    page.fill("#username", username)
-    page.fill("#password", f"{username}-demo-2026")
-    page.click("#login-form button[type=submit]")
-    page.wait_for_url(re.compile(r"/staff/$"))
 
 
 def open_from_home(page: Page, path: str) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from hotline_core.models import Ticket
 from hotline_core.runtime import Runtime
+from tests.browser.conftest import sign_in
 from tests.stats.conftest import dataset  # noqa: F401  (the fixture, shared with tests/stats)
 
 if TYPE_CHECKING:
@@ -33,14 +34,6 @@ DASHBOARD = "/stats/?period=month&date=2026-11-23"
 RANKING = "/stats/ranking?month=2026-11&min=1"
 WEEKLY = "/stats/weekly?week=2026-11-23"
 PUBLIC = "/public/?month=2026-11"
-
-
-def sign_in(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/staff/login?lang=zh")
-    page.fill("#username", username)
-    page.fill("#password", f"{username}-demo-2026")
-    page.click("#login-form button[type=submit]")
-    page.wait_for_url(re.compile(r"/staff/$"))
 
 
 def switch_language(page: Page, heading: str) -> None:

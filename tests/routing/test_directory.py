@@ -5,7 +5,6 @@ from sqlalchemy import func, select
 
 from hotline_core.models import Area, Category, RoutingRule, Unit
 from routing import directory
-from tests.factories import demo_city
 
 GOOD = """
 units:
@@ -98,8 +97,8 @@ def test_csv_tables_report_their_row_lines(runtime):
     assert summary.rules_added == 1 and summary.rules_closed == 1
 
 
+@pytest.mark.demo_city
 def test_export_round_trips(runtime):
-    demo_city(runtime)
     with runtime.db.session() as s:
         exported = directory.export_directory(s)
     text = directory.dump_yaml(exported)
@@ -111,8 +110,8 @@ def test_export_round_trips(runtime):
     assert do_import(runtime, units_csv, csv_table="units").updated == {"units": 14}
 
 
+@pytest.mark.demo_city
 def test_the_demo_directory_is_complete(runtime):
-    demo_city(runtime)
     with runtime.db.session() as s:
         areas = s.scalars(select(Area)).all()
     assert len(areas) == 5 and all(a.fallback_unit_id for a in areas)

@@ -10,12 +10,9 @@ from hotline_app.cli import main
 from hotline_core.models import ClassifierModel, Ticket, TicketEvent
 from intake.services import process_ticket_job
 from routing import model_store, training
-from tests.factories import complaint, demo_city
+from tests.factories import complaint
 
-
-@pytest.fixture
-def city(runtime):
-    demo_city(runtime, with_model=True)
+pytestmark = pytest.mark.demo_city(classifier=True)
 
 
 def classified(runtime, text, **fields):
@@ -28,14 +25,14 @@ def classified(runtime, text, **fields):
         return s.get(Ticket, ticket.id), event.data
 
 
-def test_the_demo_loads_an_active_model_version(runtime, city):
+def test_the_demo_loads_an_active_model_version(runtime):
     with runtime.db.session() as s:
         [row] = s.scalars(select(ClassifierModel)).all()
         assert row.active and row.n_samples >= 80 and "WORKSTYLE" in row.labels
         assert model_store.load_active(s).version == row.version
 
 
-def test_a_confident_prediction_routes_and_records_version_and_scores(runtime, city):
+def test_a_confident_prediction_routes_and_records_version_and_scores(runtime):
     ticket, data = classified(runtime, "工作人员态度恶劣，对群众大呼小叫，办事拖延")
     assert data["category"] == "WORKSTYLE" and data["reason"].startswith("model ")
     assert data["model_version"] and data["confidence"] >= 0.6
@@ -43,12 +40,12 @@ def test_a_confident_prediction_routes_and_records_version_and_scores(runtime, c
     assert ticket.state == "assigned"
 
 
-def test_keywords_refine_the_models_broad_category(runtime, city):
+def test_keywords_refine_the_models_broad_category(runtime):
     _, data = classified(runtime, "让胡路区东湖小区路灯坏了一个多月没人修，晚上出行很危险")
     assert data["category"] == "CONSTRUCTION-LIGHTS" and "keywords refine" in data["reason"]
 
 
-def test_below_the_threshold_a_person_decides_and_sees_the_scores(runtime, city):
+def test_below_the_threshold_a_person_decides_and_sees_the_scores(runtime):
     from hotline_core.models import DirectorySetting
 
     with runtime.db.transaction() as s:
@@ -58,7 +55,7 @@ def test_below_the_threshold_a_person_decides_and_sees_the_scores(runtime, city)
     assert ticket.state == "dispatch" and data["scores"] and "confidence below 0.999" in data["manual_reason"]
 
 
-def test_dispatchers_routing_becomes_training_data(runtime, city):
+def test_dispatchers_routing_becomes_training_data(runtime):
     from hotline_core.audit import Actor
     from hotline_core.models import Category, Unit
     from routing import services
@@ -81,7 +78,7 @@ def test_dispatchers_routing_becomes_training_data(runtime, city):
     assert ("一个没有关键词的投诉内容", "HEALTH") in set(zip(texts, labels, strict=True))
 
 
-def test_category_names_are_mapped_to_codes(runtime, city):
+def test_category_names_are_mapped_to_codes(runtime):
     with runtime.db.session() as s:
         assert training.label_codes(s, ["城乡建设", "transport", "EDUCATION", "unknown"]) == [
             "CONSTRUCTION",
@@ -91,8 +88,9 @@ def test_category_names_are_mapped_to_codes(runtime, city):
         ]
 
 
-def test_the_cli_trains_and_evaluates(runtime, settings, tmp_path, monkeypatch):
-    demo_city(runtime)
+@pytest.mark.demo_city
+@pytest.mark.committed  # the CLI builds its own runtime
+def test_the_cli_trains_and_evaluates(settings, tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", settings.database_url)
     monkeypatch.setenv("SECRET_KEY", settings.secret_key)
     monkeypatch.setenv("HOTLINE_INSTANCE_PATH", str(settings.instance_path))

@@ -11,16 +11,17 @@ from hotline_core.models import Assignment, Deadline, OutboxMessage, Ticket, Tic
 from intake.services import process_ticket_job
 from routing import services
 from routing.lifecycle import TicketError
-from tests.factories import complaint, demo_city
+from tests.factories import complaint
+
+pytestmark = pytest.mark.demo_city
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 DISPATCHER = Actor("user:dispatcher", 1)
 
 
 @pytest.fixture(autouse=True)
-def city(runtime, clock):
+def monday_morning(clock):
     clock.set(datetime(2026, 11, 23, 9, 0, tzinfo=BEIJING))  # a Monday
-    demo_city(runtime)
 
 
 def routed(runtime, text, **fields):

@@ -1,4 +1,5 @@
-"""A small dataset whose figures are computed by hand in the tests."""
+"""A small dataset whose figures are computed by hand in the tests (modules using it start from
+the demo city: ``pytestmark = pytest.mark.demo_city``)."""
 
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -12,7 +13,7 @@ from responders import services as portal
 from responders import survey
 from routing import escalation
 from stats import facts
-from tests.factories import complaint, demo_city
+from tests.factories import complaint
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 MONDAY_9 = datetime(2026, 11, 23, 9, 0, tzinfo=BEIJING)
@@ -31,7 +32,6 @@ def dataset(runtime, clock):
     T3 never signed: overdue and escalated to the unit head on Tuesday's sweep.
     """
     at(clock, 0)
-    demo_city(runtime)
     ids = []
     for i in range(3):
         ticket = complaint(runtime, f"东湖小区物业乱收费，第{i + 1}次反映", phone=f"+861380013800{i}")

@@ -3,6 +3,7 @@
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 
 from hotline_core.audit import Actor
@@ -11,7 +12,10 @@ from intake.services import process_ticket_job
 from responders import services as portal
 from routing import services as routing
 from stats import facts, reports
-from tests.factories import complaint, demo_city
+from tests.factories import complaint
+from tests.helpers import sign_in
+
+pytestmark = pytest.mark.demo_city
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 DISPATCHER = Actor("user:dispatcher")
@@ -30,7 +34,6 @@ def fact(runtime, ticket_id):
 
 def test_working_time_skips_the_national_day_holiday(runtime, clock):
     clock.set(datetime(2026, 9, 30, 16, 0, tzinfo=BEIJING))
-    demo_city(runtime)
     ticket = complaint(runtime, "东湖小区物业乱收费")
     process_ticket_job(ticket.id)
     clock.set(datetime(2026, 10, 8, 9, 0, tzinfo=BEIJING))  # 1-7 October are holidays
@@ -45,7 +48,6 @@ def test_working_time_skips_the_national_day_holiday(runtime, clock):
 
 def test_returns_extensions_and_redo_are_counted(runtime, clock):
     clock.set(datetime(2026, 11, 23, 9, 0, tzinfo=BEIJING))
-    demo_city(runtime)
     ticket = complaint(runtime, "东湖小区物业乱收费")
     process_ticket_job(ticket.id)
     with runtime.db.transaction() as s:
@@ -68,7 +70,6 @@ def test_returns_extensions_and_redo_are_counted(runtime, clock):
 
 def test_a_merged_duplicate_keeps_its_own_fact_in_the_merged_state(runtime, clock):
     clock.set(datetime(2026, 11, 23, 9, 0, tzinfo=BEIJING))
-    demo_city(runtime)
     first, second = complaint(runtime, "东湖小区物业乱收费"), complaint(runtime, "东湖小区物业乱收费又来了")
     with runtime.db.transaction() as s:
         dispatcher = s.scalars(select(User).where(User.username == "dispatcher")).one()
@@ -86,8 +87,7 @@ def test_the_weekly_job_keeps_a_snapshot_in_both_languages(runtime, dataset, clo
 
 
 def test_exports_and_charts(app, dataset):
-    client = app.test_client()
-    client.post("/staff/login", data={"username": "leader", "password": "leader-demo-2026"})
+    client = sign_in(app, "leader")
     page = client.get("/stats/?period=week&date=2026-11-23").get_data(as_text=True)
     assert page.count("<svg") == 4  # volume by unit, tickets per day, the rates per day, the medians per day
     xlsx = client.get("/stats/export.xlsx?period=month&date=2026-11-23")

@@ -9,6 +9,8 @@ from hotline_core.models import TicketFact, Unit
 from stats import facts
 from stats.services import Filters, hot_spots, period, ranking, summary
 
+pytestmark = pytest.mark.demo_city
+
 
 def housing(runtime):
     with runtime.db.session() as s:

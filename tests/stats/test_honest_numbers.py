@@ -235,9 +235,7 @@ def test_an_unranked_unit_is_told_the_true_reason(runtime, dataset, clock):
 
 def test_the_bulletin_fires_on_monday_morning_local_time_all_year():
     jobs = JobQueue(None)
-    jobs.add_periodic(
-        PeriodicJob("weekly-bulletin", reports.weekly_job, cron="0 8 * * 1", timezone="Asia/Shanghai")
-    )
+    jobs.add_periodic(PeriodicJob("weekly-bulletin", reports.weekly_job, cron="0 8 * * 1", timezone="Asia/Shanghai"))
     fired = []
     moment = datetime(2027, 1, 1, tzinfo=UTC)
     while moment.year == 2027:

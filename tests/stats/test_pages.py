@@ -1,16 +1,12 @@
 """Statistics pages: who sees what, the public page without personal data, exports."""
 
+import pytest
 from sqlalchemy import select
 
 from hotline_core.models import Ticket
+from tests.helpers import sign_in
 
-
-def sign_in(app, username):
-    client = app.test_client()
-    assert (
-        client.post("/staff/login", data={"username": username, "password": f"{username}-demo-2026"}).status_code == 302
-    )
-    return client
+pytestmark = pytest.mark.demo_city
 
 
 def test_the_dashboard_shows_the_figures_and_their_formulas(app, dataset, clock):
