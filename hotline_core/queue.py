@@ -112,6 +112,14 @@ class JobQueue:
         except redis.exceptions.RedisError as exc:
             log.warning("could not clear %s: %s (it expires)", once, exc)
 
+    def renew_once(self, once: str, seconds: float) -> None:
+        """A long-running job keeps its ``once`` mark alive for ``seconds`` more (and no longer:
+        if its process dies, new work enqueues a new job soon after)."""
+        try:
+            self.connection.set(self._once_key(once), b"1", ex=max(int(seconds), 1))
+        except redis.exceptions.RedisError as exc:
+            log.warning("could not renew %s: %s", once, exc)
+
     def drain(self, job: str, queue: str, batch: Callable[[], int | None], budget_seconds: float) -> int:
         """The body of a job that works through a backlog: run ``batch`` until it returns None.
 
