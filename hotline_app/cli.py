@@ -254,6 +254,53 @@ def routing_sweep() -> None:
 
 
 @main.group()
+def inbound() -> None:
+    """Inbound Twilio events that failed: list them, retry them."""
+
+
+@inbound.command("failed")
+def inbound_failed() -> None:
+    """List the events that left the retry loop, with their errors."""
+    from hotline_app.bootstrap import bootstrap
+    from intake import inbound as events
+
+    runtime = bootstrap(_settings())
+    with runtime.db.session() as session:
+        rows = events.failed_events(session, limit=10_000)
+    for event in rows:
+        click.echo(f"{event.id}\t{event.kind}\t{event.attempts}\t{event.received_at.isoformat()}\t{event.error}")
+    click.echo(f"{len(rows)} failed")
+
+
+@inbound.command("retry")
+@click.argument("event_id", required=False, type=int)
+@click.option("--all", "retry_all", is_flag=True, help="Retry every failed event.")
+def inbound_retry(event_id: int | None, retry_all: bool) -> None:
+    """Retry one failed event (ID) or all of them now; each retry is in the audit trail."""
+    from hotline_app.bootstrap import bootstrap
+    from hotline_core.audit import Actor, record
+    from hotline_core.models import InboundEvent
+    from intake import inbound as events
+
+    if (event_id is None) == (not retry_all):
+        raise click.UsageError("give an event ID or --all")
+    runtime = bootstrap(_settings())
+    with runtime.db.session() as session:
+        ids = [e.id for e in events.failed_events(session, limit=10_000)] if retry_all else [event_id]
+    failed = 0
+    for one in ids:
+        ok = events.retry(runtime, one)
+        with runtime.db.transaction() as session:
+            record(session, Actor("cli"), "inbound.retry", session.get(InboundEvent, one), ok=ok)
+        click.echo(f"{one}\t{'ok' if ok else 'failed again'}")
+        failed += not ok
+    if runtime.jobs.embedded:
+        runtime.jobs.run_burst()
+    if failed:
+        sys.exit(1)
+
+
+@main.group()
 def classifier() -> None:
     """The learned complaint classifier."""
 

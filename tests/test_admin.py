@@ -31,7 +31,7 @@ NEW_USER = {
     "phone": "13900000999",
     "password": "a-long-secret-1",
 }
-# Every admin route with the method it answers; {id} is a user's id.
+# Every admin route with the method it answers; {id} is a user's id (an inbound event's for inbound).
 ADMIN_ROUTES = [
     ("GET", "/staff/admin/users"),
     ("POST", "/staff/admin/users"),
@@ -43,6 +43,8 @@ ADMIN_ROUTES = [
     ("GET", "/staff/admin/directory/export"),
     ("GET", "/staff/admin/audit"),
     ("GET", "/staff/admin/audit.csv"),
+    ("GET", "/staff/admin/inbound"),
+    ("POST", "/staff/admin/inbound/{id}/retry"),
 ]
 NEW_UNITS_YAML = """units:
   - {code: PARKS, name_zh: 市园林局, name_en: Parks Bureau, kind: department}
@@ -370,7 +372,7 @@ def test_the_csv_export_defuses_spreadsheet_formulas(admin, app, runtime):
 
 def test_admin_routes_list_is_complete(app):
     admin_rules = {
-        (method, rule.rule.replace("<int:user_id>", "{id}"))
+        (method, rule.rule.replace("<int:user_id>", "{id}").replace("<int:event_id>", "{id}"))
         for rule in app.url_map.iter_rules()
         if rule.rule.startswith("/staff/admin")
         for method in rule.methods - {"HEAD", "OPTIONS"}

@@ -49,6 +49,9 @@ def twilio_webhook(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         settings = runtime().settings
+        schema = current_app.extensions.get("hotline_schema")
+        if schema is not None and not schema.ready():
+            abort(503, description="the database is not migrated to the latest revision (hotline db upgrade)")
         if request.content_length is not None and request.content_length > settings.webhook_max_bytes:
             abort(413, description=f"webhook bodies are limited to {settings.webhook_max_bytes} bytes")
         request.max_content_length = settings.webhook_max_bytes
