@@ -133,6 +133,12 @@ def test_an_unknown_message_status_gets_400_instead_of_failing_for_ever(client, 
     assert count(runtime, InboundEvent) == 0
 
 
+def test_a_delivery_report_with_an_inbound_status_gets_400(client, settings, runtime):
+    form = {"MessageSid": "SM" + "f" * 32, "MessageStatus": "received", "AccountSid": "AC" + "0" * 32}
+    assert post(client, settings, "/twilio/sms/status", form).status_code == 400
+    assert count(runtime, InboundEvent) == 0
+
+
 def test_a_non_finite_speech_confidence_is_dropped_and_the_call_becomes_a_ticket(client, settings, runtime):
     form = call_form("CA" + "9" * 32, CITIZEN, HOTLINE, SpeechResult="窗口态度很差", Confidence="nan")
     response = post(client, settings, "/twilio/voice/gather?lang=zh", form)

@@ -27,6 +27,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from hotline_core.models.messaging import MessageStatus
+
 INT32_MAX = 2**31 - 1
 DEFAULT_MAX_CHARACTERS = 4000
 URL_MAX_CHARACTERS = 2000  # inbound_events.url
@@ -93,7 +95,7 @@ FIELDS: dict[str, Limit] = {
     "NumMedia": Limit("int", maximum=MAX_MEDIA),
     "NumSegments": Limit("int", maximum=INT32_MAX),
     "SmsStatus": Limit("status", allowed=MESSAGE_STATUSES),
-    "MessageStatus": Limit("status", allowed=MESSAGE_STATUSES),
+    "MessageStatus": Limit("status", allowed=MessageStatus.TWILIO),  # the delivery reports the outbox applies
     "ErrorCode": Limit("text", 20),  # outbox_messages.error_code
     "CallStatus": Limit("status", allowed=CALL_STATUSES),
     "RecordingStatus": Limit("status", allowed=RECORDING_STATUSES),
