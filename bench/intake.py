@@ -769,9 +769,11 @@ def run_intake(
         if TWILIO_ENV:  # workers run during the load: texts become tickets, the outbox sends
             worker_env = dict(env)
             worker_env.pop("PUBLIC_BASE_URL")
-            senders = [
-                children.start(f"sender-{i}", [str(BIN / "hotline"), "worker", "--name", f"bench-send-{i}"], worker_env)
-                for i in (1, 2)
+            senders = [  # one for the texts (and everything else), one dedicated to sending
+                children.start(
+                    f"sender-{i}", [str(BIN / "hotline"), "worker", "--name", f"bench-send-{i}", *flags], worker_env
+                )
+                for i, flags in ((1, []), (2, ["--no-beat", "--queues", "messages"]))
             ]
             deadline = time.monotonic() + 60
             while not all("Listening on" in children.tail(f"sender-{i}", 50) for i in (1, 2)):
@@ -1201,7 +1203,8 @@ def main() -> int:
         "--twilio-fake",
         type=float,
         metavar="SEGMENTS_PER_SECOND",
-        help="configure Twilio on the fake API at this send rate and run two workers during the load "
+        help="configure Twilio on the fake API at this send rate and run two workers during the load (one "
+        "serving all queues, one only 'messages') "
         "(webhook latency while the outbox sends; use with --no-drain: at 1/s the outbox takes long to empty)",
     )
     parser.add_argument("--loadgen", type=int, help=argparse.SUPPRESS)

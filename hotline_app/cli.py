@@ -92,14 +92,25 @@ def run(host: str, port: int) -> None:
 @click.option("--burst", is_flag=True, help="Run queued jobs, then exit.")
 @click.option("--name", default=None)
 @click.option("--no-beat", is_flag=True, help="Do not enqueue periodic sweeps from this worker.")
-def worker(burst: bool, name: str | None, no_beat: bool) -> None:
+@click.option(
+    "--queues",
+    default=None,
+    help="Comma-separated queues to serve (default: all, most urgent first); e.g. 'messages' for a sender "
+    "that keeps sending during a burst of texts.",
+)
+def worker(burst: bool, name: str | None, no_beat: bool, queues: str | None) -> None:
     """An RQ worker for the hotline's queues (needs REDIS_URL)."""
     from hotline_app.worker import run_worker
 
     settings = _settings()
     if not settings.redis_url and not burst:
         raise click.ClickException("REDIS_URL is not set: in embedded mode `hotline run` runs the jobs")
-    sys.exit(0 if run_worker(settings, burst=burst, name=name, beat=not no_beat) is not None else 1)
+    from hotline_core.queue import QUEUE_NAMES
+
+    chosen = tuple(q.strip() for q in queues.split(",") if q.strip()) if queues else None
+    if chosen and any(q not in QUEUE_NAMES for q in chosen):
+        raise click.BadParameter(f"queues are {', '.join(QUEUE_NAMES)}", param_hint="--queues")
+    sys.exit(0 if run_worker(settings, burst=burst, name=name, beat=not no_beat, queues=chosen) is not None else 1)
 
 
 REPLY_WAIT_SECONDS = 10

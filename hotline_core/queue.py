@@ -190,9 +190,14 @@ class JobQueue:
 
     # -- workers -----------------------------------------------------------------------------
 
-    def worker(self, name: str | None = None, worker_class: type[SimpleWorker] | None = None) -> SimpleWorker:
+    def worker(
+        self,
+        name: str | None = None,
+        worker_class: type[SimpleWorker] | None = None,
+        queues: tuple[str, ...] = QUEUE_NAMES,
+    ) -> SimpleWorker:
         cls = worker_class or SimpleWorker
-        return cls([self.queues[n] for n in QUEUE_NAMES], connection=self.connection, name=name)
+        return cls([self.queues[n] for n in queues], connection=self.connection, name=name)
 
     def run_burst(self, max_jobs: int | None = None) -> bool:
         """Run every queued job in the calling thread (tests and the CLI's ``--burst``)."""
