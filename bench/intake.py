@@ -77,6 +77,8 @@ HOTLINE_NUMBER = "+8612345000000"
 CONNECTIONS = 16
 TARGET_RATIO = 0.70
 TARGET_P99_MS = 100.0
+TWILIO_ENV: dict[str, str] = {}  # --twilio-fake: the fake Twilio API the hotline sends to
+SENDING: dict[str, Any] = {}  # --twilio-fake: the fake API object, read for the report
 TARGET_DRAIN = 100.0  # complaints/s through the intake queue (texts processed: ticket + acknowledgement), 2 workers
 # The RQ queues, most urgent first (hotline_core.queue.QUEUE_NAMES).
 QUEUES = ("intake", "messages", "routing", "default", "sweeps")
@@ -255,8 +257,8 @@ class Gunicorn:
 # --- database and Redis ----------------------------------------------------------------------
 
 
-def libpq_url(db: str = BENCH_DB) -> str:
-    return f"postgresql://{PG}/{db}"
+def libpq_url(db: str | None = None) -> str:
+    return f"postgresql://{PG}/{db or BENCH_DB}"
 
 
 def prepare_database() -> None:
@@ -697,7 +699,26 @@ def hotline_env(workdir: Path, port: int) -> dict[str, str]:
         HOTLINE_INSTANCE_PATH=str(workdir / "instance"),
         PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
     )
+    env.update(TWILIO_ENV)
     return env
+
+
+def start_twilio_fake(segments_per_second: float) -> None:
+    """--twilio-fake: the tests' fake Twilio API on loopback; the hotline sends its SMS to it at the
+    configured rate, so the webhooks are measured while the outbox dispatcher is sending."""
+    sys.path.insert(0, str(REPO))
+    from tests.fakes.twilio_api import FakeTwilioAPI
+
+    api = FakeTwilioAPI()
+    server = api.start()
+    SENDING.update(api=api, server=server)
+    TWILIO_ENV.update(
+        TWILIO_ACCOUNT_SID="AC" + "1" * 32,
+        TWILIO_AUTH_TOKEN="bench-fake-auth-token",  # noqa: S106 (the fake API accepts any token)
+        TWILIO_PHONE_NUMBER=HOTLINE_NUMBER,
+        TWILIO_API_BASE_URL=server.url,
+        HOTLINE_SMS_SEGMENTS_PER_SECOND=str(segments_per_second),
+    )
 
 
 def run_baselines(
@@ -742,12 +763,34 @@ def run_intake(
     factory.write(Path(f"{prefix}warm-"), load.threads, int(args.max_rate * args.warmup), url)
     factory.write(Path(f"{prefix}main-"), load.threads, int(args.max_rate * args.duration), url)
     proc = children.start("hotline-web", gunicorn.argv("wsgi:app", port, "bench-hotline"), env)
+    senders: list[subprocess.Popen[bytes]] = []
     try:
         wait_ready(children, proc, "hotline-web", f"http://127.0.0.1:{port}/healthz")
+        if TWILIO_ENV:  # workers run during the load: texts become tickets, the outbox sends
+            worker_env = dict(env)
+            worker_env.pop("PUBLIC_BASE_URL")
+            senders = [  # one for the texts (and everything else), one dedicated to sending
+                children.start(
+                    f"sender-{i}", [str(BIN / "hotline"), "worker", "--name", f"bench-send-{i}", *flags], worker_env
+                )
+                for i, flags in ((1, []), (2, ["--no-beat", "--queues", "messages"]))
+            ]
+            deadline = time.monotonic() + 60
+            while not all("Listening on" in children.tail(f"sender-{i}", 50) for i in (1, 2)):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the workers did not start:\n{children.tail('sender-1')}")
+                time.sleep(0.05)
+        sent_before = len(SENDING["api"].messages()) if SENDING else 0
         warm, result = measure(
             load, "hotline POST /twilio/sms", port, "/twilio/sms", prefix, args, proc, cycle=False, collect=True
         )
+        if SENDING:
+            sent = len(SENDING["api"].messages()) - sent_before
+            SENDING["during_load"] = sent
+            log(f"twilio: the outbox sent {sent} SMS to the fake Twilio API during the {args.duration:g} s load")
     finally:
+        for sender in senders:
+            children.stop(sender)
         children.stop(proc)  # graceful: requests in flight when wrk stopped finish first
     if warm.exhausted or result.exhausted:
         log("WARNING: the pre-signed requests ran out; raise --max-rate and run again")
@@ -1128,6 +1171,12 @@ def report(data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def set_targets(database: str, redis_db: int) -> None:
+    """--database / --redis-db: the database this run rebuilds and the Redis db it flushes."""
+    global BENCH_DB, REDIS_DB
+    BENCH_DB, REDIS_DB = database, redis_db
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=15.0, help="seconds per measurement (default 15)")
@@ -1146,11 +1195,26 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=CONNECTIONS)
     parser.add_argument("--max-rate", type=float, default=2500.0, help="unique signed requests prepared per second")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, request files)")
+    parser.add_argument(
+        "--database", default="hotline_bench", help="PostgreSQL database to rebuild (default hotline_bench)"
+    )
+    parser.add_argument("--redis-db", type=int, default=12, help="Redis database to flush (default 12)")
+    parser.add_argument(
+        "--twilio-fake",
+        type=float,
+        metavar="SEGMENTS_PER_SECOND",
+        help="configure Twilio on the fake API at this send rate and run two workers during the load (one "
+        "serving all queues, one only 'messages') "
+        "(webhook latency while the outbox sends; use with --no-drain: at 1/s the outbox takes long to empty)",
+    )
     parser.add_argument("--loadgen", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.loadgen:
         python_loadgen(args.loadgen)
         return 0
+    set_targets(args.database, args.redis_db)
+    if args.twilio_fake:
+        start_twilio_fake(args.twilio_fake)
 
     gunicorn = Gunicorn(args.worker_class, args.workers, args.threads if args.worker_class == "gthread" else 1)
     workdir = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
@@ -1213,6 +1277,13 @@ def main() -> int:
             "no_loss_ok": data["accounting"]["passed"],
             "drain_ok": bool(data["drain"] and data["drain"]["complaints_per_second"] >= TARGET_DRAIN),
         }
+        if SENDING:
+            data["twilio_fake"] = {
+                "segments_per_second": args.twilio_fake,
+                "sent_during_load": SENDING.get("during_load"),
+                "p99_ok_while_sending": intake.p99_ms < TARGET_P99_MS,
+            }
+            log(f"twilio: webhook p99 {intake.p99_ms:.1f} ms while the outbox sent {SENDING.get('during_load')} SMS")
         data["logs"] = str(workdir) if args.keep else None
         print(json.dumps(data, indent=2, default=str) if args.json else report(data), flush=True)
         acc = data["accounting"]

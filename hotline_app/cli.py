@@ -94,14 +94,25 @@ def run(host: str, port: int) -> None:
 @click.option("--burst", is_flag=True, help="Run queued jobs, then exit.")
 @click.option("--name", default=None)
 @click.option("--no-beat", is_flag=True, help="Do not enqueue periodic sweeps from this worker.")
-def worker(burst: bool, name: str | None, no_beat: bool) -> None:
+@click.option(
+    "--queues",
+    default=None,
+    help="Comma-separated queues to serve (default: all, most urgent first); e.g. 'messages' for a sender "
+    "that keeps sending during a burst of texts.",
+)
+def worker(burst: bool, name: str | None, no_beat: bool, queues: str | None) -> None:
     """An RQ worker for the hotline's queues (needs REDIS_URL)."""
     from hotline_app.worker import run_worker
 
     settings = _settings()
     if not settings.redis_url and not burst:
         raise click.ClickException("REDIS_URL is not set: in embedded mode `hotline run` runs the jobs")
-    sys.exit(0 if run_worker(settings, burst=burst, name=name, beat=not no_beat) is not None else 1)
+    from hotline_core.queue import QUEUE_NAMES
+
+    chosen = tuple(q.strip() for q in queues.split(",") if q.strip()) if queues else None
+    if chosen and any(q not in QUEUE_NAMES for q in chosen):
+        raise click.BadParameter(f"queues are {', '.join(QUEUE_NAMES)}", param_hint="--queues")
+    sys.exit(0 if run_worker(settings, burst=burst, name=name, beat=not no_beat, queues=chosen) is not None else 1)
 
 
 REPLY_WAIT_SECONDS = 10
@@ -324,6 +335,53 @@ def open311_keys_list() -> None:
             state = "active" if key.active else "revoked"
             used = key.last_used_at.isoformat() if key.last_used_at else "-"
             click.echo(f"{key.name}\t{key.key_prefix}…\t{key.rate_limit}\t{state}\t{used}")
+
+
+@main.group()
+def inbound() -> None:
+    """Inbound Twilio events that failed: list them, retry them."""
+
+
+@inbound.command("failed")
+def inbound_failed() -> None:
+    """List the events that left the retry loop, with their errors."""
+    from hotline_app.bootstrap import bootstrap
+    from intake import inbound as events
+
+    runtime = bootstrap(_settings())
+    with runtime.db.session() as session:
+        rows = events.failed_events(session, limit=10_000)
+    for event in rows:
+        click.echo(f"{event.id}\t{event.kind}\t{event.attempts}\t{event.received_at.isoformat()}\t{event.error}")
+    click.echo(f"{len(rows)} failed")
+
+
+@inbound.command("retry")
+@click.argument("event_id", required=False, type=int)
+@click.option("--all", "retry_all", is_flag=True, help="Retry every failed event.")
+def inbound_retry(event_id: int | None, retry_all: bool) -> None:
+    """Retry one failed event (ID) or all of them now; each retry is in the audit trail."""
+    from hotline_app.bootstrap import bootstrap
+    from hotline_core.audit import Actor, record
+    from hotline_core.models import InboundEvent
+    from intake import inbound as events
+
+    if (event_id is None) == (not retry_all):
+        raise click.UsageError("give an event ID or --all")
+    runtime = bootstrap(_settings())
+    with runtime.db.session() as session:
+        ids = [e.id for e in events.failed_events(session, limit=10_000)] if retry_all else [int(event_id or 0)]
+    failed = 0
+    for one in ids:
+        ok = events.retry(runtime, one)
+        with runtime.db.transaction() as session:
+            record(session, Actor("cli"), "inbound.retry", session.get(InboundEvent, one), ok=ok)
+        click.echo(f"{one}\t{'ok' if ok else 'failed again'}")
+        failed += not ok
+    if runtime.jobs.embedded:
+        runtime.jobs.run_burst()
+    if failed:
+        sys.exit(1)
 
 
 @main.group()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 from flask import Flask, render_template, request
@@ -14,6 +15,28 @@ from hotline_core.settings import Settings
 
 csrf = CSRFProtect()
 log = logging.getLogger(__name__)
+
+
+class SchemaState:
+    """Whether the database is at the latest migration; re-checked (at most every few seconds)
+    until it is, so a service started before ``hotline db upgrade`` recovers without a restart."""
+
+    RECHECK_SECONDS = 5.0
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._ready = False
+        self._checked_at = -1e9
+
+    def ready(self, *, recheck: bool = False) -> bool:
+        if self._ready and not recheck:
+            return True
+        if recheck or time.monotonic() - self._checked_at >= self.RECHECK_SECONDS:
+            from hotline_core.migrate import schema_is_current
+
+            self._ready = schema_is_current(self.runtime.db.write_engine)
+            self._checked_at = time.monotonic()
+        return self._ready
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
@@ -65,13 +88,35 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
         app.register_blueprint(simulator_bp)
 
+    schema = SchemaState(runtime)
+    app.extensions["hotline_schema"] = schema
+    if not schema.ready():
+        log.error("the database schema is not at the latest migration: run `hotline db upgrade` (webhooks answer 503)")
+
     @app.get("/healthz")
     def healthz():  # type: ignore[no-untyped-def]
-        return {
-            "status": "ok",
+        """Database at the latest migration, Redis answering, and inbound events a person must see."""
+        from intake import inbound
+
+        schema_ok = schema.ready(recheck=True)
+        try:
+            redis_ok = bool(runtime.jobs.connection.ping())
+        except Exception:
+            redis_ok = False
+        failed: int | None = None
+        if schema_ok:
+            with runtime.db.session() as session:
+                failed = inbound.count_failed(session)
+        healthy = schema_ok and redis_ok
+        body = {
+            "status": "ok" if healthy else "failing",
             "database": runtime.db.dialect,
+            "schema": "current" if schema_ok else "not migrated to the latest revision",
             "queue": "embedded" if runtime.jobs.embedded else "redis",
+            "redis": "ok" if redis_ok else "unreachable",
+            "failed_inbound_events": failed,
         }
+        return body, 200 if healthy else 503
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):  # type: ignore[no-untyped-def]

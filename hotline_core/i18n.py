@@ -1081,6 +1081,20 @@ MESSAGES: dict[str, dict[str, str]] = {
     "stats.weekly.wow": {"zh": "环比上周", "en": "Week on week"},
     "stats.weekly.last_week": {"zh": "上周", "en": "Last week"},
     "stats.weekly.link": {"zh": "完整内容见：{url}", "en": "The full bulletin: {url}"},
+    # --- durability (failed inbound events) ---
+    "admin.inbound.title": {"zh": "处理失败的来件", "en": "Failed inbound events"},
+    "admin.inbound.count": {"zh": "共 {count} 件处理失败，需要人工处理", "en": "{count} failed, waiting for a person"},
+    "admin.inbound.empty": {"zh": "没有处理失败的来件。", "en": "No failed inbound events."},
+    "admin.inbound.id": {"zh": "编号", "en": "ID"},
+    "admin.inbound.kind": {"zh": "类型", "en": "Kind"},
+    "admin.inbound.received": {"zh": "收到时间", "en": "Received"},
+    "admin.inbound.attempts": {"zh": "尝试次数", "en": "Attempts"},
+    "admin.inbound.error": {"zh": "错误", "en": "Error"},
+    "admin.inbound.payload": {"zh": "原始内容", "en": "Payload"},
+    "admin.inbound.retry": {"zh": "重试", "en": "Retry"},
+    "admin.inbound.retried": {"zh": "来件 {id} 已重新处理。", "en": "Inbound event {id} was processed."},
+    "admin.inbound.failed_again": {"zh": "来件 {id} 再次处理失败。", "en": "Inbound event {id} failed again."},
+    "nav.admin_inbound": {"zh": "失败来件", "en": "Failed inbound"},
 }
 
 

@@ -26,7 +26,7 @@ from hotline_core import sms
 from hotline_core.models import MessageStatusEvent, OptOut, OutboxMessage
 from hotline_core.models.messaging import MessageStatus, Priority
 from hotline_core.runtime import Runtime, current
-from hotline_core.twilio_gateway import SendError
+from hotline_core.twilio_gateway import SendError, SentMessage
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,8 @@ LOCK_NAME = "hotline:outbox:dispatch"
 BACKOFF_BASE_SECONDS = 30
 BACKOFF_MAX_SECONDS = 3600
 DISPATCH_BUDGET_SECONDS = 50
+LOCK_SECONDS = 10  # the dispatch lock and once-mark expire this long after a dispatcher stops renewing them
+STALE_CLAIM_SECONDS = 30  # a claim this old belongs to a dead dispatcher (Twilio's client times out sooner)
 OPT_OUT_CONFIRMATION = "opt_out_confirmation"  # the only kind sent to an opted-out number
 
 
@@ -100,56 +102,87 @@ class Dispatcher:
         )
         return session.scalars(self.runtime.db.claim(stmt)).first()
 
-    def run(self, budget_seconds: float = DISPATCH_BUDGET_SECONDS) -> int:
-        """Send until nothing is due or the budget is spent. Returns how many were handled."""
+    def run(self, budget_seconds: float = DISPATCH_BUDGET_SECONDS, heartbeat: Callable[[], None] = lambda: None) -> int:
+        """Send until nothing is due or the budget is spent. Returns how many were handled.
+
+        No transaction is open while Twilio is called or the rate is waited for: a message is
+        claimed (status ``claimed``) in one commit, sent, and its result recorded in another.
+        ``heartbeat`` is called before each message (it keeps the dispatch lock alive).
+        """
         handled = 0
         started = self.monotonic()
         while self.monotonic() - started < budget_seconds:
-            with self.runtime.db.transaction() as session:
-                message = self.next_due(session)
-                if message is None:
-                    break
-                self._wait_for_rate(message)
-                self._send(session, message)
-                handled += 1
+            heartbeat()
+            claimed = self._claim()
+            if claimed is None:
+                break
+            handled += 1
+            if not isinstance(claimed, tuple):  # _DONE: handled without sending
+                continue
+            message_id, to, body, segments = claimed
+            self._wait_for_rate(segments, heartbeat)
+            heartbeat()
+            try:
+                sent: SentMessage | SendError = self.runtime.twilio.send_sms(to, body)
+            except SendError as exc:
+                sent = exc
+            self._record(message_id, sent)
         return handled
 
-    def _wait_for_rate(self, message: OutboxMessage) -> None:
-        if not self.runtime.twilio.configured or message.status != MessageStatus.PENDING:
-            return
-        delay = self._next_send_at - self.monotonic()
-        if delay > 0:
-            self.sleep(delay)
-        self._next_send_at = max(self._next_send_at, self.monotonic()) + (self.interval_per_segment * message.segments)
+    def _claim(self) -> tuple[int, str, str, int] | object | None:
+        """Commit the claim of the next due message; messages that need no call are finished here."""
+        with self.runtime.db.transaction() as session:
+            message = self.next_due(session)
+            if message is None:
+                return None
+            now = self.runtime.now()
+            message.attempts += 1
+            if message.kind != OPT_OUT_CONFIRMATION and is_opted_out(session, message.to_number):
+                message.status, message.status_updated_at = MessageStatus.OPTED_OUT, now
+                return _DONE
+            if not self.runtime.twilio.configured:
+                message.status, message.status_updated_at = MessageStatus.NOT_SENT_NO_CREDENTIALS, now
+                return _DONE
+            message.status, message.claimed_at = MessageStatus.CLAIMED, now
+            return (message.id, message.to_number, message.body, message.segments)
 
-    def _send(self, session: Session, message: OutboxMessage) -> None:
-        now = self.runtime.now()
-        message.attempts += 1
-        if message.kind != OPT_OUT_CONFIRMATION and is_opted_out(session, message.to_number):
-            message.status = MessageStatus.OPTED_OUT
+    def _wait_for_rate(self, segments: int, heartbeat: Callable[[], None]) -> None:
+        while (delay := self._next_send_at - self.monotonic()) > 0:
+            self.sleep(min(delay, 1.0))  # in slices, renewing the lock: a long message takes long
+            heartbeat()
+        self._next_send_at = max(self._next_send_at, self.monotonic()) + (self.interval_per_segment * segments)
+
+    def _record(self, message_id: int, sent: SentMessage | SendError) -> None:
+        with self.runtime.db.transaction() as session:
+            message = session.get(OutboxMessage, message_id)
+            if message is None or message.status != MessageStatus.CLAIMED:
+                return
+            record_result(session, self.runtime, message, sent)
+
+
+_DONE = object()
+
+
+def record_result(session: Session, runtime: Runtime, message: OutboxMessage, sent: SentMessage | SendError) -> None:
+    """Apply what Twilio answered to a claimed message."""
+    now = runtime.now()
+    message.claimed_at = None
+    if isinstance(sent, SendError):
+        message.last_error = str(sent)[:2000]
+        message.error_code = str(sent.code) if sent.code else None
+        if sent.permanent or message.attempts >= runtime.settings.outbox_max_attempts:
+            message.status = MessageStatus.FAILED
             message.status_updated_at = now
-            return
-        if not self.runtime.twilio.configured:
-            message.status = MessageStatus.NOT_SENT_NO_CREDENTIALS
-            message.status_updated_at = now
-            return
-        try:
-            sent = self.runtime.twilio.send_sms(message.to_number, message.body)
-        except SendError as exc:
-            message.last_error = str(exc)[:2000]
-            message.error_code = str(exc.code) if exc.code else None
-            if exc.permanent or message.attempts >= self.runtime.settings.outbox_max_attempts:
-                message.status = MessageStatus.FAILED
-                message.status_updated_at = now
-            else:
-                message.next_attempt_at = now + backoff(message.attempts)
-            log.warning("outbox message %s: %s", message.id, exc)
-            return
-        message.twilio_sid = sent.sid
-        message.sent_at = now
-        message.status_updated_at = now
-        # A status callback may have beaten us to it; never move a message backwards.
-        message.status = _latest_status(session, sent.sid) or sent.status
+        else:
+            message.status = MessageStatus.PENDING
+            message.next_attempt_at = now + backoff(message.attempts)
+        log.warning("outbox message %s: %s", message.id, sent)
+        return
+    message.twilio_sid = sent.sid
+    message.sent_at = now
+    message.status_updated_at = now
+    # A status callback may have beaten us to it; never move a message backwards.
+    message.status = _latest_status(session, sent.sid) or sent.status
 
 
 def dispatch_job() -> int:
@@ -157,24 +190,73 @@ def dispatch_job() -> int:
 
     While a dispatcher is queued or running, new messages enqueue no job of their own (``once``):
     it sends them too. It clears that mark before its last look at the outbox, so a message
-    committed after that look gets a job of its own.
+    committed after that look gets a job of its own. Both the lock and the mark live only
+    :data:`LOCK_SECONDS` unless the running dispatcher renews them, so a worker killed while
+    sending stalls nobody for longer than that: a dispatcher that finds the lock taken comes back
+    once it would have expired.
     """
     runtime = current()
-    lock = runtime.jobs.connection.lock(LOCK_NAME, timeout=DISPATCH_BUDGET_SECONDS + 30, blocking=False)
+    lock = runtime.jobs.connection.lock(LOCK_NAME, timeout=LOCK_SECONDS, blocking=False)
     handled = 0
+
+    def heartbeat() -> None:
+        lock.reacquire()
+        runtime.jobs.renew_once(DISPATCH_JOB, LOCK_SECONDS)
+
     while True:
         if not lock.acquire(blocking=False):
-            return handled  # the running dispatcher will pick up what is due
+            runtime.jobs.enqueue(DISPATCH_JOB, queue="messages", delay=LOCK_SECONDS)
+            return handled  # the running dispatcher will pick up what is due (or this job, later)
         try:
-            sent = Dispatcher(runtime).run()
+            sent = Dispatcher(runtime).run(heartbeat=heartbeat)
         finally:
-            lock.release()
+            try:
+                lock.release()
+            except Exception:  # expired meanwhile: nothing to release
+                log.warning("the outbox dispatch lock had expired")
         handled += sent
         runtime.jobs.started_once(DISPATCH_JOB)  # from now on a new message enqueues a new job
         if not sent or not has_due_messages(runtime):
             break
     schedule_retries(runtime)
     return handled
+
+
+def reconcile_stale_claims(runtime: Runtime, older_than_seconds: float = STALE_CLAIM_SECONDS) -> int:
+    """Settle messages claimed by a dispatcher that died between its Twilio call and its commit.
+
+    Decision: ask Twilio. If its message list holds a message from our number to that number with
+    that body, the send happened and is recorded (never sent twice); if not, Twilio never accepted
+    it and it is pending again. If Twilio cannot be asked, it stays claimed for the next sweep.
+    Returns how many were settled.
+    """
+    cutoff = runtime.now() - timedelta(seconds=older_than_seconds)
+    with runtime.db.session() as session:
+        stale = session.scalars(
+            select(OutboxMessage.id).where(
+                OutboxMessage.status == MessageStatus.CLAIMED, OutboxMessage.claimed_at <= cutoff
+            )
+        ).all()
+    settled = 0
+    for message_id in stale:
+        with runtime.db.transaction() as session:
+            message = session.scalars(
+                runtime.db.claim(select(OutboxMessage).where(OutboxMessage.id == message_id))
+            ).first()
+            if message is None or message.status != MessageStatus.CLAIMED:
+                continue
+            try:
+                found = runtime.twilio.find_sent(message.to_number, message.body)
+            except SendError as exc:
+                log.warning("outbox message %s: cannot reconcile yet: %s", message.id, exc)
+                continue
+            if found is not None:
+                record_result(session, runtime, message, found)
+            else:
+                message.status, message.claimed_at, message.next_attempt_at = MessageStatus.PENDING, None, runtime.now()
+            log.warning("outbox message %s: interrupted send reconciled (%s)", message.id, found and found.sid)
+            settled += 1
+    return settled
 
 
 def has_due_messages(runtime: Runtime) -> bool:
@@ -200,8 +282,11 @@ def schedule_retries(runtime: Runtime) -> None:
 
 
 def sweep_job() -> bool:
-    """Periodic safety net: start a dispatcher if anything is due (e.g. Redis was down)."""
+    """Periodic safety net: settle interrupted sends, then start a dispatcher if anything is due
+    (e.g. Redis was down, or the dispatcher's worker died)."""
     runtime = current()
+    if runtime.twilio.configured:
+        reconcile_stale_claims(runtime)
     if has_due_messages(runtime):
         return runtime.jobs.enqueue(DISPATCH_JOB, queue="messages")
     return False

@@ -148,6 +148,14 @@ class JobQueue:
         except redis.exceptions.RedisError as exc:
             log.warning("could not clear %s: %s (it expires)", once, exc)
 
+    def renew_once(self, once: OnceRef, seconds: float) -> None:
+        """A long-running job keeps its ``once`` mark alive for ``seconds`` more (and no longer:
+        if its process dies, new work enqueues a new job soon after)."""
+        try:
+            self.connection.set(self._once_key(once), b"1", ex=max(int(seconds), 1))
+        except redis.exceptions.RedisError as exc:
+            log.warning("could not renew %s: %s", once, exc)
+
     def drain(self, job: JobRef, queue: str, batch: Callable[[], int | None], budget_seconds: float) -> int:
         """The body of a job that works through a backlog: run ``batch`` until it returns None.
 
@@ -225,9 +233,14 @@ class JobQueue:
 
     # -- workers -----------------------------------------------------------------------------
 
-    def worker(self, name: str | None = None, worker_class: type[SimpleWorker] | None = None) -> SimpleWorker:
+    def worker(
+        self,
+        name: str | None = None,
+        worker_class: type[SimpleWorker] | None = None,
+        queues: tuple[str, ...] = QUEUE_NAMES,
+    ) -> SimpleWorker:
         cls = worker_class or SimpleWorker
-        return cls([self.queues[n] for n in QUEUE_NAMES], connection=self.connection, name=name)
+        return cls([self.queues[n] for n in queues], connection=self.connection, name=name)
 
     def run_burst(self, max_jobs: int | None = None) -> bool:
         """Run every queued job in the calling thread (tests and the CLI's ``--burst``)."""

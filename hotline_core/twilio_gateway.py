@@ -11,9 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from hotline_core.settings import Settings
+
+# A request to Twilio that takes longer fails (and is retried): the outbox dispatcher renews its
+# lock between requests, so no request may outlast the lock (hotline_core.outbox.LOCK_SECONDS).
+HTTP_TIMEOUT_SECONDS = 8
 
 # Twilio error codes that will never succeed on retry (bad or unreachable number, opted out).
 PERMANENT_ERRORS = {21211, 21212, 21214, 21408, 21421, 21606, 21610, 21612, 21614, 21617, 21635}
@@ -56,7 +61,11 @@ class TwilioGateway:
         if not self.configured:
             raise NotConfigured("no Twilio credentials")
         if self._client is None:
-            client = Client(self.settings.twilio_account_sid, self.settings.twilio_auth_token)
+            client = Client(
+                self.settings.twilio_account_sid,
+                self.settings.twilio_auth_token,
+                http_client=TwilioHttpClient(timeout=HTTP_TIMEOUT_SECONDS),
+            )
             if self.settings.twilio_api_base_url:
                 client.api.base_url = self.settings.twilio_api_base_url.rstrip("/")
             self._client = client
@@ -79,6 +88,22 @@ class TwilioGateway:
         except Exception as exc:  # network errors, timeouts: worth retrying
             raise SendError(f"{type(exc).__name__}: {exc}") from exc
         return SentMessage(sid=message.sid, status=message.status or "queued")
+
+    def find_sent(self, to: str, body: str) -> SentMessage | None:
+        """The message Twilio holds from our number to ``to`` with ``body``, if it accepted one.
+
+        Used to reconcile a send whose outcome was never recorded (the worker died during the
+        call): Twilio's message list is the only witness of whether it went out.
+        """
+        try:
+            for message in self.client.messages.list(to=to, from_=self.settings.twilio_phone_number, limit=50):
+                if message.body == body:
+                    return SentMessage(sid=message.sid, status=message.status or "queued")
+        except TwilioRestException as exc:
+            raise SendError(f"Twilio {exc.status} {exc.code}: {exc.msg}", code=exc.code) from exc
+        except Exception as exc:
+            raise SendError(f"{type(exc).__name__}: {exc}") from exc
+        return None
 
     def place_call(
         self,

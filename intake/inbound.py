@@ -34,7 +34,9 @@ log = logging.getLogger(__name__)
 # kind -> processor(session, runtime, event, deferred) -> response body (TwiML) or None
 Processor = Callable[[Session, Runtime, InboundEvent, bool], str | None]
 PROCESSORS: dict[str, Processor] = {}
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 8  # then the event leaves the retry loop (failed_at) and waits for a person
+RETRY_BASE_SECONDS = 30  # per event: 30 s, 60 s, 120 s ... capped at RETRY_MAX_SECONDS
+RETRY_MAX_SECONDS = 3600
 DRAIN_BUDGET_SECONDS = 50
 BATCH_SIZE = 20
 # Kinds the webhooks accept and leave to :func:`drain_job` (the others are processed in the request).
@@ -173,10 +175,17 @@ def _process_locked(session: Session, runtime: Runtime, event: InboundEvent, def
     except Exception as exc:
         session.rollback()  # also forgets the jobs the processor meant to enqueue
         log.exception("inbound event %s failed; kept for a retry", event_id)
+        attempts = (session.scalar(select(InboundEvent.attempts).where(InboundEvent.id == event_id)) or 0) + 1
+        now = runtime.now()
         session.execute(
             update(InboundEvent)
             .where(InboundEvent.id == event_id)
-            .values(attempts=InboundEvent.attempts + 1, error=f"{type(exc).__name__}: {exc}"[:2000])
+            .values(
+                attempts=attempts,
+                error=f"{type(exc).__name__}: {exc}"[:2000],
+                next_attempt_at=now + retry_delay(attempts),
+                failed_at=now if attempts >= MAX_ATTEMPTS else None,
+            )
         )
         session.commit()
         return False, None
@@ -188,6 +197,49 @@ def _mark_processed(event: InboundEvent, response: str | None, runtime: Runtime)
     event.processed_at = runtime.now()
     event.response = response
     event.error = None
+    event.next_attempt_at = None
+    event.failed_at = None
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long a failed event waits before its next try: each event backs off on its own."""
+    return timedelta(seconds=min(RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0), RETRY_MAX_SECONDS))
+
+
+def failed_events(session: Session, limit: int = 200) -> list[InboundEvent]:
+    """Events that left the retry loop after MAX_ATTEMPTS, newest first."""
+    return list(
+        session.scalars(
+            select(InboundEvent)
+            .where(InboundEvent.failed_at.is_not(None), InboundEvent.processed_at.is_(None))
+            .order_by(InboundEvent.failed_at.desc(), InboundEvent.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def count_failed(session: Session) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(InboundEvent)
+            .where(InboundEvent.failed_at.is_not(None), InboundEvent.processed_at.is_(None))
+        )
+        or 0
+    )
+
+
+def retry(runtime: Runtime, event_id: int) -> bool:
+    """A person retries one failed event now (admin page, CLI). Returns whether it succeeded;
+    if it fails again it keeps its new error and stays on the failed list."""
+    with runtime.db.transaction() as session:
+        event = session.get(InboundEvent, event_id)
+        if event is None or event.processed_at is not None:
+            return event is not None
+        event.attempts = max(MAX_ATTEMPTS - 1, 0)  # one more try; failing again puts it back on the list
+        event.failed_at = None
+    ok, _ = process(runtime, event_id, deferred=True)
+    return ok
 
 
 def drain_job(budget_seconds: float = DRAIN_BUDGET_SECONDS) -> int:
@@ -211,19 +263,24 @@ def process_job(event_id: int) -> bool:
 def sweep_job(older_than_seconds: float = 30) -> int:
     """Periodic job: catch up on inbound events still unprocessed after ``older_than_seconds``.
 
+    Each failed event is retried when its own backoff is over (:func:`retry_delay`), so new
+    failures are not stuck behind old ones; after :data:`MAX_ATTEMPTS` it leaves the loop with its
+    error kept (``failed_at``) for the admin page, ``/healthz`` and ``hotline inbound retry``.
     Failed events (and calls whose request died mid-way) get a job each; accepted texts that were
     never tried (their drain job was lost with Redis) get a drain job. Returns how many events
     it found.
     """
     runtime = current()
-    cutoff = runtime.now() - timedelta(seconds=older_than_seconds)
+    now = runtime.now()
+    cutoff = now - timedelta(seconds=older_than_seconds)
     never_tried = and_(InboundEvent.kind.in_(ACCEPTED_KINDS), InboundEvent.attempts == 0)
     waiting = (InboundEvent.processed_at.is_(None), InboundEvent.received_at <= cutoff)
+    due = or_(InboundEvent.next_attempt_at.is_(None), InboundEvent.next_attempt_at <= now)
     with runtime.db.session() as session:
         ids = session.scalars(
             select(InboundEvent.id)
-            .where(*waiting, InboundEvent.attempts < MAX_ATTEMPTS, not_(never_tried))
-            .order_by(InboundEvent.id)
+            .where(*waiting, InboundEvent.failed_at.is_(None), due, not_(never_tried))
+            .order_by(func.coalesce(InboundEvent.next_attempt_at, InboundEvent.received_at), InboundEvent.id)
             .limit(500)
         ).all()
         backlog = session.scalar(select(func.count()).select_from(InboundEvent).where(*waiting, never_tried)) or 0

@@ -32,9 +32,10 @@ from sqlalchemy.exc import IntegrityError
 
 from hotline_core import phones
 from hotline_core.audit import record as audit
-from hotline_core.models import Area, AuditEntry, Category, Role, RoutingRule, Unit, User
+from hotline_core.models import Area, AuditEntry, Category, InboundEvent, Role, RoutingRule, Unit, User
 from hotline_web.auth import current_actor, roles_required
 from hotline_web.context import db_session, local_time, runtime, tr
+from intake import inbound
 from routing import directory
 
 bp = Blueprint("admin", __name__, url_prefix="/staff/admin", template_folder="templates")
@@ -449,3 +450,41 @@ def audit_csv():  # type: ignore[no-untyped-def]
 def _cell(value: str | None) -> str:
     text = value or ""
     return "'" + text if text.startswith(FORMULA_START) else text
+
+
+# --- failed inbound events -------------------------------------------------------------------------
+
+
+@bp.get("/inbound")
+@roles_required(Role.ADMIN)
+def inbound_failed():  # type: ignore[no-untyped-def]
+    """Events that left the retry loop: their count, error and payload, and a retry button."""
+    s = db_session()
+    events = inbound.failed_events(s)
+    total = inbound.count_failed(s)
+    rows = [
+        {
+            "id": e.id,
+            "kind": e.kind,
+            "received_at": local_time(e.received_at),
+            "attempts": e.attempts,
+            "error": e.error,
+            "payload": json.dumps(e.form, ensure_ascii=False, indent=1),
+        }
+        for e in events
+    ]
+    return render_template("admin/inbound.html", events=rows, total=total)
+
+
+@bp.post("/inbound/<int:event_id>/retry")
+@roles_required(Role.ADMIN)
+def inbound_retry(event_id: int):  # type: ignore[no-untyped-def]
+    rt = runtime()
+    with rt.db.session() as s:
+        if s.get(InboundEvent, event_id) is None:
+            abort(404)
+    ok = inbound.retry(rt, event_id)
+    with rt.db.transaction() as s:
+        audit(s, current_actor(), "inbound.retry", s.get(InboundEvent, event_id), ok=ok)
+    flash(tr("admin.inbound.retried" if ok else "admin.inbound.failed_again", id=event_id))
+    return redirect(url_for("admin.inbound_failed"))

@@ -24,7 +24,7 @@ NEW_USER = {
     "phone": "13900000999",
     "password": "a-long-secret-1",
 }
-# Every admin route with the method it answers; {id} is a user's id.
+# Every admin route with the method it answers; {id} is a user's id (an inbound event's for inbound).
 ADMIN_ROUTES = [
     ("GET", "/staff/admin/users"),
     ("POST", "/staff/admin/users"),
@@ -38,6 +38,8 @@ ADMIN_ROUTES = [
     ("GET", "/staff/admin/audit.csv"),
     ("GET", "/staff/admin/open311/keys"),
     ("POST", "/staff/admin/open311/keys"),
+    ("GET", "/staff/admin/inbound"),
+    ("POST", "/staff/admin/inbound/{id}/retry"),
 ]
 NEW_UNITS_YAML = """units:
   - {code: PARKS, name_zh: 市园林局, name_en: Parks Bureau, kind: department}
@@ -354,7 +356,7 @@ def test_the_csv_export_defuses_spreadsheet_formulas(admin, app, runtime):
 
 def test_admin_routes_list_is_complete(app):
     admin_rules = {
-        (method, rule.rule.replace("<int:user_id>", "{id}"))
+        (method, rule.rule.replace("<int:user_id>", "{id}").replace("<int:event_id>", "{id}"))
         for rule in app.url_map.iter_rules()
         if rule.rule.startswith("/staff/admin")
         for method in rule.methods - {"HEAD", "OPTIONS"}

@@ -92,6 +92,8 @@ ROUTES = [
     ("GET", "/staff/admin/directory/export", None, ADMIN, None),
     ("GET", "/staff/admin/audit", None, ADMIN, None),
     ("GET", "/staff/admin/audit.csv", None, ADMIN, None),
+    ("GET", "/staff/admin/inbound", None, ADMIN, None),
+    ("POST", "/staff/admin/inbound/<int:event_id>/retry", None, ADMIN, {}),
     ("GET", "/staff/admin/open311/keys", None, ADMIN, None),
     ("POST", "/staff/admin/open311/keys", None, ADMIN, {"action": "create", "name": "矩阵测试"}),
     ("GET", "/dev/simulator/", None, ALL, None),
@@ -118,6 +120,17 @@ def real_ids(app, runtime, rule, form):
             ids["unit_id"] = s.scalars(select(Unit.id).where(Unit.code == "HOUSING")).one()
         if "user_id" in wanted:
             ids["user_id"] = s.scalars(select(User.id).where(User.username == "leader")).one()
+    if "event_id" in wanted:  # a text that failed for good, waiting for a person
+        from hotline_core.models import InboundEvent
+
+        with runtime.db.transaction() as s:
+            failed = InboundEvent(
+                kind="sms", dedupe_key="sms:SMmatrix", url="http://localhost/twilio/sms", attempts=8, error="boom"
+            )
+            failed.failed_at = runtime.now()
+            s.add(failed)
+            s.flush()
+            ids["event_id"] = failed.id
     if "number" in wanted:
         ids["number"] = housing_ticket(runtime).number
     if "other_number" in wanted:

@@ -11,14 +11,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, abort, current_app, request
+from flask import Response, abort, current_app, g, request
 from twilio.request_validator import RequestValidator
 
 from hotline_core.runtime import Runtime
+from webhooks import limits
 
 log = logging.getLogger(__name__)
-
-MAX_FIELD_LENGTH = 4000
 
 
 def runtime() -> Runtime:
@@ -50,6 +49,9 @@ def twilio_webhook(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         settings = runtime().settings
+        schema = current_app.extensions.get("hotline_schema")
+        if schema is not None and not schema.ready():
+            abort(503, description="the database is not migrated to the latest revision (hotline db upgrade)")
         if request.content_length is not None and request.content_length > settings.webhook_max_bytes:
             abort(413, description=f"webhook bodies are limited to {settings.webhook_max_bytes} bytes")
         request.max_content_length = settings.webhook_max_bytes
@@ -59,17 +61,26 @@ def twilio_webhook(view: Callable[..., Any]) -> Callable[..., Any]:
             log.warning("TWILIO_SKIP_SIGNATURE is on: accepting an unsigned webhook (development only)")
         elif not signature_is_valid():
             abort(403, description="missing or invalid X-Twilio-Signature")
-        for name, value in request.form.items():
-            if len(value) > MAX_FIELD_LENGTH:
-                abort(400, description=f"field {name} is longer than {MAX_FIELD_LENGTH} characters")
+        try:
+            for name, value in kwargs.items():
+                if isinstance(value, int):
+                    limits.path_id(value, name)
+            g.twilio = limits.clean(request.form.to_dict(flat=True))
+        except limits.Refused as exc:
+            abort(400, description=str(exc))
         return view(*args, **kwargs)
 
     return wrapper
 
 
+def cleaned() -> limits.Cleaned:
+    """The request's form after :func:`limits.clean` (NULs stripped, values within their limits)."""
+    return g.twilio  # type: ignore[no-any-return]
+
+
 def require(*names: str) -> dict[str, str]:
-    """The form fields as a plain dict, after checking the named ones are present and non-empty."""
-    form = request.form.to_dict(flat=True)
+    """The cleaned form fields, after checking the named ones are present and non-empty."""
+    form = cleaned().form
     missing = [name for name in names if not form.get(name, "").strip()]
     if missing:
         abort(400, description=f"missing required field(s): {', '.join(missing)}")

@@ -5,12 +5,14 @@ Texts are processed by a job (the reply goes by SMS); calls and callbacks in the
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, request
+from typing import Any
+
+from flask import Blueprint, Response, abort, request
 from werkzeug.exceptions import HTTPException
 
 from intake import inbound
-from webhooks import processors, twiml  # noqa: F401  (processors registers the handlers)
-from webhooks.security import public_url, require, runtime, twilio_webhook, xml
+from webhooks import limits, processors, twiml  # noqa: F401  (processors registers the handlers)
+from webhooks.security import cleaned, public_url, require, runtime, twilio_webhook, xml
 
 bp = Blueprint("webhooks", __name__, url_prefix="/twilio")
 
@@ -25,21 +27,27 @@ FALLBACK = {
 }
 
 
+def _stored(kind: str, dedupe_key: str, headers: dict[str, Any]) -> dict[str, Any]:
+    """The raw event as it is stored: the cleaned form, its flags, every value within its column."""
+    if len(dedupe_key) > limits.DEDUPE_KEY_MAX_CHARACTERS:
+        abort(400, description="the request's identifiers are too long")
+    form = cleaned()
+    return {
+        "kind": kind,
+        "dedupe_key": dedupe_key,
+        "url": limits.stored_url(public_url()),
+        "form": form.form,
+        "headers": {"signature": request.headers.get("X-Twilio-Signature", "")[:200], **headers, **form.flags()},
+        "idempotency_token": limits.idempotency_token(request.headers.get("I-Twilio-Idempotency-Token")),
+    }
+
+
 def _handle(kind: str, dedupe_key: str, *, empty_status: int = 200, **extra: str) -> Response:
     rt = runtime()
     language = request.args.get("lang", rt.settings.default_language)
     if language not in twiml.SAY:
         language = rt.settings.default_language
-    headers = {"lang": language, "signature": request.headers.get("X-Twilio-Signature", ""), **extra}
-    received = inbound.receive(
-        rt,
-        kind=kind,
-        dedupe_key=dedupe_key,
-        url=public_url(),
-        form=request.form.to_dict(flat=True),
-        headers=headers,
-        idempotency_token=request.headers.get("I-Twilio-Idempotency-Token") or None,
-    )
+    received = inbound.receive(rt, **_stored(kind, dedupe_key, {"lang": language, **extra}))
     if received.processed:
         body = received.response or ""
     else:
@@ -54,15 +62,7 @@ def _handle(kind: str, dedupe_key: str, *, empty_status: int = 200, **extra: str
 
 def _accept(kind: str, dedupe_key: str) -> Response:
     """Store the request and answer at once; a drain job processes it (replies go by SMS)."""
-    inbound.accept(
-        runtime(),
-        kind=kind,
-        dedupe_key=dedupe_key,
-        url=public_url(),
-        form=request.form.to_dict(flat=True),
-        headers={"signature": request.headers.get("X-Twilio-Signature", "")},
-        idempotency_token=request.headers.get("I-Twilio-Idempotency-Token") or None,
-    )
+    inbound.accept(runtime(), **_stored(kind, dedupe_key, {}))
     return xml(EMPTY_MESSAGING_RESPONSE)
 
 
@@ -71,8 +71,6 @@ def _accept(kind: str, dedupe_key: str) -> Response:
 def sms() -> Response:
     """A citizen's text: a job opens the ticket (or runs the command) and texts the answer."""
     form = require("MessageSid", "From")
-    if len(form.get("Body", "")) > 1600:
-        return Response("Body is longer than Twilio's 1600 characters\n", status=400, mimetype="text/plain")
     return _accept("sms", f"sms:{form['MessageSid']}")
 
 

@@ -32,6 +32,8 @@ class InboundEvent(Base):
     processed_at: Mapped[datetime | None] = mapped_column(index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None]  # when the sweep retries a failed event (backoff per event)
+    failed_at: Mapped[datetime | None]  # gave up after MAX_ATTEMPTS: for a person (admin page, CLI)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     response: Mapped[str | None] = mapped_column(Text)
 

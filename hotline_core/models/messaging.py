@@ -13,6 +13,7 @@ from hotline_core.db import Base, utcnow
 
 class MessageStatus:
     PENDING = "pending"
+    CLAIMED = "claimed"  # a dispatcher committed its claim and is calling Twilio (or died doing so)
     NOT_SENT_NO_CREDENTIALS = "not_sent_no_credentials"
     OPTED_OUT = "opted_out"
     QUEUED = "queued"
@@ -67,6 +68,7 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     status_updated_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]  # when a dispatcher claimed it (status "claimed")
 
 
 class MessageStatusEvent(Base):

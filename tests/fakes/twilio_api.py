@@ -1,7 +1,9 @@
 """A fake Twilio REST API on loopback. The real twilio client talks to it over HTTP.
 
 It records every request (path, HTTP Basic user, form fields) so tests can assert exactly what
-the service sent, and it can be told to fail the next requests with a given status and error code.
+the service sent, and it can be told to fail the next requests with a given status and error code,
+or to answer slowly (``delay_seconds``). Like Twilio it lists the messages it created
+(``GET .../Messages.json?To=...&From=...``), which the outbox uses to reconcile an interrupted send.
 """
 
 from __future__ import annotations
@@ -10,9 +12,13 @@ import base64
 import json
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 
 @dataclass
@@ -33,6 +39,9 @@ class FakeTwilioAPI:
     requests: list[RecordedRequest] = field(default_factory=list)
     failures: list[tuple[int, int]] = field(default_factory=list)  # (HTTP status, Twilio error code)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    delay_seconds: float = 0.0  # how long each request takes to answer
+    created: list[dict[str, Any]] = field(default_factory=list)  # the messages it accepted
+    on_request: Any = None  # called with each POST's RecordedRequest before it is answered
 
     def fail_next(self, status: int, code: int, times: int = 1) -> None:
         with self.lock:
@@ -70,6 +79,26 @@ def _make_handler(api: FakeTwilioAPI) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: object) -> None:
             pass
 
+        def do_GET(self) -> None:
+            url = urlsplit(self.path)
+            query = parse_qs(url.query)
+            if not url.path.endswith("/Messages.json"):
+                self._json(404, {"code": 20404, "message": "not found", "status": 404})
+                return
+            with api.lock:
+                found = [
+                    m
+                    for m in api.created
+                    if all(m[key] == query[arg][0] for arg, key in (("To", "to"), ("From", "from")) if arg in query)
+                ]
+            self._json(
+                200,
+                {
+                    "messages": list(reversed(found)),
+                    "meta": {"key": "messages", "next_page_url": None, "previous_page_url": None, "page": 0},
+                },
+            )
+
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             raw = self.rfile.read(length).decode("utf-8")
@@ -81,24 +110,28 @@ def _make_handler(api: FakeTwilioAPI) -> type[BaseHTTPRequestHandler]:
             with api.lock:
                 api.requests.append(request)
                 failure = api.failures.pop(0) if api.failures else None
+            if api.delay_seconds:
+                time.sleep(api.delay_seconds)
+            if api.on_request is not None:
+                api.on_request(request)
             if failure:
                 status, code = failure
                 self._json(status, {"code": code, "message": f"fake failure {code}", "more_info": "", "status": status})
                 return
             if self.path.endswith("/Messages.json"):
-                sid = "SM" + secrets.token_hex(16)
-                self._json(
-                    201,
-                    {
-                        "sid": sid,
-                        "status": "queued",
-                        "to": request.field("To"),
-                        "from": request.field("From"),
-                        "body": request.field("Body"),
-                        "account_sid": account,
-                        "num_segments": "1",
-                    },
-                )
+                message = {
+                    "sid": "SM" + secrets.token_hex(16),
+                    "status": "queued",
+                    "to": request.field("To"),
+                    "from": request.field("From"),
+                    "body": request.field("Body"),
+                    "account_sid": account,
+                    "num_segments": "1",
+                    "date_created": format_datetime(datetime.now(UTC)),
+                }
+                with api.lock:
+                    api.created.append(message)
+                self._json(201, message)
             elif self.path.endswith("/Calls.json"):
                 sid = "CA" + secrets.token_hex(16)
                 self._json(
