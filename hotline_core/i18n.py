@@ -748,6 +748,28 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "服务器内部错误，已记录。您已提交的内容不会丢失。",
         "en": "An internal error occurred and was logged. Nothing you already submitted is lost.",
     },
+    # --- trust at the edge (rate limits, sign-in, sessions) ---
+    "error.429": {
+        "zh": "请求过于频繁，请稍后再试。",
+        "en": "Too many requests. Please try again later.",
+    },
+    "error.503": {
+        "zh": "服务繁忙，请稍后再试。",
+        "en": "The service is busy. Please try again in a moment.",
+    },
+    "track.locked": {
+        "zh": "此工单的查询尝试次数过多，已暂时锁定，请稍后再试。您也可以用登记的手机发送短信“查询 工单号”到热线号码。",
+        "en": "Too many lookup attempts for this ticket; tracking it here is locked for a while. You can also "
+        "text “STATUS <ticket number>” to the hotline from the phone you filed it with.",
+    },
+    "login.refused": {
+        "zh": "用户名或密码不正确，或账户因多次失败暂时锁定（15 分钟）。",
+        "en": "Wrong username or password, or the account is locked for 15 minutes after repeated failures.",
+    },
+    "event.acknowledgement_skipped": {
+        "zh": "未发送受理短信（号码不在可发送地区或近期已发送）",
+        "en": "No acknowledgement SMS (number outside the allowed regions, or one sent recently)",
+    },
 }
 
 

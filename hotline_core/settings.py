@@ -79,6 +79,15 @@ class Settings:
     speech_min_confidence: float = 0.4
     embedded_worker: bool = True
     survey_reply_hours: float = 72.0
+    trusted_proxies: int = 0
+    ack_regions: tuple[str, ...] = ()
+    web_ack_window_hours: float = 24.0
+    limit_login_client: str = "10 per minute; 60 per hour"
+    limit_track_ticket: str = "5 per 15 minutes"
+    limit_track_client: str = "30 per hour"
+    limit_form_client: str = "10 per hour"
+    limit_form_phone: str = "3 per hour"
+    statement_timeout_ms: int = 15000
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -107,6 +116,11 @@ class Settings:
         import hmac
 
         return hmac.new(self.secret_key.encode(), b"twilio-simulator", hashlib.sha256).hexdigest()[:32]
+
+    @property
+    def acknowledgement_regions(self) -> tuple[str, ...]:
+        """Phone regions the web form may text an acknowledgement to (default: the default region)."""
+        return self.ack_regions or (self.default_region,)
 
     @property
     def hotline_number(self) -> str:
@@ -139,6 +153,22 @@ class Settings:
                 "TWILIO_SKIP_SIGNATURE is a development switch: it cannot be on in production "
                 "or when PUBLIC_BASE_URL is https"
             )
+        unknown = [r for r in self.ack_regions if r not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown:
+            raise SettingsError(f"HOTLINE_SMS_ACK_REGIONS has unknown phone regions: {', '.join(unknown)}")
+        from limits import parse_many
+
+        for name, value in (
+            ("HOTLINE_LIMIT_LOGIN", self.limit_login_client),
+            ("HOTLINE_LIMIT_TRACK_TICKET", self.limit_track_ticket),
+            ("HOTLINE_LIMIT_TRACK_CLIENT", self.limit_track_client),
+            ("HOTLINE_LIMIT_FORM_CLIENT", self.limit_form_client),
+            ("HOTLINE_LIMIT_FORM_PHONE", self.limit_form_phone),
+        ):
+            try:
+                parse_many(value)
+            except ValueError:
+                raise SettingsError(f"{name}={value!r} is not a rate limit such as '5 per 15 minutes'") from None
         partial = [self.twilio_account_sid, self.twilio_auth_token, self.twilio_phone_number]
         if any(partial) and not all(partial):
             raise SettingsError(
@@ -202,8 +232,27 @@ class Settings:
             upload_max_bytes=_int("HOTLINE_UPLOAD_MAX_BYTES", env.get("HOTLINE_UPLOAD_MAX_BYTES", str(5 << 20)), 1),
             embedded_worker=_bool("HOTLINE_EMBEDDED_WORKER", env.get("HOTLINE_EMBEDDED_WORKER", "1")),
             survey_reply_hours=_float("HOTLINE_SURVEY_REPLY_HOURS", env.get("HOTLINE_SURVEY_REPLY_HOURS", "72"), 0.01),
+            trusted_proxies=_int("HOTLINE_TRUSTED_PROXIES", env.get("HOTLINE_TRUSTED_PROXIES", "0"), 0),
+            ack_regions=tuple(
+                r.strip().upper() for r in env.get("HOTLINE_SMS_ACK_REGIONS", "").split(",") if r.strip()
+            ),
+            web_ack_window_hours=_float(
+                "HOTLINE_WEB_ACK_WINDOW_HOURS", env.get("HOTLINE_WEB_ACK_WINDOW_HOURS", "24"), 0
+            ),
+            statement_timeout_ms=_int(
+                "HOTLINE_STATEMENT_TIMEOUT_MS", env.get("HOTLINE_STATEMENT_TIMEOUT_MS", "15000"), 0
+            ),
             extra=extra,
         )
+        for name, attr in (
+            ("HOTLINE_LIMIT_LOGIN", "limit_login_client"),
+            ("HOTLINE_LIMIT_TRACK_TICKET", "limit_track_ticket"),
+            ("HOTLINE_LIMIT_TRACK_CLIENT", "limit_track_client"),
+            ("HOTLINE_LIMIT_FORM_CLIENT", "limit_form_client"),
+            ("HOTLINE_LIMIT_FORM_PHONE", "limit_form_phone"),
+        ):
+            if get(name):
+                values[attr] = get(name)
         values.update(overrides)
         settings = cls(**values)
         settings.validate()

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from hotline_core.models import Area, Category, Role, Unit
 from hotline_web.auth import roles_required
 from hotline_web.context import db_session, language, runtime, tr
-from hotline_web.exports import csv_response
+from hotline_web.exports import csv_response, xlsx_workbook
 from stats import charts, reports, services
 from stats.services import Filters
 
@@ -30,19 +30,44 @@ def _today() -> date:
     return runtime().now().astimezone(runtime().settings.tz).date()
 
 
+# Every range a page or export reads is bounded: dates in a sane window of years, a custom range
+# of a year at most (so the daily chart has at most MAX_RANGE_DAYS points), ids a database
+# integer can hold. Anything else is a 400 before a query runs.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+MAX_RANGE_DAYS = 366
+MAX_ID = 2**31 - 1
+
+
 def _int(name: str) -> int | None:
     value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
+    if not value.isdigit():
+        return None
+    if len(value) > 10 or int(value) > MAX_ID:
+        abort(400)
+    return int(value)
+
+
+def _date(raw: str) -> date:
+    """An ISO date in the years the hotline can have figures for, else 400."""
+    try:
+        value = date.fromisoformat(raw)
+    except ValueError:
+        abort(400)
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        abort(400)
+    return value
 
 
 def _filters() -> Filters:
     kind = request.args.get("period", "month")
+    ref = _date(request.args["date"]) if request.args.get("date") else _today()
+    start = _date(request.args["start"]) if request.args.get("start") else None
+    end = _date(request.args["end"]) if request.args.get("end") else None
     try:
-        ref = date.fromisoformat(request.args.get("date", "")) if request.args.get("date") else _today()
-        start = date.fromisoformat(request.args["start"]) if request.args.get("start") else None
-        end = date.fromisoformat(request.args["end"]) if request.args.get("end") else None
         first, last = services.period(kind, ref, start, end)
     except ValueError:
+        abort(400)
+    if (last - first).days + 1 > MAX_RANGE_DAYS:
         abort(400)
     unit_id = _int("unit")
     if current_user.role not in ALL_UNITS:
@@ -182,11 +207,9 @@ def export():  # type: ignore[no-untyped-def]
 @bp.get("/stats/export.xlsx")
 @roles_required(*STATS_ROLES)
 def export_xlsx():  # type: ignore[no-untyped-def]
-    import xlsxwriter
-
     filters, by, table = _export_rows()
     out = io.BytesIO()
-    book = xlsxwriter.Workbook(out, {"in_memory": True})
+    book = xlsx_workbook(out)
     sheet = book.add_worksheet(f"{filters.start} {filters.end}"[:31])
     bold = book.add_format({"bold": True})
     for i, row in enumerate(table):
@@ -202,20 +225,14 @@ def export_xlsx():  # type: ignore[no-untyped-def]
 
 def _month() -> date:
     raw = request.args.get("month", "")
-    try:
-        return date.fromisoformat(raw + "-01") if raw else _today().replace(day=1)
-    except ValueError:
-        abort(400)
+    return _date(raw + "-01") if raw else _today().replace(day=1)
 
 
 @bp.get("/stats/ranking")
 @roles_required(*ALL_UNITS)
 def ranking():  # type: ignore[no-untyped-def]
     month = _month()
-    minimum = request.args.get("min", "")
-    result = services.configured_ranking(
-        db_session(), month, min_volume=int(minimum) if minimum.isdigit() else None, language=language()
-    )
+    result = services.configured_ranking(db_session(), month, min_volume=_int("min"), language=language())
     return render_template("stats/ranking.html", result=result, month=month)
 
 
@@ -280,10 +297,7 @@ def ranking_csv():  # type: ignore[no-untyped-def]
 @roles_required(*ALL_UNITS)
 def weekly():  # type: ignore[no-untyped-def]
     """The weekly bulletin (每周一报): the stored snapshot, generated now if the job has not made it yet."""
-    try:
-        ref = date.fromisoformat(request.args["week"]) if request.args.get("week") else _today() - timedelta(days=7)
-    except ValueError:
-        abort(400)
+    ref = _date(request.args["week"]) if request.args.get("week") else _today() - timedelta(days=7)
     start, _end = services.period("week", ref)
     snapshot = reports.stored(db_session(), start)
     if snapshot is None or request.args.get("regenerate"):
@@ -295,10 +309,7 @@ def weekly():  # type: ignore[no-untyped-def]
 @roles_required(*ALL_UNITS)
 def weekly_csv():  # type: ignore[no-untyped-def]
     """Every table of the bulletin in one CSV, one section after another."""
-    try:
-        ref = date.fromisoformat(request.args["week"]) if request.args.get("week") else _today() - timedelta(days=7)
-    except ValueError:
-        abort(400)
+    ref = _date(request.args["week"]) if request.args.get("week") else _today() - timedelta(days=7)
     start = services.period("week", ref)[0]
     snapshot = reports.stored(db_session(), start) or reports.generate(runtime(), start)
     report = snapshot[language()]
