@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from flask import Flask, render_template, request
+from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -99,6 +99,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
         if exc.orig is not None and exc.orig.__class__.__name__ == "QueryCanceled":
             log.warning("statement timeout on %s", request.path)
+            session = g.pop("db_session", None)
+            if session is not None:
+                session.close()  # the aborted transaction; the error page opens a fresh session
             return render_template("error.html", code=503, message=tr("error.503")), 503
         return unexpected(exc)
 
