@@ -52,11 +52,18 @@ def demo() -> None:
 
 @demo.command("load")
 def demo_load() -> None:
-    """Load the demo directory, users and sample tickets (safe to run again)."""
+    """Load the demo directory, users and sample tickets (safe to run again). Refused in production:
+    the demo users' passwords are published."""
     from hotline_app.bootstrap import bootstrap
     from hotline_app.demo import demo_credentials, load_demo
 
-    runtime = bootstrap(_settings())
+    settings = _settings()
+    if settings.environment == "production":
+        raise click.ClickException(
+            "refusing to load the demo city in production: its users have published passwords. "
+            "Create the first account with `hotline users create-admin`."
+        )
+    runtime = bootstrap(settings)
     created = load_demo(runtime)
     runtime.jobs.run_burst() if runtime.jobs.embedded else None
     click.echo(f"demo city loaded ({len(created)} new users)")
@@ -67,6 +74,43 @@ def _print_credentials(rows: list[tuple[str, str, str]]) -> None:
     click.echo("Demo sign-in (http://127.0.0.1:5000/staff/login):")
     for username, role, password in rows:
         click.echo(f"  {role:<11} {username:<11} {password}")
+
+
+@main.group()
+def users() -> None:
+    """Staff accounts."""
+
+
+@users.command("create-admin")
+@click.option("--username", required=True)
+@click.option("--name", "display_name", default=None, help="Display name (default: the username).")
+@click.password_option(help="Prompted for (twice) when not given.")
+def users_create_admin(username: str, display_name: str | None, password: str) -> None:
+    """Create an admin account (the first account of a new installation)."""
+    from sqlalchemy import select
+
+    from hotline_app.bootstrap import bootstrap
+    from hotline_core.models import Role, User
+
+    username = username.strip()
+    if not username or len(username) > 80:
+        raise click.ClickException("the username must have 1 to 80 characters")
+    if len(password) < MIN_ADMIN_PASSWORD:
+        raise click.ClickException(f"the password must have at least {MIN_ADMIN_PASSWORD} characters")
+    runtime = bootstrap(_settings())
+    try:
+        with runtime.db.transaction() as s:
+            if s.scalars(select(User).where(User.username == username)).first() is not None:
+                raise click.ClickException(f"a user {username!r} already exists")
+            user = User(username=username, display_name=(display_name or username)[:100], role=Role.ADMIN)
+            user.set_password(password)
+            s.add(user)
+    finally:
+        runtime.db.dispose()
+    click.echo(f"admin {username!r} created")
+
+
+MIN_ADMIN_PASSWORD = 12
 
 
 @main.command()

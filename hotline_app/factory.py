@@ -6,8 +6,9 @@ import logging
 import time
 from datetime import timedelta
 
-from flask import Flask, render_template, request
+from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from hotline_core.runtime import Runtime
@@ -55,12 +56,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
         REMEMBER_COOKIE_DURATION=timedelta(hours=8),
         WTF_CSRF_TIME_LIMIT=4 * 3600,
-        SIMULATOR_ENABLED=settings.environment != "production",
+        SIMULATOR_ENABLED=settings.environment in ("development", "test"),
         TESTING=settings.environment == "test",
     )
     app.extensions["hotline"] = runtime
 
     import hotline_web
+    from hotline_web import security
     from intake.views import bp as complaints_bp
     from mystery_calls.views import bp as mystery_bp
     from open311.views import init_app as init_open311
@@ -72,6 +74,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from webhooks.views import bp as webhooks_bp
 
     hotline_web.init_app(app)
+    security.init_app(app, settings)
     csrf.init_app(app)
     csrf.exempt(webhooks_bp)  # Twilio signs its requests; CSRF tokens are for browsers
     app.register_blueprint(complaints_bp)
@@ -131,8 +134,24 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         code = exc.code or 500
         if request.path.startswith("/twilio/"):
             return f"{code} {exc.name}: {exc.description}\n", code, {"Content-Type": "text/plain"}
-        key = f"error.{code}" if code in (400, 403, 404, 413) else "error.400"
-        return render_template("error.html", code=code, message=tr(key)), code
+        key = f"error.{code}" if code in (400, 403, 404, 413, 429) else "error.400"
+        if code == 429 and request.endpoint == "complaints.lookup":
+            key = "track.locked"
+        response = exc.get_response()
+        headers = {k: v for k, v in response.headers.items() if k.lower() in ("retry-after", "allow")}
+        return render_template("error.html", code=code, message=tr(key)), code, headers
+
+    @app.errorhandler(OperationalError)
+    def database_busy(exc: OperationalError):  # type: ignore[no-untyped-def]
+        from hotline_web.context import tr
+
+        if exc.orig is not None and exc.orig.__class__.__name__ == "QueryCanceled":
+            log.warning("statement timeout on %s", request.path)
+            session = g.pop("db_session", None)
+            if session is not None:
+                session.close()  # the aborted transaction; the error page opens a fresh session
+            return render_template("error.html", code=503, message=tr("error.503")), 503
+        return unexpected(exc)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):  # type: ignore[no-untyped-def]

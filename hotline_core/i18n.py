@@ -1095,6 +1095,28 @@ MESSAGES: dict[str, dict[str, str]] = {
     "admin.inbound.retried": {"zh": "来件 {id} 已重新处理。", "en": "Inbound event {id} was processed."},
     "admin.inbound.failed_again": {"zh": "来件 {id} 再次处理失败。", "en": "Inbound event {id} failed again."},
     "nav.admin_inbound": {"zh": "失败来件", "en": "Failed inbound"},
+    # --- trust at the edge (rate limits, sign-in, sessions) ---
+    "error.429": {
+        "zh": "请求过于频繁，请稍后再试。",
+        "en": "Too many requests. Please try again later.",
+    },
+    "error.503": {
+        "zh": "服务繁忙，请稍后再试。",
+        "en": "The service is busy. Please try again in a moment.",
+    },
+    "track.locked": {
+        "zh": "此工单的查询尝试次数过多，已暂时锁定，请稍后再试。您也可以用登记的手机发送短信“查询 工单号”到热线号码。",
+        "en": "Too many lookup attempts for this ticket; tracking it here is locked for a while. You can also "
+        "text “STATUS <ticket number>” to the hotline from the phone you filed it with.",
+    },
+    "login.refused": {
+        "zh": "用户名或密码不正确，或账户因多次失败暂时锁定（15 分钟）。",
+        "en": "Wrong username or password, or the account is locked for 15 minutes after repeated failures.",
+    },
+    "event.acknowledgement_skipped": {
+        "zh": "未发送受理短信（号码不在可发送地区或近期已发送）",
+        "en": "No acknowledgement SMS (number outside the allowed regions, or one sent recently)",
+    },
 }
 
 

@@ -94,6 +94,15 @@ class Settings:
     smtp_password: str | None = None
     smtp_from: str | None = None
     smtp_starttls: bool = False
+    trusted_proxies: int = 0
+    ack_regions: tuple[str, ...] = ()
+    web_ack_window_hours: float = 24.0
+    limit_login_client: str = "10 per minute; 60 per hour"
+    limit_track_ticket: str = "5 per 15 minutes"
+    limit_track_client: str = "30 per hour"
+    limit_form_client: str = "10 per hour"
+    limit_form_phone: str = "3 per hour"
+    statement_timeout_ms: int = 15000
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -128,6 +137,11 @@ class Settings:
         return hmac.new(self.secret_key.encode(), b"twilio-simulator", hashlib.sha256).hexdigest()[:32]
 
     @property
+    def acknowledgement_regions(self) -> tuple[str, ...]:
+        """Phone regions the web form may text an acknowledgement to (default: the default region)."""
+        return self.ack_regions or (self.default_region,)
+
+    @property
     def hotline_number(self) -> str:
         return self.twilio_phone_number or "+8612345000000"
 
@@ -158,6 +172,22 @@ class Settings:
                 "TWILIO_SKIP_SIGNATURE is a development switch: it cannot be on in production "
                 "or when PUBLIC_BASE_URL is https"
             )
+        unknown = [r for r in self.ack_regions if r not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown:
+            raise SettingsError(f"HOTLINE_SMS_ACK_REGIONS has unknown phone regions: {', '.join(unknown)}")
+        from limits import parse_many
+
+        for name, value in (
+            ("HOTLINE_LIMIT_LOGIN", self.limit_login_client),
+            ("HOTLINE_LIMIT_TRACK_TICKET", self.limit_track_ticket),
+            ("HOTLINE_LIMIT_TRACK_CLIENT", self.limit_track_client),
+            ("HOTLINE_LIMIT_FORM_CLIENT", self.limit_form_client),
+            ("HOTLINE_LIMIT_FORM_PHONE", self.limit_form_phone),
+        ):
+            try:
+                parse_many(value)
+            except ValueError:
+                raise SettingsError(f"{name}={value!r} is not a rate limit such as '5 per 15 minutes'") from None
         partial = [self.twilio_account_sid, self.twilio_auth_token, self.twilio_phone_number]
         if any(partial) and not all(partial):
             raise SettingsError(
@@ -236,8 +266,27 @@ class Settings:
             smtp_password=get("HOTLINE_SMTP_PASSWORD"),
             smtp_from=get("HOTLINE_SMTP_FROM"),
             smtp_starttls=_bool("HOTLINE_SMTP_STARTTLS", env.get("HOTLINE_SMTP_STARTTLS", "0")),
+            trusted_proxies=_int("HOTLINE_TRUSTED_PROXIES", env.get("HOTLINE_TRUSTED_PROXIES", "0"), 0),
+            ack_regions=tuple(
+                r.strip().upper() for r in env.get("HOTLINE_SMS_ACK_REGIONS", "").split(",") if r.strip()
+            ),
+            web_ack_window_hours=_float(
+                "HOTLINE_WEB_ACK_WINDOW_HOURS", env.get("HOTLINE_WEB_ACK_WINDOW_HOURS", "24"), 0
+            ),
+            statement_timeout_ms=_int(
+                "HOTLINE_STATEMENT_TIMEOUT_MS", env.get("HOTLINE_STATEMENT_TIMEOUT_MS", "15000"), 0
+            ),
             extra=extra,
         )
+        for name, attr in (
+            ("HOTLINE_LIMIT_LOGIN", "limit_login_client"),
+            ("HOTLINE_LIMIT_TRACK_TICKET", "limit_track_ticket"),
+            ("HOTLINE_LIMIT_TRACK_CLIENT", "limit_track_client"),
+            ("HOTLINE_LIMIT_FORM_CLIENT", "limit_form_client"),
+            ("HOTLINE_LIMIT_FORM_PHONE", "limit_form_phone"),
+        ):
+            if get(name):
+                values[attr] = get(name)
         values.update(overrides)
         settings = cls(**values)
         settings.validate()

@@ -19,9 +19,16 @@ login_manager.session_protection = "strong"
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> Any:
+def _load_user(session_id: str) -> Any:
+    """The user of a session id ``<user id>:<session version>``; a session signed in before the
+    user signed out or had the password reset carries an older version and is refused."""
+    user_id, _, version = session_id.partition(":")
+    if not (user_id.isdigit() and version.isdigit()) or int(user_id) > 2**31 - 1:
+        return None
     user = db_session().get(User, int(user_id))
-    return LoginUser(user) if user is not None and user.active else None
+    if user is None or not user.active or user.session_version != int(version):
+        return None
+    return LoginUser(user)
 
 
 class LoginUser:
@@ -34,7 +41,7 @@ class LoginUser:
         self.is_anonymous = False
 
     def get_id(self) -> str:
-        return str(self.user.id)
+        return f"{self.user.id}:{self.user.session_version}"
 
     @property
     def role(self) -> str:
@@ -64,7 +71,9 @@ def roles_required(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., 
 
 
 def current_actor() -> Actor:
-    ip = request.headers.get("X-Forwarded-For", request.remote_addr or "").split(",")[0].strip() or None
+    # remote_addr is the client as the trusted proxies saw it (ProxyFix, HOTLINE_TRUSTED_PROXIES);
+    # an X-Forwarded-For sent by the client itself is never read.
+    ip = request.remote_addr or None
     if current_user.is_authenticated:
         return Actor(f"user:{current_user.user.username}", current_user.user.id, ip)
     return Actor("anonymous", None, ip)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Flask, current_app, g, request
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from hotline_core.i18n import LANGUAGES, MESSAGES, t
@@ -21,7 +22,17 @@ def db_session() -> Session:
     """One session per request, closed when the request ends."""
     if "db_session" not in g:
         g.db_session = runtime().db.session()
+        _bound_read_only_statements(g.db_session)
     return g.db_session
+
+
+def _bound_read_only_statements(session: Session) -> None:
+    """On PostgreSQL a page that only reads (GET) may not run a statement longer than
+    ``HOTLINE_STATEMENT_TIMEOUT_MS``: one heavy query cannot hold a worker and the database."""
+    rt = runtime()
+    timeout = rt.settings.statement_timeout_ms
+    if rt.db.dialect == "postgresql" and timeout and request.method in ("GET", "HEAD"):
+        session.execute(text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": f"{int(timeout)}ms"})
 
 
 def language() -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
 
+import phonenumbers
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -21,7 +22,7 @@ from hotline_core.audit import record as audit
 from hotline_core.errors import HotlineError
 from hotline_core.events import CitizenMessageAdded, ComplaintReceived
 from hotline_core.i18n import guess_language, t
-from hotline_core.models import Area, Attachment, Category, Ticket, TicketEvent
+from hotline_core.models import Area, Attachment, Category, OutboxMessage, Ticket, TicketEvent
 from hotline_core.models.messaging import Priority
 from hotline_core.models.ticket import Channel, TicketState
 from hotline_core.runtime import Runtime, current
@@ -126,7 +127,7 @@ def submit_complaint(session: Session, runtime: Runtime, complaint: Complaint) -
         created_at=now,
         updated_at=now,
         last_citizen_message_at=now,
-        lookup_code=None if phone and phone.valid else secrets.token_hex(3).upper(),
+        lookup_code=None if phone and phone.valid else new_access_code(),
     )
     session.add(ticket)
     session.flush()
@@ -199,9 +200,43 @@ def add_attachment(session: Session, ticket: Ticket, item: AttachmentIn, now: da
     return attachment
 
 
+ACCESS_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed by people
+ACCESS_CODE_LENGTH = 12  # 32**12 = 2**60 codes: hopeless to guess at a few attempts per ticket
+
+
+def new_access_code() -> str:
+    """The code an anonymous complainant tracks the ticket with (fits ``tickets.lookup_code``)."""
+    return "".join(secrets.choice(ACCESS_CODE_ALPHABET) for _ in range(ACCESS_CODE_LENGTH))
+
+
+def web_acknowledgement_allowed(session: Session, runtime: Runtime, phone: str, now: datetime) -> bool:
+    """The web form texts a number only in the configured regions, and at most once per window:
+    nobody can pump SMS to premium numbers abroad or bomb a victim's phone through the form."""
+    parsed = phones.normalise(phone, runtime.settings.default_region)
+    region = phonenumbers.region_code_for_number(phonenumbers.parse(parsed.value)) if parsed and parsed.valid else None
+    if region not in runtime.settings.acknowledgement_regions:
+        return False
+    since = now - timedelta(hours=runtime.settings.web_ack_window_hours)
+    recent = session.scalar(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .join(Ticket, Ticket.id == OutboxMessage.ticket_id)
+        .where(
+            OutboxMessage.to_number == phone,
+            OutboxMessage.kind == "acknowledgement",
+            OutboxMessage.created_at >= since,
+            Ticket.channel == Channel.WEB,
+        )
+    )
+    return not recent
+
+
 def acknowledge_by_sms(session: Session, runtime: Runtime, ticket: Ticket, now: datetime) -> bool:
     """Text the citizen the ticket number (priority: acknowledgements go before everything else)."""
     if not (ticket.citizen_phone and ticket.citizen_phone_valid and ticket.number):
+        return False
+    if ticket.channel == Channel.WEB and not web_acknowledgement_allowed(session, runtime, ticket.citizen_phone, now):
+        session.add(TicketEvent(ticket=ticket, at=now, kind="acknowledgement_skipped", data={"via": "web"}))
         return False
     key = {Channel.PHONE: "sms.ack_voice", Channel.WEB: "sms.ack_web"}.get(ticket.channel, "sms.ack")
     outbox.queue_sms(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import cast
 
-from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
 from hotline_core.models import Area, Category, Ticket
 from hotline_core.models.ticket import Channel
 from hotline_web.context import db_session, language, runtime, tr
+from hotline_web.security import limit_value, limiter
 from intake import forms, services
 from intake.services import Complaint, IntakeError
 
@@ -39,7 +40,30 @@ def _choices(model: type[Category] | type[Area], none_key: str) -> list[tuple[st
     return [("", tr(none_key))] + [(row.code, row.name(lang)) for row in rows]
 
 
+def _form_phone_key() -> str:
+    """The web form's phone number, normalised, as the rate-limit key (one number, however written)."""
+    raw = (request.form.get("phone") or "").strip()[:40]
+    number = forms.check_phone(raw, runtime().settings.default_region) if raw else None
+    return f"phone:{number.value if number else raw}"
+
+
+def _anonymous_post() -> bool:
+    return bool(request.form.get("anonymous")) or not (request.form.get("phone") or "").strip()
+
+
+def _ticket_key() -> str:
+    return "ticket:" + ((request.form.get("number") or "").strip().upper()[:20] or "-")
+
+
+def _forget_csrf_token() -> None:
+    """A tracking form's CSRF token serves one lookup: the next needs the fresh one on the page."""
+    session.pop("csrf_token", None)
+    g.pop("csrf_token", None)
+
+
 @bp.route("/", methods=["GET", "POST"])
+@limiter.limit(limit_value("limit_form_client"), methods=["POST"])
+@limiter.limit(limit_value("limit_form_phone"), methods=["POST"], key_func=_form_phone_key, exempt_when=_anonymous_post)
 def new():  # type: ignore[no-untyped-def]
     rt = runtime()
     settings = rt.settings
@@ -123,11 +147,20 @@ def filed():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/track", methods=["GET", "POST"])
+@limiter.limit(limit_value("limit_track_client"), methods=["POST"])
+@limiter.limit(limit_value("limit_track_ticket"), methods=["POST"], key_func=_ticket_key)
 def lookup():  # type: ignore[no-untyped-def]
+    """Track a ticket by number and the phone's last four digits (or the access code).
+
+    Every attempt counts against the ticket (a few per quarter of an hour: then its lookup is
+    locked for a while, and the citizen can still text ``查询 <number>``) and against the client,
+    counted before the lookup runs, so parallel guesses are counted too.
+    """
     form = forms.LookupForm()
     ticket: Ticket | None = None
     not_found = False
     if request.method == "POST" and form.validate_on_submit():
+        _forget_csrf_token()
         ticket = services.lookup_for_citizen(db_session(), form.number.data or "", form.last4.data or "")
         not_found = ticket is None
     elif request.method == "POST":

@@ -6,8 +6,6 @@ trail (never a password). CSRF tokens are checked globally by the app's ``CSRFPr
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from collections.abc import Iterator
@@ -26,15 +24,16 @@ from flask import (
     stream_with_context,
     url_for,
 )
-from flask_login import current_user
+from flask_login import current_user, login_user
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 
 from hotline_core import phones
 from hotline_core.audit import record as audit
 from hotline_core.models import Area, AuditEntry, Category, InboundEvent, Role, RoutingRule, Unit, User
-from hotline_web.auth import current_actor, roles_required
+from hotline_web.auth import LoginUser, current_actor, roles_required
 from hotline_web.context import db_session, local_time, runtime, tr
+from hotline_web.exports import csv_stream
 from intake import inbound
 from routing import directory
 
@@ -48,7 +47,6 @@ ROLES_WITH_UNIT = (Role.UNIT_STAFF, Role.UNIT_HEAD)
 CSV_TABLES = ("units", "areas", "categories", "rules")
 AUDIT_PAGE_SIZE = 100
 # Cells starting with these are formulas to a spreadsheet; audit details hold text typed by anyone.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 # --- users ---------------------------------------------------------------------------------------
@@ -218,6 +216,9 @@ def reset_password(user_id: int):  # type: ignore[no-untyped-def]
         user.set_password(password)
         user.failed_logins = 0
         user.locked_until = None
+        user.end_sessions()  # every session of the user ends, copied cookies included
+        if user.id == current_user.user.id:
+            login_user(LoginUser(user))  # the admin who reset their own password stays signed in here
         audit(s, current_actor(), "user.password_reset", user, username=user.username)
         username = user.username
     flash(tr("admin.users.password_reset", username=username))
@@ -357,11 +358,16 @@ def _audit_filters() -> tuple[dict[str, str], list[ColumnElement[bool]], list[st
     return values, conditions, errors
 
 
+MAX_PAGE = 100_000
+
+
 @bp.get("/audit")
 @roles_required(Role.ADMIN)
 def audit_trail():  # type: ignore[no-untyped-def]
     values, conditions, errors = _audit_filters()
     page = max(request.args.get("page", 1, type=int) or 1, 1)
+    if page > MAX_PAGE:
+        abort(400)
     entries: list[AuditEntry] = []
     total = 0
     if not errors:
@@ -415,14 +421,11 @@ def audit_csv():  # type: ignore[no-untyped-def]
     ]
     query = select(AuditEntry).where(*conditions).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
 
-    def generate() -> Iterator[str]:
-        out = io.StringIO()
-        writer = csv.writer(out)
-        out.write("\ufeff")  # the BOM: Excel then reads the file as UTF-8 (Chinese stays readable)
-        writer.writerow(header)
-        for n, entry in enumerate(db_session().scalars(query.execution_options(yield_per=500)), 1):
-            writer.writerow(
-                _cell(v)
+    def rows() -> Iterator[list[object]]:
+        yield list(header)
+        for entry in db_session().scalars(query.execution_options(yield_per=500)):
+            yield [
+                v or ""
                 for v in (
                     local_time(entry.at, "%Y-%m-%d %H:%M:%S"),
                     entry.actor,
@@ -432,24 +435,14 @@ def audit_csv():  # type: ignore[no-untyped-def]
                     entry.ip,
                     _details_text(entry.details),
                 )
-            )
-            if n % 500 == 0:
-                yield out.getvalue()
-                out.seek(0)
-                out.truncate()
-        yield out.getvalue()
+            ]
 
     name = f"audit-{local_time(rt.now(), '%Y%m%d-%H%M')}.csv"
     return Response(
-        stream_with_context(generate()),
+        stream_with_context(csv_stream(rows())),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
     )
-
-
-def _cell(value: str | None) -> str:
-    text = value or ""
-    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 # --- failed inbound events -------------------------------------------------------------------------

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.orm import Session
 from wtforms import PasswordField, StringField
 
 from hotline_core.audit import record as audit
 from hotline_core.models import OutboxMessage, Role, User
+from hotline_core.models.user import check_decoy_password
 from hotline_web.auth import LoginUser, current_actor, roles_required
 from hotline_web.context import db_session, runtime, tr
+from hotline_web.security import limit_value, limiter, safe_next
 
 bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="templates")
 
@@ -26,8 +29,38 @@ class LoginForm(FlaskForm):
     password = PasswordField()
 
 
+def _sign_in_attempt(s: Session, username: str, now: datetime) -> int | None:
+    """Take one attempt from the account's allowance, atomically; the user id if it may be
+    checked, None if the account is locked (or unknown).
+
+    ``failed_logins`` is raised *before* the password is checked, in one ``UPDATE ... RETURNING``,
+    so parallel guesses cannot all read the counter below the limit: at most
+    ``MAX_FAILED_LOGINS`` passwords are checked per lock window. The attempt that reaches the
+    limit locks the account; a correct password then unlocks it (see ``login``).
+    """
+    expired = and_(User.locked_until.is_not(None), User.locked_until <= now)
+    attempts = case((expired, 1), else_=User.failed_logins + 1)
+    row = s.execute(
+        update(User)
+        .where(User.username == username, or_(User.locked_until.is_(None), User.locked_until <= now))
+        .values(
+            failed_logins=attempts,
+            locked_until=case((attempts >= MAX_FAILED_LOGINS, now + timedelta(minutes=LOCK_MINUTES)), else_=None),
+        )
+        .returning(User.id, User.failed_logins)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if row is None or row.failed_logins > MAX_FAILED_LOGINS:
+        return None
+    return int(row.id)
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(limit_value("limit_login_client"), methods=["POST"])
 def login():  # type: ignore[no-untyped-def]
+    """Sign-in. Unknown, wrong and locked accounts get the same answer (401, one message) after
+    the same work (one password hash check), so neither the answer nor its time tells which
+    usernames exist or are locked."""
     form = LoginForm()
     error = None
     status = 200
@@ -36,39 +69,41 @@ def login():  # type: ignore[no-untyped-def]
             abort(400)
         rt = runtime()
         now = rt.now()
+        username = (form.username.data or "").strip()[:80]
+        password = form.password.data or ""
         with rt.db.transaction() as s:
-            user = s.scalars(select(User).where(User.username == (form.username.data or "").strip())).first()
-            if user is not None and user.locked_until and user.locked_until > now:
-                minutes = int((user.locked_until - now).total_seconds() // 60) + 1
-                error, status = tr("login.locked", minutes=minutes), 429
-                audit(s, current_actor(), "login.refused_locked", user)
-            elif user is not None and user.active and user.check_password(form.password.data or ""):
+            user_id = _sign_in_attempt(s, username, now)
+            user = s.get(User, user_id) if user_id is not None else None
+            if user is not None and user.active and user.check_password(password):
                 user.failed_logins = 0
                 user.locked_until = None
                 login_user(LoginUser(user))
                 audit(s, current_actor(), "login.success", user)
             else:
-                if user is not None:
-                    user.failed_logins += 1
-                    if user.failed_logins >= MAX_FAILED_LOGINS:
-                        user.locked_until = now + timedelta(minutes=LOCK_MINUTES)
-                        user.failed_logins = 0
-                audit(s, current_actor(), "login.failed", None, username=(form.username.data or "")[:80])
-                error, status = tr("login.failed"), 401
+                if user is None:
+                    check_decoy_password(password)
+                    known = s.scalars(select(User).where(User.username == username)).first()
+                    if known is not None:
+                        audit(s, current_actor(), "login.refused_locked", known)
+                audit(s, current_actor(), "login.failed", None, username=username)
+                error, status = tr("login.refused"), 401
         if error is None:
             from flask import session as web_session
 
             web_session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME
-            target = request.args.get("next", "")
-            return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("staff.home"))
+            return redirect(safe_next(request.args.get("next")) or url_for("staff.home"))
     return render_template("staff/login.html", form=form, error=error), status
 
 
 @bp.post("/logout")
 def logout():  # type: ignore[no-untyped-def]
+    """Sign out everywhere: the session version moves on, so copies of this cookie stop working."""
     if current_user.is_authenticated:
         with runtime().db.transaction() as s:
-            audit(s, current_actor(), "logout", current_user.user)
+            user = s.get(User, current_user.user.id)
+            if user is not None:
+                user.end_sessions()
+                audit(s, current_actor(), "logout", user)
     logout_user()
     return redirect(url_for("complaints.new"))
 

@@ -1,7 +1,8 @@
 """Development-only page: text or call the hotline from the browser and read the TwiML replies.
 
 Requests go through the whole WSGI stack (signature check included), signed as Twilio would sign
-them. The page exists only when the simulator is enabled (development, no Twilio account).
+them. The page exists only when the simulator is enabled (development and tests, never in production)
+and only admins may use it: it can text and call the hotline as any number.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def wsgi_phone() -> Phone:
 
 
 @bp.route("/", methods=["GET", "POST"])
-@roles_required(*Role.ALL)
+@roles_required(Role.ADMIN)
 def page():  # type: ignore[no-untyped-def]
     form = SimulatorForm()
     conversation: list[dict[str, object]] = session.get("sim_conversation", [])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date
 
@@ -19,9 +20,16 @@ STYLE = Style(
 )
 
 
+_SCRIPT = re.compile(r"<script\b.*?</script>", re.DOTALL)
+
+
 def _render(chart: pygal.graph.graph.Graph) -> str:
+    """The SVG without pygal's inline script (its tooltip config: the CSP allows no inline script)
+    and with its one inline style attribute as an SVG attribute; the page adds the CSP nonce to
+    the chart's ``<style>`` element (``style_nonce`` filter)."""
     svg = chart.render(is_unicode=True)
-    return svg[svg.index("<svg") :] if "<svg" in svg else svg
+    svg = svg[svg.index("<svg") :] if "<svg" in svg else svg
+    return _SCRIPT.sub("", svg).replace('style="opacity: 0"', 'opacity="0"')
 
 
 def bars(title: str, labels: Sequence[str], values: Sequence[float | None], *, limit: int = 15) -> str:

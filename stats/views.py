@@ -17,7 +17,7 @@ from sqlalchemy import select
 from hotline_core.models import Area, Category, Role, Unit
 from hotline_web.auth import roles_required
 from hotline_web.context import db_session, language, runtime, tr
-from hotline_web.exports import csv_response
+from hotline_web.exports import csv_response, xlsx_workbook
 from stats import charts, facts, formatting, reports, services
 from stats.services import Filters
 
@@ -31,19 +31,44 @@ def _today() -> date:
     return runtime().now().astimezone(runtime().settings.tz).date()
 
 
+# Every range a page or export reads is bounded: dates in a sane window of years, a custom range
+# of a year at most (so the daily chart has at most MAX_RANGE_DAYS points), ids a database
+# integer can hold. Anything else is a 400 before a query runs.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+MAX_RANGE_DAYS = 366
+MAX_ID = 2**31 - 1
+
+
 def _int(name: str) -> int | None:
     value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
+    if not value.isdigit():
+        return None
+    if len(value) > 10 or int(value) > MAX_ID:
+        abort(400)
+    return int(value)
+
+
+def _date(raw: str) -> date:
+    """An ISO date in the years the hotline can have figures for, else 400."""
+    try:
+        value = date.fromisoformat(raw)
+    except ValueError:
+        abort(400)
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        abort(400)
+    return value
 
 
 def _filters() -> Filters:
     kind = request.args.get("period", "month")
+    ref = _date(request.args["date"]) if request.args.get("date") else _today()
+    start = _date(request.args["start"]) if request.args.get("start") else None
+    end = _date(request.args["end"]) if request.args.get("end") else None
     try:
-        ref = date.fromisoformat(request.args.get("date", "")) if request.args.get("date") else _today()
-        start = date.fromisoformat(request.args["start"]) if request.args.get("start") else None
-        end = date.fromisoformat(request.args["end"]) if request.args.get("end") else None
         first, last = services.period(kind, ref, start, end)
     except ValueError:
+        abort(400)
+    if (last - first).days + 1 > MAX_RANGE_DAYS:
         abort(400)
     unit_id = _int("unit")
     if current_user.role not in ALL_UNITS:
@@ -238,10 +263,9 @@ def _export_rows() -> tuple[Filters, str, list[list[object]]]:
 
 
 def _xlsx(table: list[list[object]], sheet_name: str, filename: str) -> Response:
-    import xlsxwriter
 
     out = io.BytesIO()
-    book = xlsxwriter.Workbook(out, {"in_memory": True})
+    book = xlsx_workbook(out)
     sheet = book.add_worksheet(sheet_name[:31])
     bold = book.add_format({"bold": True})
     for i, row in enumerate(table):
@@ -382,10 +406,7 @@ def _last_closed_month() -> date:
 def _month() -> date:
     """The month asked for; by default the last closed month (the ranking of record)."""
     raw = request.args.get("month", "")
-    try:
-        return date.fromisoformat(raw + "-01") if raw else _last_closed_month()
-    except ValueError:
-        abort(400)
+    return _date(raw + "-01") if raw else _last_closed_month()
 
 
 def _ranking(month: date, min_volume: int | None = None) -> services.Ranking:
@@ -398,8 +419,7 @@ def _ranking(month: date, min_volume: int | None = None) -> services.Ranking:
 @roles_required(*ALL_UNITS)
 def ranking():  # type: ignore[no-untyped-def]
     month = _month()
-    minimum = request.args.get("min", "")
-    result = _ranking(month, int(minimum) if minimum.isdigit() else None)
+    result = _ranking(month, _int("min"))
     return render_template(
         "stats/ranking.html",
         result=result,
@@ -475,10 +495,7 @@ def ranking_csv():  # type: ignore[no-untyped-def]
 
 
 def _week() -> date:
-    try:
-        ref = date.fromisoformat(request.args["week"]) if request.args.get("week") else None
-    except ValueError:
-        abort(400)
+    ref = _date(request.args["week"]) if request.args.get("week") else None
     return services.period("week", ref)[0] if ref else reports.last_week_start(runtime())
 
 

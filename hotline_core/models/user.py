@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import secrets
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, String
@@ -37,6 +39,8 @@ class User(Base):
     active: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
+    # Part of every session's user id: raising it (sign-out, password reset) ends all sessions.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     def set_password(self, password: str) -> None:
@@ -44,3 +48,19 @@ class User(Base):
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
+
+    def end_sessions(self) -> None:
+        """Every session signed in before this call stops working (sign-out, password reset)."""
+        self.session_version = (self.session_version or 0) + 1
+
+
+@functools.cache
+def _decoy_hash() -> str:
+    return generate_password_hash(secrets.token_hex(16))
+
+
+def check_decoy_password(password: str) -> bool:
+    """Spend the time of one password check when there is no account to check (always False),
+    so an unknown username answers as slowly as a wrong password."""
+    check_password_hash(_decoy_hash(), password)
+    return False

@@ -19,3 +19,11 @@ document.addEventListener("click", function (event) {
   th.setAttribute("aria-sort", descending ? "descending" : "ascending");
   rows.forEach(function (row) { row.parentNode.appendChild(row); });
 });
+
+// A link marked data-print prints the page (no inline script: the CSP forbids it).
+document.addEventListener("click", function (event) {
+  var link = event.target.closest("[data-print]");
+  if (!link) return;
+  event.preventDefault();
+  window.print();
+});

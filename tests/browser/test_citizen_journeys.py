@@ -197,7 +197,7 @@ def test_an_anonymous_complaint_is_tracked_with_its_access_code(
 
     number = submit_and_read_number(page)
     shoot("01-filed-anonymous")
-    match = re.search(r"\b[0-9A-F]{6}\b", page.inner_text("#access-code"))
+    match = re.search(r"\b[A-Z2-9]{12}\b", page.inner_text("#access-code"))
     assert match, page.inner_text("#access-code")
     code = match.group(0)
     assert stored_ticket(runtime, number).lookup_code == code

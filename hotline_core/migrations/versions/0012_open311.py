@@ -1,7 +1,7 @@
 """Open311 GeoReport v2: API keys, the requests filed through it, client updates, service attributes
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-01 21:40:00
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 import hotline_core.db
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
