@@ -748,6 +748,21 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "服务器内部错误，已记录。您已提交的内容不会丢失。",
         "en": "An internal error occurred and was logged. Nothing you already submitted is lost.",
     },
+    # --- mystery calls: honest results, evidence, calendar ---
+    "error.schedule.bad_date": {
+        "zh": "“{line}”不是日期（写作 2027-01-01，或区间 2027-02-05..2027-02-11）。",
+        "en": "“{line}” is not a date (write 2027-01-01, or a range 2027-02-05..2027-02-11).",
+    },
+    "error.schedule.wrong_year": {"zh": "“{line}”不在 {year} 年内。", "en": "“{line}” is not in {year}."},
+    "error.schedule.bad_year": {"zh": "年份 {year} 无效。", "en": "{year} is not a valid year."},
+    "error.schedule.clash": {
+        "zh": "以下日期不能既是放假日又是调休上班日：{dates}",
+        "en": "These dates cannot be both holidays and make-up working days: {dates}",
+    },
+    "error.schedule.empty": {
+        "zh": "请填写 {year} 年的放假日期或调休上班日期。",
+        "en": "Give the holidays or the make-up working days of {year}.",
+    },
 }
 
 

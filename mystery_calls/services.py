@@ -7,6 +7,7 @@ them in the database and talks to Twilio.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -38,6 +39,8 @@ from hotline_core.models import (
 from hotline_core.runtime import Runtime, current
 from hotline_core.twilio_gateway import NotConfigured, SendError
 from mystery_calls import planner, progress, scorecard
+from routing.calendar import BusinessCalendar
+from routing.config import load_config
 
 MAX_ATTEMPTS = 3
 STALE_AFTER = timedelta(minutes=30)
@@ -213,6 +216,23 @@ def plan_campaign(
     ):
         month = call.planned_at.astimezone(tz).strftime("%Y-%m")
         made[(str(call.auditor_id), str(call.hotline_id), month)] += 1
+    calendar = city_calendar(session, runtime)
+    hotline_periods = {}
+    for hotline_id in campaign.hotline_ids:
+        hotline = session.get(AuditedHotline, hotline_id)
+        if hotline is not None and hotline.service_hours:
+            try:
+                hotline_periods[str(hotline_id)] = planner.parse_service_hours(hotline.service_hours)
+            except ValueError as exc:
+                raise MysteryCallError(f"{hotline.name}: {exc}") from exc
+    request_days = [
+        campaign.window_start + timedelta(days=n) for n in range((campaign.window_end - campaign.window_start).days + 1)
+    ]
+    if request_days and not any(calendar.vouches_for(day) for day in request_days):
+        raise MysteryCallError(
+            f"the calendar has no schedule for {campaign.window_start.year}: an admin must enter the State "
+            "Council's holidays and make-up working days first"
+        )
     request = planner.PlanRequest(
         hotlines=[str(h) for h in campaign.hotline_ids],
         auditors=[str(a) for a in campaign.auditor_ids],
@@ -224,6 +244,10 @@ def plan_campaign(
         max_per_auditor_hotline_month=campaign.max_per_auditor_hotline_month,
         timezone=runtime.settings.timezone,
         already_made=dict(made),
+        is_working_day=calendar.is_working_day,
+        vouches_for=calendar.vouches_for,
+        working_periods=calendar.working_periods,
+        hotline_periods=hotline_periods,
     )
     try:
         result = planner.plan(request, rng or random.Random())
@@ -250,6 +274,22 @@ def plan_campaign(
         unplanned=sum(result.unplanned.values()),
     )
     return result
+
+
+def city_calendar(session: Session, runtime: Runtime) -> BusinessCalendar:
+    """The city's business calendar as the directory has it now (holidays and schedules entered by admins)."""
+    return load_config(session, runtime.settings.timezone).calendar
+
+
+def hotline_calendar(session: Session, runtime: Runtime, hotline_id: int) -> BusinessCalendar:
+    """The city's calendar with the hotline's own service hours as its working periods (if it has them)."""
+    calendar = city_calendar(session, runtime)
+    hotline = session.get(AuditedHotline, hotline_id)
+    try:
+        periods = planner.parse_service_hours(hotline.service_hours if hotline else "")
+    except ValueError:
+        periods = ()
+    return dataclasses.replace(calendar, working_periods=periods) if periods else calendar
 
 
 # --- placing calls and reading their progress ----------------------------------------------------
@@ -328,8 +368,9 @@ def apply_outcome(session: Session, runtime: Runtime, call: MysteryCall, result:
     call.state = "completed"
     call.flagged_reason = None
     if progress.needs_retry(result) and call.attempt < MAX_ATTEMPTS:
-        hours = (datetime.strptime("09:00", "%H:%M").time(), datetime.strptime("17:00", "%H:%M").time())
-        at = planner.retry_at(result.completed_at or runtime.now(), hours, runtime.settings.timezone)
+        at = hotline_calendar(session, runtime, call.hotline_id).next_working_moment(
+            (result.completed_at or runtime.now()) + planner.RETRY_AFTER
+        )
         session.add(
             MysteryCall(
                 campaign_id=call.campaign_id,
@@ -450,7 +491,8 @@ def submit_score(
         mystery_call_id=call.id,
         scorecard_id=row.id,
         number=version.number,
-        values=dict(values),
+        # what counts, not what was typed: an unanswered call keeps no marks for greeting or attitude
+        values=scorecard.effective_values(card, values),
         total=version.result.total,
         by_group=dict(version.result.by_group),
         reason=version.reason,

@@ -62,7 +62,8 @@ def test_a_campaign_is_planned_within_the_limits(runtime, campaign):
     for call in planned:
         local = call.planned_at.astimezone(tz)
         assert date(2026, 11, 23) <= local.date() <= date(2026, 11, 30) and local.weekday() < 5
-        assert 9 <= local.hour < 17
+        # the city's working periods: 08:30-12:00 and 13:30-17:30, no call in the lunch break
+        assert "08:30" <= local.strftime("%H:%M") < "12:00" or "13:30" <= local.strftime("%H:%M") < "17:30"
     by_hotline = {}
     for call in planned:
         by_hotline.setdefault(call.hotline_id, []).append(call.caller_number)

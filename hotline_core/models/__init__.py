@@ -8,11 +8,13 @@ from hotline_core.models.messaging import MessageStatusEvent, OptOut, OutboxMess
 from hotline_core.models.mystery import (
     AuditedHotline,
     CallProgress,
+    CallReview,
     CallScore,
     Campaign,
     MysteryCall,
     Scenario,
     ScorecardDefinition,
+    ScoreDispute,
 )
 from hotline_core.models.routing import (
     AccountabilityEntry,
@@ -35,6 +37,7 @@ __all__ = [
     "AuditEntry",
     "AuditedHotline",
     "CallProgress",
+    "CallReview",
     "CallScore",
     "CallbackCall",
     "Campaign",
@@ -52,6 +55,7 @@ __all__ = [
     "Role",
     "RoutingRule",
     "Scenario",
+    "ScoreDispute",
     "ScorecardDefinition",
     "Survey",
     "Ticket",

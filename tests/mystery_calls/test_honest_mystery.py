@@ -1,0 +1,226 @@
+"""Mystery-call results that hold: unanswered calls earn nothing, plans follow the city's calendar and each
+hotline's service hours, and the calendar can be extended beyond chinese_calendar's data."""
+
+import random
+from datetime import date, time
+
+import pytest
+from sqlalchemy import select
+
+from hotline_core.audit import Actor
+from hotline_core.models import AuditedHotline, CallScore, Campaign, MysteryCall
+from mystery_calls import planner, services
+from mystery_calls.services import MysteryCallError
+from routing import schedules
+from routing.calendar import BusinessCalendar
+from routing.schedules import ScheduleError
+from tests.factories import demo_city
+from tests.test_mystery_calls import FULL, calls, log_and_score, make_campaign
+
+ADMIN = Actor("user:admin")
+
+
+@pytest.fixture
+def campaign(runtime):
+    demo_city(runtime)
+    with runtime.db.transaction() as s:
+        found = make_campaign(s, runtime)
+        services.plan_campaign(s, runtime, found, actor=Actor("user:auditor"), rng=random.Random(7))
+    return found
+
+
+# --- 9. unanswered calls score nothing ------------------------------------------------------------
+
+
+def test_an_unanswered_call_submitted_with_full_marks_keeps_none_of_them(runtime, campaign):
+    first = calls(runtime)[0]
+    log_and_score(runtime, first.id, answered=False, values=FULL)  # the form's defaults, untouched
+    with runtime.db.session() as s:
+        [score] = s.scalars(select(CallScore)).all()
+    assert score.total == 0.0
+    assert score.values["answered"] == 0.0
+    assert all(score.values[code] is None for code in FULL)  # N/A, as the default scorecard says
+    assert score.by_group == {"answer": 0.0, "courtesy": None, "competence": None, "efficiency": None}
+
+
+def test_the_results_do_not_show_an_unanswered_hotline_at_full_marks_for_greeting(runtime, campaign):
+    first = calls(runtime)[0]
+    log_and_score(runtime, first.id, answered=False, values=FULL)
+    with runtime.db.session() as s:
+        res = services.results(s, [campaign.id])
+    [standing] = [u for u in res.units if u.calls]
+    assert standing.average == 0.0
+    assert standing.item_average("greeting") is None and standing.item_average("attitude") is None
+    assert standing.item_average("answered") == 0.0
+
+
+def test_an_item_the_scorecard_zeroes_when_unanswered_is_zero_not_na():
+    from mystery_calls import scorecard as sc
+
+    card = sc.Scorecard(
+        "strict",
+        1,
+        (
+            sc.Item("answered", "answer", "接通", "Answered", 20, automatic=True, allows_na=False),
+            sc.Item("greeting", "courtesy", "问候", "Greeting", 10, if_unanswered="zero"),
+            sc.Item("attitude", "courtesy", "态度", "Attitude", 10),
+        ),
+    )
+    values = sc.effective_values(card, {"answered": 0.0, "greeting": 1.0, "attitude": 1.0})
+    assert values == {"answered": 0.0, "greeting": 0.0, "attitude": None}
+    # by hand: 0 of (20 + 10) points possible
+    result = sc.score(card, {"answered": 0.0, "greeting": 1.0, "attitude": 1.0})
+    assert (result.total, result.max_points, result.by_group["courtesy"]) == (0.0, 30.0, 0.0)
+
+
+# --- 10. the plan follows the city's calendar and each hotline's service hours -------------------------
+
+
+def _request(**overrides):
+    fields = dict(
+        hotlines=["h1"],
+        auditors=["a1", "a2"],
+        caller_numbers=["+8613100000001"],
+        scenarios=[],
+        calls_per_hotline=40,
+        window_start=date(2026, 12, 1),
+        window_end=date(2026, 12, 31),
+        max_per_auditor_hotline_month=40,
+        min_gap=planner.timedelta(minutes=1),
+    )
+    fields.update(overrides)
+    return planner.PlanRequest(**fields)
+
+
+def test_a_hotlines_lunch_break_gets_no_call():
+    request = _request(hotline_periods={"h1": planner.parse_service_hours("08:30-12:00, 13:30-17:30")})
+    result = planner.plan(request, random.Random(1))
+    assert len(result.calls) == 40
+    for call in result.calls:
+        local = call.at.astimezone(planner.ZoneInfo("Asia/Shanghai")).time()
+        assert time(8, 30) <= local < time(12, 0) or time(13, 30) <= local < time(17, 30), local
+
+
+def test_service_hours_are_read_as_periods_and_bad_ones_refused():
+    assert planner.parse_service_hours("8:30-12:00，13:30-17:30") == (
+        (time(8, 30), time(12, 0)),
+        (time(13, 30), time(17, 30)),
+    )
+    assert planner.parse_service_hours("") == ()
+    with pytest.raises(ValueError):
+        planner.parse_service_hours("mornings")
+
+
+def test_no_call_is_planned_on_a_day_the_calendar_cannot_vouch_for():
+    calendar = BusinessCalendar()  # chinese_calendar 1.11 knows 2004-2026 only
+    request = _request(
+        window_start=date(2026, 12, 28),
+        window_end=date(2027, 1, 8),
+        is_working_day=calendar.is_working_day,
+        vouches_for=calendar.vouches_for,
+        calls_per_hotline=10,
+    )
+    result = planner.plan(request, random.Random(3))
+    local_days = {c.at.astimezone(planner.ZoneInfo("Asia/Shanghai")).date() for c in result.calls}
+    # 2026-12-28..31 are the only working days it vouches for
+    assert local_days <= {date(2026, 12, 28), date(2026, 12, 29), date(2026, 12, 30), date(2026, 12, 31)}
+    assert any("cannot vouch" in note for note in result.notes)
+
+
+def test_an_entered_holiday_and_make_up_day_steer_the_plan():
+    calendar = BusinessCalendar.from_config(
+        {"schedules": {"2027": {"holidays": ["2027-01-01"], "workdays": ["2027-01-02"]}}}
+    )
+    request = _request(
+        window_start=date(2027, 1, 1),
+        window_end=date(2027, 1, 3),
+        is_working_day=calendar.is_working_day,
+        vouches_for=calendar.vouches_for,
+        calls_per_hotline=5,
+    )
+    result = planner.plan(request, random.Random(5))
+    days = {c.at.astimezone(planner.ZoneInfo("Asia/Shanghai")).date() for c in result.calls}
+    # Friday 1 January is a holiday, Saturday 2 January a make-up working day, Sunday 3 January a rest day
+    assert days == {date(2027, 1, 2)} and len(result.calls) == 5
+
+
+def test_the_campaign_plan_uses_the_hotlines_service_hours_and_the_entered_schedule(runtime):
+    demo_city(runtime)
+    with runtime.db.transaction() as s:
+        schedules.save_year_schedule(s, 2027, "2027-01-01", "", actor=ADMIN)
+        found = make_campaign(s, runtime, window_start=date(2026, 12, 31), window_end=date(2027, 1, 4))
+        for hotline in s.scalars(select(AuditedHotline)):
+            hotline.service_hours = "09:00-11:00, 14:00-16:00"
+        services.plan_campaign(s, runtime, found, actor=Actor("user:auditor"), rng=random.Random(2))
+    tz = runtime.settings.tz
+    planned = calls(runtime)
+    assert len(planned) == 6
+    for call in planned:
+        local = call.planned_at.astimezone(tz)
+        # 2026-12-31 (Thursday) and 2027-01-04 (Monday); 1 January entered as a holiday
+        assert local.date() in (date(2026, 12, 31), date(2027, 1, 4))
+        assert "09:00" <= local.strftime("%H:%M") < "11:00" or "14:00" <= local.strftime("%H:%M") < "16:00"
+
+
+def test_a_campaign_in_a_year_without_any_schedule_is_refused(runtime):
+    demo_city(runtime)
+    with runtime.db.transaction() as s:
+        found = make_campaign(s, runtime, window_start=date(2027, 3, 1), window_end=date(2027, 3, 31))
+        with pytest.raises(MysteryCallError, match="2027"):
+            services.plan_campaign(s, runtime, found, actor=Actor("user:auditor"))
+        assert s.get(Campaign, found.id).state == "draft"
+        assert s.scalars(select(MysteryCall)).all() == []
+
+
+# --- 14. the calendar beyond chinesecalendar's data -------------------------------------------------
+
+
+def test_admins_see_which_years_have_official_data(runtime):
+    demo_city(runtime)
+    with runtime.db.session() as s:
+        years = schedules.calendar_years(s, date(2026, 12, 1))
+    assert [(y.year, y.official, y.entered) for y in years] == [
+        (2025, True, False),
+        (2026, True, False),
+        (2027, False, False),
+    ]
+
+
+def test_the_missing_next_year_is_warned_from_november_only(runtime):
+    demo_city(runtime)
+    with runtime.db.transaction() as s:
+        assert schedules.missing_next_year(s, date(2026, 10, 31)) is None
+        assert schedules.missing_next_year(s, date(2026, 11, 1)) == 2027
+        schedules.save_year_schedule(s, 2027, "2027-01-01\n2027-02-05..2027-02-11", "2027-02-14", actor=ADMIN)
+        assert schedules.missing_next_year(s, date(2026, 11, 1)) is None
+
+
+def test_an_entered_schedule_moves_deadlines_at_once(runtime):
+    from datetime import UTC, datetime
+
+    from routing.config import load_config
+
+    demo_city(runtime)
+    received = datetime(2026, 12, 31, 2, 0, tzinfo=UTC)  # Thursday 10:00 local
+    with runtime.db.session() as s:
+        before = load_config(s).calendar.add_working_days(received, 1)
+    with runtime.db.transaction() as s:
+        schedules.save_year_schedule(s, 2027, "2027-01-01..2027-01-03", "", actor=ADMIN)
+    with runtime.db.session() as s:
+        after = load_config(s).calendar.add_working_days(received, 1)
+    assert before == datetime(2027, 1, 1, 9, 30, tzinfo=UTC)  # Friday 17:30 local, assumed a working day
+    assert after == datetime(2027, 1, 4, 9, 30, tzinfo=UTC)  # Monday 17:30 local
+
+
+def test_a_schedule_with_dates_of_another_year_or_clashing_dates_is_refused(runtime):
+    demo_city(runtime)
+    with runtime.db.transaction() as s:
+        with pytest.raises(ScheduleError) as wrong_year:
+            schedules.save_year_schedule(s, 2027, "2026-12-31", "", actor=ADMIN)
+        assert wrong_year.value.key == "error.schedule.wrong_year"
+        with pytest.raises(ScheduleError) as clash:
+            schedules.save_year_schedule(s, 2027, "2027-02-06", "2027-02-06", actor=ADMIN)
+        assert clash.value.key == "error.schedule.clash"
+        with pytest.raises(ScheduleError) as bad:
+            schedules.save_year_schedule(s, 2027, "Feb 6", "", actor=ADMIN)
+        assert bad.value.key == "error.schedule.bad_date"
