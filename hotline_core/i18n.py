@@ -763,6 +763,35 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "请填写 {year} 年的放假日期或调休上班日期。",
         "en": "Give the holidays or the make-up working days of {year}.",
     },
+    "calendar.title": {
+        "zh": "工作日历（法定节假日与调休）",
+        "en": "Working calendar (public holidays and make-up days)",
+    },
+    "calendar.help": {
+        "zh": "chinesecalendar 只含已发布年份的国务院放假安排；其后的年份请在此录入，办理时限和拨测计划立即采用。",
+        "en": "chinesecalendar only has the State Council's schedules of the years it was released with; enter later "
+        "years here. Deadlines and mystery-call plans use them at once.",
+    },
+    "calendar.missing_year": {
+        "zh": "{year} 年还没有放假安排：办理时限将按周一至周五计算，拨测计划不会安排在该年。",
+        "en": "{year} has no holiday schedule yet: deadlines would assume Monday to Friday and no mystery call is "
+        "planned in that year.",
+    },
+    "calendar.enter": {"zh": "录入国务院放假安排", "en": "Enter the State Council's schedule"},
+    "calendar.saved": {"zh": "{year} 年的放假安排已保存。", "en": "The schedule of {year} is saved."},
+    "calendar.year": {"zh": "年份", "en": "Year"},
+    "calendar.source": {"zh": "数据来源", "en": "Source"},
+    "calendar.holidays": {"zh": "录入的放假日", "en": "Entered holidays"},
+    "calendar.workdays": {"zh": "录入的调休上班日", "en": "Entered make-up working days"},
+    "calendar.official": {"zh": "官方数据（chinesecalendar）", "en": "official data (chinesecalendar)"},
+    "calendar.entered": {"zh": "管理员录入", "en": "entered by an admin"},
+    "calendar.official_and_entered": {"zh": "官方数据并有录入更正", "en": "official data, with entered corrections"},
+    "calendar.none": {"zh": "无数据（仅按周一至周五）", "en": "no data (Monday to Friday assumed)"},
+    "calendar.holidays_input": {
+        "zh": "放假日期（每行一个日期或区间，如 2027-02-05..2027-02-11）",
+        "en": "Holidays (one date or range a line, e.g. 2027-02-05..2027-02-11)",
+    },
+    "calendar.workdays_input": {"zh": "调休上班日期（周末上班）", "en": "Make-up working days (weekends worked)"},
 }
 
 

@@ -32,10 +32,11 @@ from sqlalchemy.exc import IntegrityError
 
 from hotline_core import phones
 from hotline_core.audit import record as audit
+from hotline_core.errors import HotlineError
 from hotline_core.models import Area, AuditEntry, Category, Role, RoutingRule, Unit, User
 from hotline_web.auth import current_actor, roles_required
-from hotline_web.context import db_session, local_time, runtime, tr
-from routing import directory
+from hotline_web.context import db_session, language, local_time, runtime, tr
+from routing import directory, schedules
 
 bp = Blueprint("admin", __name__, url_prefix="/staff/admin", template_folder="templates")
 
@@ -449,3 +450,37 @@ def audit_csv():  # type: ignore[no-untyped-def]
 def _cell(value: str | None) -> str:
     text = value or ""
     return "'" + text if text.startswith(FORMULA_START) else text
+
+
+# --- calendar: the State Council's schedule beyond chinese_calendar ----------------------------------
+
+
+@bp.route("/calendar", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def calendar_page():  # type: ignore[no-untyped-def]
+    rt = runtime()
+    today = rt.now().astimezone(rt.settings.tz).date()
+    error: str | None = None
+    form = request.form
+    if request.method == "POST":
+        try:
+            year = int(form.get("year") or 0)
+            with rt.db.transaction() as s:
+                schedules.save_year_schedule(
+                    s, year, form.get("holidays", ""), form.get("workdays", ""), actor=current_actor()
+                )
+        except ValueError:
+            error = tr("error.schedule.bad_year", year=form.get("year", ""))
+        except HotlineError as exc:
+            error = exc.message(language())
+        else:
+            flash(tr("calendar.saved", year=year), "ok")
+            return redirect(url_for("admin.calendar_page")), 303
+    s = db_session()
+    return render_template(
+        "admin/calendar.html",
+        years=schedules.calendar_years(s, today),
+        missing_year=schedules.missing_next_year(s, today),
+        error=error,
+        form=form,
+    ), 400 if error else 200

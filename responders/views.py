@@ -14,6 +14,7 @@ from hotline_core.audit import record as audit
 from hotline_core.models import OutboxMessage, Role, User
 from hotline_web.auth import LoginUser, current_actor, roles_required
 from hotline_web.context import db_session, runtime, tr
+from routing.schedules import missing_next_year
 
 bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="templates")
 
@@ -76,7 +77,10 @@ def logout():  # type: ignore[no-untyped-def]
 @bp.get("/")
 @roles_required(*Role.ALL)
 def home():  # type: ignore[no-untyped-def]
-    return render_template("staff/home.html", user=current_user.user)
+    missing_year = None
+    if current_user.role == Role.ADMIN:
+        missing_year = missing_next_year(db_session(), runtime().now().astimezone(runtime().settings.tz).date())
+    return render_template("staff/home.html", user=current_user.user, missing_year=missing_year)
 
 
 @bp.get("/outbox")

@@ -60,6 +60,7 @@ ROUTES = {
     "/staff/admin/directory/export": {Role.ADMIN},
     "/staff/admin/audit": {Role.ADMIN},
     "/staff/admin/audit.csv": {Role.ADMIN},
+    "/staff/admin/calendar": {Role.ADMIN},
     "/dev/simulator/": set(Role.ALL),
 }
 

@@ -224,3 +224,38 @@ def test_a_schedule_with_dates_of_another_year_or_clashing_dates_is_refused(runt
         with pytest.raises(ScheduleError) as bad:
             schedules.save_year_schedule(s, 2027, "Feb 6", "", actor=ADMIN)
         assert bad.value.key == "error.schedule.bad_date"
+
+
+def _admin(app):
+    client = app.test_client()
+    assert client.post("/staff/login", data={"username": "admin", "password": "admin-demo-2026"}).status_code == 302
+    return client
+
+
+def test_an_admin_enters_next_years_schedule_on_the_calendar_page(app, runtime, clock):
+    from datetime import UTC, datetime
+
+    demo_city(runtime)
+    clock.set(datetime(2026, 11, 2, 2, 0, tzinfo=UTC))
+    client = _admin(app)
+    home = client.get("/staff/?lang=en").get_data(as_text=True)
+    assert "2027 has no holiday schedule yet" in home
+    page = client.get("/staff/admin/calendar?lang=en").get_data(as_text=True)
+    assert "official data (chinesecalendar)" in page and "no data (Monday to Friday assumed)" in page
+    saved = client.post(
+        "/staff/admin/calendar",
+        data={"year": "2027", "holidays": "2027-01-01\n2027-02-05..2027-02-11", "workdays": "2027-02-14"},
+    )
+    assert saved.status_code == 303
+    page = client.get("/staff/admin/calendar?lang=en").get_data(as_text=True)
+    row = page.split('id="year-2027"')[1].split("</tr>")[0]
+    assert "entered by an admin" in row and "<td>8</td><td>1</td>" in row
+    assert "no holiday schedule" not in client.get("/staff/?lang=en").get_data(as_text=True)
+
+
+def test_a_bad_schedule_is_refused_in_the_readers_language(app, runtime):
+    demo_city(runtime)
+    client = _admin(app)
+    refused = client.post("/staff/admin/calendar?lang=zh", data={"year": "2027", "holidays": "2026-12-31"})
+    assert refused.status_code == 400
+    assert "不在 2027 年内" in refused.get_data(as_text=True)
