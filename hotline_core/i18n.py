@@ -792,6 +792,24 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Holidays (one date or range a line, e.g. 2027-02-05..2027-02-11)",
     },
     "calendar.workdays_input": {"zh": "调休上班日期（周末上班）", "en": "Make-up working days (weekends worked)"},
+    "mystery.blocker.twilio": {
+        "zh": "未配置 Twilio 账户，无法自动拨打：请用普通电话拨打后手工登记。",
+        "en": "No Twilio account is configured, so the call cannot be placed: call from a phone and log it by hand.",
+    },
+    "mystery.blocker.base_url": {
+        "zh": "未设置 PUBLIC_BASE_URL，Twilio 无法回报呼叫进程。",
+        "en": "PUBLIC_BASE_URL is not set, so Twilio cannot report the call's progress.",
+    },
+    "mystery.blocker.phone": {
+        "zh": "您的账户还没有电话号码，接通后无法转接给您：请先填写。",
+        "en": "Your account has no phone number to bridge you in: add it first.",
+    },
+    "mystery.my_phone": {"zh": "我的电话", "en": "My phone"},
+    "mystery.phone_saved": {"zh": "电话号码已保存。", "en": "Phone number saved."},
+    "mystery.recording_pending": {
+        "zh": "录音正在从 Twilio 下载保存。",
+        "en": "The recording is being downloaded from Twilio and kept.",
+    },
 }
 
 

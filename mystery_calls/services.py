@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from statistics import median
 from typing import Any
 
@@ -329,6 +330,37 @@ def place_call(session: Session, runtime: Runtime, call: MysteryCall, user: User
     return placed.sid
 
 
+def place_blockers(runtime: Runtime, user: User) -> list[str]:
+    """What stops an automated call for this auditor, as message keys (empty: the button can be offered)."""
+    blockers = []
+    if not runtime.twilio.configured:
+        blockers.append("mystery.blocker.twilio")
+    if not runtime.settings.public_base_url:
+        blockers.append("mystery.blocker.base_url")
+    if not user.phone:
+        blockers.append("mystery.blocker.phone")
+    return blockers
+
+
+def set_own_phone(session: Session, user: User, number: str, default_region: str = "CN") -> str:
+    """An auditor's own phone, the one Twilio bridges in when the audited hotline answers."""
+    parsed = phones.normalise(number, default_region)
+    if parsed is None or not parsed.valid:
+        raise MysteryCallError(f"{number!r} is not a valid phone number")
+    user.phone = parsed.value
+    audit(session, Actor(f"user:{user.username}", user.id), "user.phone_set", user)
+    return parsed.value
+
+
+def recording_path(runtime: Runtime, call: MysteryCall) -> Path | None:
+    """The kept recording's file, if there is one inside the instance path."""
+    if not call.recording_file:
+        return None
+    root = runtime.settings.instance_path.resolve()
+    path = (root / call.recording_file).resolve()
+    return path if path.is_relative_to(root) and path.is_file() else None
+
+
 def record_progress(session: Session, runtime: Runtime, call: MysteryCall, form: Mapping[str, str]) -> bool:
     """Keep one progress callback (repeats ignored) and recompute the call's outcome from all of them."""
     event = progress.ProgressEvent.from_form(form)
@@ -363,6 +395,7 @@ def apply_outcome(session: Session, runtime: Runtime, call: MysteryCall, result:
     call.answered_by = result.answered_by
     call.recording_url = result.recording_url or call.recording_url
     call.recording_sid = result.recording_sid or call.recording_sid
+    _download_later(session, runtime, call)
     if not result.final or call.state == "completed":
         return
     call.state = "completed"
@@ -386,9 +419,45 @@ def apply_outcome(session: Session, runtime: Runtime, call: MysteryCall, result:
         )
 
 
-def record_recording(session: Session, call: MysteryCall, form: Mapping[str, str]) -> None:
+def record_recording(
+    session: Session, call: MysteryCall, form: Mapping[str, str], *, runtime: Runtime | None = None
+) -> None:
+    """Twilio's recording callback: keep its URL and download the audio (a job, after the commit)."""
     if form.get("RecordingStatus", "completed") == "completed" and form.get("RecordingUrl"):
         call.recording_url, call.recording_sid = form["RecordingUrl"], form.get("RecordingSid")
+        _download_later(session, runtime or current(), call)
+
+
+def _download_later(session: Session, runtime: Runtime, call: MysteryCall) -> None:
+    if call.recording_url and not call.recording_file and call.recording_url.startswith("http"):
+        runtime.jobs.enqueue_after_commit(session, DOWNLOAD_JOB, call.id)
+
+
+DOWNLOAD_JOB = "mystery_calls.services.download_recording_job"
+RECORDINGS_DIR = "recordings"
+
+
+def download_recording_job(call_id: int) -> str | None:
+    """Fetch a Twilio recording with the account's credentials and keep it under the instance path, so the
+    evidence stays when Twilio's copy is deleted. Returns the stored path (relative to the instance path)."""
+    runtime = current()
+    with runtime.db.session() as session:
+        call = session.get(MysteryCall, call_id)
+        if call is None or not call.recording_url or call.recording_file:
+            return call.recording_file if call else None
+        url, sid = call.recording_url, call.recording_sid or f"call{call_id}"
+    audio, content_type = runtime.twilio.download_recording(url)
+    suffix = ".wav" if "wav" in content_type else ".mp3"
+    relative = f"{RECORDINGS_DIR}/{call_id}-{''.join(ch for ch in sid if ch.isalnum())}{suffix}"
+    target = runtime.settings.instance_path / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(audio)
+    with runtime.db.transaction() as session:
+        call = session.get(MysteryCall, call_id)
+        assert call is not None
+        call.recording_file = relative
+        audit(session, Actor.system(), "mystery.recording_kept", call, bytes=len(audio))
+    return relative
 
 
 def flag_stale_job() -> int:
@@ -425,6 +494,16 @@ def log_manual(
         raise MysteryCallError("give the seconds it took to answer")
     if talk_seconds is not None and talk_seconds < 0:
         raise MysteryCallError("the duration cannot be negative")
+    campaign = session.get(Campaign, call.campaign_id)
+    assert campaign is not None
+    local_day = called_at.astimezone(runtime.settings.tz).date()
+    if not campaign.window_start <= local_day <= campaign.window_end:
+        raise MysteryCallError(
+            f"the call time must lie inside the campaign ({campaign.window_start.isoformat()} to "
+            f"{campaign.window_end.isoformat()})"
+        )
+    if called_at > runtime.now():
+        raise MysteryCallError("the call time cannot be in the future")
     call.mode, call.state, call.started_at = "manual", "completed", called_at
     call.result = "answered" if answered else "no_answer"
     call.seconds_to_answer = seconds_to_answer if answered else None
@@ -433,7 +512,7 @@ def log_manual(
     call.agent_id = agent_id.strip()[:60] or None
     call.notes = notes.strip()
     if recording_path:
-        call.recording_url = recording_path
+        call.recording_file = recording_path
     audit(session, Actor(f"user:{user.username}", user.id), "mystery.call_log", call, answered=answered)
 
 

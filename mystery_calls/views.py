@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime
 from pathlib import Path
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -208,7 +208,41 @@ def call_page(call_id: int):  # type: ignore[no-untyped-def]
             select(CallProgress).where(CallProgress.mystery_call_id == call.id).order_by(CallProgress.sequence)
         ).all(),
         can_act=current_user.role in AUDIT_ROLES,
+        blockers=services.place_blockers(runtime(), current_user.user),
+        has_recording=services.recording_path(runtime(), call) is not None,
     )
+
+
+@bp.get("/calls/<int:call_id>/recording")
+@roles_required(*READ_ROLES)
+def recording(call_id: int):  # type: ignore[no-untyped-def]
+    """The kept recording, played inline by the browser, for those who may see the call."""
+    call = _call_or_404(call_id)
+    path = services.recording_path(runtime(), call) or abort(404)
+    types = {".mp3": "audio/mpeg", ".wav": "audio/wav", ".m4a": "audio/mp4", ".amr": "audio/amr"}
+    response = send_file(path, mimetype=types.get(path.suffix.lower(), "application/octet-stream"), conditional=True)
+    response.headers["Content-Disposition"] = "inline"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.post("/my-phone")
+@roles_required(*AUDIT_ROLES)
+def my_phone():  # type: ignore[no-untyped-def]
+    rt = runtime()
+    try:
+        with rt.db.transaction() as s:
+            services.set_own_phone(
+                s, s.get(User, current_user.user.id), request.form.get("phone", ""), rt.settings.default_region
+            )
+    except MysteryCallError as exc:
+        return _redirect_with(exc, "mystery.index")
+    flash(tr("mystery.phone_saved"), "ok")
+    back = request.form.get("next") or ""
+    if back.startswith("/staff/mystery/"):
+        return redirect(back), 303
+    return _redirect_with(None, "mystery.index")
 
 
 @bp.post("/calls/<int:call_id>/place")

@@ -328,7 +328,8 @@ def test_unit_results_rank_and_warn_the_bottom(runtime, campaign):
     assert rows[3][8] == "yes"
 
 
-def test_an_auditor_plans_logs_scores_and_reads_the_ranking_through_the_pages(app, runtime):
+def test_an_auditor_plans_logs_scores_and_reads_the_ranking_through_the_pages(app, runtime, clock):
+    clock.set(datetime(2026, 12, 11, 10, 0, tzinfo=UTC))  # after the call logged below
     demo_city(runtime)
     client = app.test_client()
     assert client.post("/staff/login", data={"username": "auditor", "password": "auditor-demo-2026"}).status_code == 302

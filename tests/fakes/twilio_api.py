@@ -33,6 +33,8 @@ class FakeTwilioAPI:
     requests: list[RecordedRequest] = field(default_factory=list)
     failures: list[tuple[int, int]] = field(default_factory=list)  # (HTTP status, Twilio error code)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: what a GET of a recording (``.../Recordings/RE....mp3``) answers, to the account's Basic auth only
+    recording_audio: bytes = b"ID3\x03\x00\x00\x00\x00\x00\x00fake mp3 frames"
 
     def fail_next(self, status: int, code: int, times: int = 1) -> None:
         with self.lock:
@@ -69,6 +71,24 @@ def _make_handler(api: FakeTwilioAPI) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: object) -> None:
             pass
+
+        def do_GET(self) -> None:
+            auth = self.headers.get("Authorization", "")
+            account, password = "", ""
+            if auth.startswith("Basic "):
+                account, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+            with api.lock:
+                api.requests.append(RecordedRequest("GET", self.path, account, password, {}))
+            if not self.path.endswith(".mp3"):
+                self._json(404, {"code": 20404, "message": "not found", "status": 404})
+            elif not account.startswith("AC") or not password:
+                self._json(401, {"code": 20003, "message": "Authenticate", "status": 401})
+            else:
+                self.send_response(200)
+                self.send_header("Content-Type", "audio/mpeg")
+                self.send_header("Content-Length", str(len(api.recording_audio)))
+                self.end_headers()
+                self.wfile.write(api.recording_audio)
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
