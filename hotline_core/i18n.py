@@ -805,6 +805,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Your account has no phone number to bridge you in: add it first.",
     },
     "mystery.my_phone": {"zh": "我的电话", "en": "My phone"},
+    "mystery.warn_rule": {
+        "zh": "区县政府与部门分开排名；末位告诫只针对已评分拨测不少于 {count} 次的单位。",
+        "en": "District governments and departments are ranked apart; the bottom-unit warning needs at least "
+        "{count} scored calls.",
+    },
+    "mystery.tier.district": {"zh": "区县政府", "en": "District governments"},
+    "mystery.tier.department": {"zh": "市直部门", "en": "Departments"},
+    "mystery.scored_calls": {"zh": "已评分", "en": "Scored"},
+    "mystery.too_few_scored": {"zh": "评分次数不足，不参与告诫", "en": "too few scored calls to be warned"},
+    "mystery.group.answer": {"zh": "接通", "en": "Answer"},
+    "mystery.group.courtesy": {"zh": "礼貌", "en": "Courtesy"},
+    "mystery.group.competence": {"zh": "业务能力", "en": "Competence"},
+    "mystery.group.efficiency": {"zh": "效率", "en": "Efficiency"},
     "mystery.phone_saved": {"zh": "电话号码已保存。", "en": "Phone number saved."},
     "mystery.recording_pending": {
         "zh": "录音正在从 Twilio 下载保存。",

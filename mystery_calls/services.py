@@ -30,6 +30,7 @@ from hotline_core.models import (
     CallProgress,
     CallScore,
     Campaign,
+    DirectorySetting,
     MysteryCall,
     Role,
     Scenario,
@@ -594,17 +595,26 @@ def submit_score(
 # --- results -------------------------------------------------------------------------------------
 
 
+#: Fewest scored calls a unit needs before it can be flagged as the bottom unit (directory setting
+#: ``mystery_min_scored_calls``): one bad call is not a pattern.
+DEFAULT_MIN_SCORED_CALLS = 3
+DISTRICT_TIER = "district"
+
+
 @dataclass
 class Standing:
     key: int
     name: str
+    tier: str = "department"
     calls: int = 0
     answered: int = 0
     scores: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     items: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    groups: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     rank: int = 0
     warned: bool = False
+    eligible: bool = True  # enough scored calls to be flagged
 
     @property
     def answer_rate(self) -> float | None:
@@ -626,20 +636,47 @@ class Standing:
         values = self.items.get(code) or []
         return round(100 * sum(values) / len(values), 1) if values else None
 
+    def group_average(self, group: str) -> float | None:
+        """Mean of the calls' group scores (0-100) where the group applied."""
+        values = self.groups.get(group) or []
+        return round(sum(values) / len(values), 1) if values else None
+
 
 @dataclass
 class Results:
     units: list[Standing]
     hotlines: list[Standing]
     item_codes: list[str]
+    groups: list[str] = field(default_factory=list)
+    min_scored_calls: int = DEFAULT_MIN_SCORED_CALLS
+
+    def tier(self, name: str) -> list[Standing]:
+        return [s for s in self.units if s.tier == name]
 
 
-def results(session: Session, campaign_ids: Sequence[int], *, warn_bottom: int = 1, language: str = "zh") -> Results:
-    """Unit and hotline standings: average score, answer rate, median and p90 time to answer, items.
+def min_scored_calls_setting(session: Session) -> int:
+    row = session.get(DirectorySetting, "settings")
+    value = (row.value or {}).get("mystery_min_scored_calls") if row is not None else None
+    return int(value) if isinstance(value, int) and value >= 1 else DEFAULT_MIN_SCORED_CALLS
+
+
+def results(
+    session: Session,
+    campaign_ids: Sequence[int],
+    *,
+    warn_bottom: int = 1,
+    language: str = "zh",
+    min_scored_calls: int | None = None,
+) -> Results:
+    """Unit and hotline standings: average score, answer rate, median and p90 time to answer, items, groups.
 
     A call counts once (retries of an unanswered call are separate calls, as they were made). Its
-    score is the latest version. The bottom ``warn_bottom`` ranked units are flagged (末位告诫).
+    score is the latest version; items count with their effective values (an unanswered call's items are
+    N/A or 0, as its scorecard says). Units are ranked within their tier (district governments apart
+    from departments, like the complaint ranking); in each tier the bottom ``warn_bottom`` units among those
+    with at least ``min_scored_calls`` scored calls are flagged (末位告诫), if the tier has more such units.
     """
+    minimum = min_scored_calls if min_scored_calls is not None else min_scored_calls_setting(session)
     calls = session.scalars(
         select(MysteryCall).where(MysteryCall.campaign_id.in_(campaign_ids), MysteryCall.state == "completed")
     ).all()
@@ -647,37 +684,58 @@ def results(session: Session, campaign_ids: Sequence[int], *, warn_bottom: int =
     for score in session.scalars(select(CallScore).where(CallScore.mystery_call_id.in_([c.id for c in calls]))):
         if score.mystery_call_id not in latest or score.number > latest[score.mystery_call_id].number:
             latest[score.mystery_call_id] = score
+    cards = {row.id: card_of(row) for row in session.scalars(select(ScorecardDefinition))}
     hotlines = {h.id: h for h in session.scalars(select(AuditedHotline))}
     units = {u.id: u for u in session.scalars(select(Unit))}
     by_unit: dict[int, Standing] = {}
     by_hotline: dict[int, Standing] = {}
     codes: list[str] = []
+    groups: list[str] = []
     for call in calls:
         hotline = hotlines[call.hotline_id]
         unit = units[hotline.unit_id]
+        tier = DISTRICT_TIER if unit.kind == DISTRICT_TIER else "department"
+        score = latest.get(call.id)
+        effective: dict[str, float | None] = {}
+        if score is not None:
+            card = cards[score.scorecard_id]
+            try:
+                effective = scorecard.effective_values(card, {c: score.values.get(c) for c in card.codes})
+            except scorecard.ScoreError:
+                effective = dict(score.values)
         for table, key, name in (
             (by_unit, unit.id, unit.name(language)),
             (by_hotline, hotline.id, f"{unit.name(language)} {hotline.number}"),
         ):
-            standing = table.setdefault(key, Standing(key, name))
+            standing = table.setdefault(key, Standing(key, name, tier))
             standing.calls += 1
             if call.result == "answered":
                 standing.answered += 1
                 if call.seconds_to_answer is not None:
                     standing.seconds.append(call.seconds_to_answer)
-            score = latest.get(call.id)
             if score is not None:
                 standing.scores.append(score.total)
-                for code, value in score.values.items():
+                for code, value in effective.items():
                     if code not in codes:
                         codes.append(code)
                     if value is not None:
                         standing.items[code].append(float(value))
-    ranked_units = rank(list(by_unit.values()))
-    scored = [s for s in ranked_units if s.average is not None]
-    for standing in scored[-warn_bottom:] if warn_bottom and len(scored) > warn_bottom else []:
-        standing.warned = True
-    return Results(ranked_units, rank(list(by_hotline.values())), codes)
+                for group, value in (score.by_group or {}).items():
+                    if group not in groups:
+                        groups.append(group)
+                    if value is not None:
+                        standing.groups[group].append(float(value))
+    ranked_units: list[Standing] = []
+    for tier in (DISTRICT_TIER, "department"):
+        in_tier = rank([s for s in by_unit.values() if s.tier == tier])
+        for standing in in_tier:
+            standing.eligible = len(standing.scores) >= minimum
+        scored = [s for s in in_tier if s.average is not None and s.eligible]
+        for standing in scored[-warn_bottom:] if warn_bottom and len(scored) > warn_bottom else []:
+            standing.warned = True
+        ranked_units.extend(in_tier)
+    ordered_groups = [g for g in scorecard.GROUPS if g in groups]
+    return Results(ranked_units, rank(list(by_hotline.values())), codes, ordered_groups, minimum)
 
 
 def rank(standings: list[Standing]) -> list[Standing]:
@@ -698,6 +756,9 @@ def results_csv_rows(res: Results) -> list[list[Any]]:
         "median_seconds_to_answer",
         "p90_seconds_to_answer",
         "warned",
+        "tier",
+        "scored_calls",
+        *[f"group_{g}" for g in res.groups],
         *res.item_codes,
     ]
     rows: list[list[Any]] = [header]
@@ -713,6 +774,9 @@ def results_csv_rows(res: Results) -> list[list[Any]]:
                 s.median_seconds or "",
                 s.p90_seconds or "",
                 "yes" if s.warned else "",
+                s.tier,
+                len(s.scores),
+                *[s.group_average(g) if s.group_average(g) is not None else "" for g in res.groups],
                 *[s.item_average(c) if s.item_average(c) is not None else "" for c in res.item_codes],
             ]
         )

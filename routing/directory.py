@@ -50,6 +50,7 @@ SETTINGS_KEYS = {
     "rank_weights",
     "rank_min_volume",
     "mystery_weight",
+    "mystery_min_scored_calls",
 }
 
 

@@ -259,3 +259,63 @@ def test_a_bad_schedule_is_refused_in_the_readers_language(app, runtime):
     refused = client.post("/staff/admin/calendar?lang=zh", data={"year": "2027", "holidays": "2026-12-31"})
     assert refused.status_code == 400
     assert "不在 2027 年内" in refused.get_data(as_text=True)
+
+
+# --- 12. fair warnings --------------------------------------------------------------------------------
+
+
+def _unit_campaign(runtime, unit_codes, calls_per_hotline):
+    from hotline_core.models import Unit
+
+    demo_city(runtime)
+    with runtime.db.transaction() as s:
+        services.import_hotlines_from_directory(s, ADMIN)
+        units = {u.code: u.id for u in s.scalars(select(Unit))}
+        hotline_ids = [
+            h.id
+            for h in s.scalars(select(AuditedHotline).order_by(AuditedHotline.id))
+            if h.unit_id in {units[c] for c in unit_codes}
+        ]
+        found = make_campaign(
+            s,
+            runtime,
+            hotline_ids=hotline_ids,
+            calls_per_hotline=calls_per_hotline,
+            max_per_auditor_hotline_month=calls_per_hotline,
+        )
+        services.plan_campaign(s, runtime, found, actor=Actor("user:auditor"), rng=random.Random(11))
+    return found, units
+
+
+def test_districts_and_departments_are_ranked_apart_and_few_calls_are_not_warned(runtime):
+    found, units = _unit_campaign(runtime, ["GOV-SARTU", "GOV-RANGHULU", "HOUSING", "HRSS"], 3)
+    with runtime.db.session() as s:
+        hotline_unit = {h.id: h.unit_id for h in s.scalars(select(AuditedHotline))}
+    by_unit: dict[int, list[int]] = {}
+    for call in calls(runtime):
+        by_unit.setdefault(hotline_unit[call.hotline_id], []).append(call.id)
+    # Sartu: 3 full calls (100); Ranghulu: 3 calls with attitude 0 (90 each); Housing: 3 unanswered (0);
+    # HRSS: one call only, scored 90 (fewer than the 3 scored calls needed to be warned)
+    for call_id in by_unit[units["GOV-SARTU"]]:
+        log_and_score(runtime, call_id, seconds=5, values=FULL)
+    for call_id in by_unit[units["GOV-RANGHULU"]]:
+        log_and_score(runtime, call_id, seconds=5, values=dict(FULL, attitude=0))
+    for call_id in by_unit[units["HOUSING"]]:
+        log_and_score(runtime, call_id, answered=False, values=FULL)
+    log_and_score(runtime, by_unit[units["HRSS"]][0], seconds=5, values=dict(FULL, attitude=0))
+    with runtime.db.session() as s:
+        res = services.results(s, [found.id])
+    districts, departments = res.tier("district"), res.tier("department")
+    assert [(u.key, u.average, u.warned) for u in districts] == [
+        (units["GOV-SARTU"], 100.0, False),
+        (units["GOV-RANGHULU"], 90.0, True),
+    ]
+    # HRSS (90, one call) ranks above Housing (0) but is not eligible; Housing is alone among the eligible
+    assert [(u.key, u.average, u.eligible, u.warned) for u in departments] == [
+        (units["HRSS"], 90.0, False, False),
+        (units["HOUSING"], 0.0, True, False),
+    ]
+    ranghulu = districts[1]
+    # group scores by hand: courtesy = (10 greeting + 0 attitude + 5 civil) / 25 = 60 %
+    assert ranghulu.group_average("courtesy") == 60.0 and ranghulu.group_average("answer") == 100.0
+    assert departments[1].group_average("courtesy") is None and departments[1].group_average("answer") == 0.0
