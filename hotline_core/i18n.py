@@ -805,6 +805,20 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Your account has no phone number to bridge you in: add it first.",
     },
     "mystery.my_phone": {"zh": "我的电话", "en": "My phone"},
+    "mystery.second_score": {
+        "zh": "第二暗访员独立评分（用于一致性校准，不改变本次得分）",
+        "en": "Second auditor's independent score (for calibration; the call's score is unchanged)",
+    },
+    "mystery.reviewed": {"zh": "第二评分已保存。", "en": "Second score saved."},
+    "mystery.agreement": {"zh": "评分一致性（Cohen's kappa）", "en": "Agreement between auditors (Cohen's kappa)"},
+    "mystery.agreement_help": {
+        "zh": "同一通拨测由两名暗访员分别评分；kappa 为 1 表示完全一致，0 表示与随机一致无异。",
+        "en": "Two auditors scored the same calls; kappa 1 is full agreement, 0 no better than chance.",
+    },
+    "mystery.item": {"zh": "评分项", "en": "Item"},
+    "mystery.pairs": {"zh": "双评次数", "en": "Pairs"},
+    "mystery.agreed": {"zh": "一致次数", "en": "Agreed"},
+    "mystery.kappa": {"zh": "kappa", "en": "kappa"},
     "mystery.warn_rule": {
         "zh": "区县政府与部门分开排名；末位告诫只针对已评分拨测不少于 {count} 次的单位。",
         "en": "District governments and departments are ranked apart; the bottom-unit warning needs at least "

@@ -28,6 +28,7 @@ from hotline_core.figures import percentile
 from hotline_core.models import (
     AuditedHotline,
     CallProgress,
+    CallReview,
     CallScore,
     Campaign,
     DirectorySetting,
@@ -590,6 +591,110 @@ def submit_score(
         reason=version.reason,
     )
     return score
+
+
+# --- second auditors and their agreement ---------------------------------------------------------
+
+
+def submit_review(
+    session: Session, runtime: Runtime, call: MysteryCall, user: User, manual_values: Mapping[str, float | None]
+) -> CallReview:
+    """A second auditor's independent score of a scored call (it never changes the call's score)."""
+    history = score_history(session, call)
+    if not history:
+        raise MysteryCallError("a call is reviewed once it has a score")
+    if any(s.submitted_by == user.id for s in history):
+        raise MysteryCallError("a second score must come from another auditor")
+    if session.scalar(
+        select(CallReview.id).where(CallReview.mystery_call_id == call.id, CallReview.reviewer_id == user.id)
+    ):
+        raise MysteryCallError("you have already reviewed this call")
+    row = session.get(ScorecardDefinition, history[-1].scorecard_id)
+    assert row is not None
+    card = card_of(row)
+    values = {item.code: manual_values.get(item.code) for item in card.items if not item.automatic}
+    values.update(automatic_values(call))
+    try:
+        result = scorecard.score(card, values)
+        effective = scorecard.effective_values(card, values)
+    except ValueError as exc:
+        raise MysteryCallError(str(exc)) from exc
+    review = CallReview(
+        mystery_call_id=call.id,
+        reviewer_id=user.id,
+        scorecard_id=row.id,
+        values=effective,
+        total=result.total,
+        submitted_at=runtime.now(),
+    )
+    session.add(review)
+    audit(session, Actor(f"user:{user.username}", user.id), "mystery.review_submit", call, total=result.total)
+    return review
+
+
+def cohen_kappa(first: Sequence[object], second: Sequence[object]) -> float | None:
+    """Cohen's kappa of two raters' labels for the same items (N/A is a label of its own).
+
+    ``(p_o - p_e) / (1 - p_e)``, computed by scikit-learn; None when it is undefined (no pairs, or both
+    raters used one and the same label throughout, so chance agreement is already 1).
+    """
+    if not first or len(first) != len(second):
+        return None
+    labels_a = ["na" if v is None else str(v) for v in first]
+    labels_b = ["na" if v is None else str(v) for v in second]
+    if len(set(labels_a) | set(labels_b)) < 2:
+        return None
+    from sklearn.metrics import cohen_kappa_score
+
+    return round(float(cohen_kappa_score(labels_a, labels_b)), 3)
+
+
+@dataclass
+class Agreement:
+    code: str
+    pairs: int
+    agreed: int
+    kappa: float | None
+
+
+def agreement(session: Session, campaign_ids: Sequence[int]) -> list[Agreement]:
+    """Per manual item: how often the call's score and a second auditor's review agree, and Cohen's kappa."""
+    call_ids = list(session.scalars(select(MysteryCall.id).where(MysteryCall.campaign_id.in_(campaign_ids))))
+    reviews = session.scalars(
+        select(CallReview).where(CallReview.mystery_call_id.in_(call_ids)).order_by(CallReview.id)
+    ).all()
+    if not reviews:
+        return []
+    latest: dict[int, CallScore] = {}
+    for score in session.scalars(select(CallScore).where(CallScore.mystery_call_id.in_(call_ids))):
+        if score.mystery_call_id not in latest or score.number > latest[score.mystery_call_id].number:
+            latest[score.mystery_call_id] = score
+    cards = {row.id: card_of(row) for row in session.scalars(select(ScorecardDefinition))}
+    pairs: dict[str, tuple[list[object], list[object]]] = {}
+    order: list[str] = []
+    for review in reviews:
+        score = latest.get(review.mystery_call_id)
+        if score is None:
+            continue
+        card = cards[review.scorecard_id]
+        primary = scorecard.effective_values(card, {c: score.values.get(c) for c in card.codes})
+        for item in card.items:
+            if item.automatic:
+                continue
+            if item.code not in pairs:
+                pairs[item.code] = ([], [])
+                order.append(item.code)
+            pairs[item.code][0].append(primary.get(item.code))
+            pairs[item.code][1].append(review.values.get(item.code))
+    return [
+        Agreement(
+            code,
+            len(pairs[code][0]),
+            sum(1 for a, b in zip(*pairs[code], strict=True) if a == b),
+            cohen_kappa(*pairs[code]),
+        )
+        for code in order
+    ]
 
 
 # --- results -------------------------------------------------------------------------------------

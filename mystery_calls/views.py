@@ -14,6 +14,7 @@ from sqlalchemy import select
 from hotline_core.models import (
     AuditedHotline,
     CallProgress,
+    CallReview,
     Campaign,
     MysteryCall,
     Role,
@@ -209,6 +210,7 @@ def call_page(call_id: int):  # type: ignore[no-untyped-def]
         ).all(),
         can_act=current_user.role in AUDIT_ROLES,
         blockers=services.place_blockers(runtime(), current_user.user),
+        can_review=can_review(call),
         has_recording=services.recording_path(runtime(), call) is not None,
     )
 
@@ -331,6 +333,40 @@ def score(call_id: int):  # type: ignore[no-untyped-def]
     return _redirect_with(None, "mystery.call_page", call_id=call_id)
 
 
+def can_review(call: MysteryCall) -> bool:
+    """Another auditor may give the scored call an independent second score, once."""
+    s = db_session()
+    history = services.score_history(s, call)
+    me = current_user.user.id
+    return (
+        current_user.role in AUDIT_ROLES
+        and bool(history)
+        and all(h.submitted_by != me for h in history)
+        and not s.scalar(
+            select(CallReview.id).where(CallReview.mystery_call_id == call.id, CallReview.reviewer_id == me)
+        )
+    )
+
+
+@bp.post("/calls/<int:call_id>/review")
+@roles_required(*AUDIT_ROLES)
+def review(call_id: int):  # type: ignore[no-untyped-def]
+    """A second auditor's score (any auditor may review any call: the call is not on their own list)."""
+    rt = runtime()
+    values: dict[str, float | None] = {}
+    for key, raw in request.form.items():
+        if key.startswith("item_"):
+            values[key[5:]] = None if raw in ("", "na") else float(raw)
+    try:
+        with rt.db.transaction() as s:
+            call = s.get(MysteryCall, call_id) or abort(404)
+            services.submit_review(s, rt, call, s.get(User, current_user.user.id), values)
+    except (MysteryCallError, ValueError) as exc:
+        return _redirect_with(exc, "mystery.index")
+    flash(tr("mystery.reviewed"), "ok")
+    return _redirect_with(None, "mystery.results")
+
+
 def _campaign_ids() -> list[int]:
     chosen = [int(x) for x in request.args.getlist("campaign") if x.isdigit()]
     return chosen or list(db_session().scalars(select(Campaign.id)))
@@ -347,6 +383,7 @@ def results():  # type: ignore[no-untyped-def]
     return render_template(
         "mystery/results.html",
         res=res,
+        agreement=services.agreement(s, ids),
         labels=labels,
         campaigns=s.scalars(select(Campaign).order_by(Campaign.id)).all(),
         chosen=ids,

@@ -319,3 +319,43 @@ def test_districts_and_departments_are_ranked_apart_and_few_calls_are_not_warned
     # group scores by hand: courtesy = (10 greeting + 0 attitude + 5 civil) / 25 = 60 %
     assert ranghulu.group_average("courtesy") == 60.0 and ranghulu.group_average("answer") == 100.0
     assert departments[1].group_average("courtesy") is None and departments[1].group_average("answer") == 0.0
+
+
+# --- 13. two auditors, Cohen's kappa --------------------------------------------------------------
+
+
+def test_cohens_kappa_on_a_known_table():
+    # 50 calls: both 100 % on 15, first 100 % / second 0 % on 5, both N/A on 5, both 0 % on 25.
+    # p_o = 45/50 = 0.9; p_e = (20*15 + 5*5 + 25*30) / 50² = 0.43; kappa = 0.47 / 0.57 = 0.8246
+    first = [1.0] * 20 + [None] * 5 + [0.0] * 25
+    second = [1.0] * 15 + [0.0] * 5 + [None] * 5 + [0.0] * 25
+    assert services.cohen_kappa(first, second) == 0.825
+    assert services.cohen_kappa([1.0, 1.0], [1.0, 1.0]) is None  # undefined: chance agreement is 1
+
+
+def test_a_second_auditor_scores_the_same_calls_and_the_results_page_shows_kappa(app, runtime, campaign):
+    from hotline_core.models import Role, User
+
+    with runtime.db.transaction() as s:
+        second = User(username="auditor2", display_name="Auditor 2", role=Role.AUDITOR)
+        second.set_password("auditor2-demo-2026")
+        s.add(second)
+    planned = calls(runtime)[:4]
+    # first auditor: attitude 1, 1, 0, 0; second: 1, 0, 0, 0 -> p_o = 3/4, p_e = (2*1 + 2*3)/16 = 0.5, kappa 0.5
+    for call, attitude in zip(planned, (1, 1, 0, 0), strict=True):
+        log_and_score(runtime, call.id, seconds=5, values=dict(FULL, attitude=attitude))
+    client = app.test_client()
+    client.post("/staff/login", data={"username": "auditor2", "password": "auditor2-demo-2026"})
+    for call, attitude in zip(planned, (1, 0, 0, 0), strict=True):
+        form = {f"item_{k}": str(v) for k, v in FULL.items()} | {"item_attitude": str(attitude)}
+        assert client.post(f"/staff/mystery/calls/{call.id}/review", data=form).status_code == 303
+    again = client.post(f"/staff/mystery/calls/{planned[0].id}/review", data={"item_attitude": "1"})
+    assert again.status_code == 303
+    with runtime.db.session() as s:
+        rows = {a.code: a for a in services.agreement(s, [campaign.id])}
+        assert s.scalars(select(CallScore)).all()[0].total == 100.0  # the review never changes the score
+    assert (rows["attitude"].pairs, rows["attitude"].agreed, rows["attitude"].kappa) == (4, 3, 0.5)
+    assert rows["greeting"].kappa is None and rows["greeting"].agreed == 4
+    page = client.get("/staff/mystery/results?lang=en").get_data(as_text=True)
+    assert "Cohen&#39;s kappa" in page or "Cohen's kappa" in page
+    assert "0.500" in page.split('id="kappa-attitude"')[1].split("</tr>")[0]
