@@ -36,6 +36,7 @@ from hotline_core.models import (
     Role,
     Scenario,
     ScorecardDefinition,
+    ScoreDispute,
     Unit,
     User,
 )
@@ -593,6 +594,95 @@ def submit_score(
     return score
 
 
+# --- disputes by the audited unit ------------------------------------------------------------------
+
+DEFAULT_DISPUTE_WORKING_DAYS = 5
+
+
+def dispute_working_days(session: Session) -> int:
+    row = session.get(DirectorySetting, "settings")
+    value = (row.value or {}).get("mystery_dispute_working_days") if row is not None else None
+    return int(value) if isinstance(value, int) and value >= 1 else DEFAULT_DISPUTE_WORKING_DAYS
+
+
+def dispute_deadline(session: Session, runtime: Runtime, score: CallScore) -> datetime:
+    """End of the last working day the unit may dispute this score version (city's working days)."""
+    return city_calendar(session, runtime).add_working_days(score.submitted_at, dispute_working_days(session))
+
+
+def raise_dispute(session: Session, runtime: Runtime, call: MysteryCall, user: User, reason: str) -> ScoreDispute:
+    """The audited unit's head disputes the call's current score, with a reason, within the set working days."""
+    hotline = session.get(AuditedHotline, call.hotline_id)
+    assert hotline is not None
+    if user.role != Role.UNIT_HEAD or user.unit_id != hotline.unit_id:
+        raise MysteryCallError("only the head of the audited unit may dispute its score")
+    if not reason.strip():
+        raise MysteryCallError("give the reason for the dispute")
+    history = score_history(session, call)
+    if not history:
+        raise MysteryCallError("this call has no score to dispute")
+    current_score = history[-1]
+    if runtime.now() > dispute_deadline(session, runtime, current_score):
+        raise MysteryCallError(
+            f"the score can be disputed within {dispute_working_days(session)} working days of its submission"
+        )
+    if session.scalar(
+        select(ScoreDispute.id).where(ScoreDispute.mystery_call_id == call.id, ScoreDispute.state == "open")
+    ):
+        raise MysteryCallError("this score is already disputed")
+    dispute = ScoreDispute(
+        mystery_call_id=call.id,
+        call_score_id=current_score.id,
+        raised_by=user.id,
+        raised_at=runtime.now(),
+        reason=reason.strip(),
+        state="open",
+    )
+    session.add(dispute)
+    session.flush()
+    audit(session, Actor(f"user:{user.username}", user.id), "mystery.dispute_raise", call, dispute=dispute.id)
+    return dispute
+
+
+def decide_dispute(
+    session: Session,
+    runtime: Runtime,
+    dispute: ScoreDispute,
+    user: User,
+    *,
+    uphold: bool,
+    note: str,
+    values: Mapping[str, float | None] | None = None,
+) -> ScoreDispute:
+    """An auditor upholds the disputed score, or corrects it (a new score version whose reason is the note)."""
+    if dispute.state != "open":
+        raise MysteryCallError("this dispute is already decided")
+    if user.role not in (Role.AUDITOR, Role.ADMIN):
+        raise MysteryCallError("only an auditor decides a dispute")
+    if not note.strip():
+        raise MysteryCallError("give the reason for the decision")
+    call = session.get(MysteryCall, dispute.mystery_call_id)
+    assert call is not None
+    if not uphold:
+        correction = submit_score(session, runtime, call, user, values or {}, reason=note)
+        session.flush()
+        dispute.correction_score_id = correction.id
+    dispute.state = "upheld" if uphold else "corrected"
+    dispute.decided_by, dispute.decided_at, dispute.decision_note = user.id, runtime.now(), note.strip()
+    audit(session, Actor(f"user:{user.username}", user.id), "mystery.dispute_decide", call, state=dispute.state)
+    return dispute
+
+
+def open_disputes(session: Session, call_ids: Sequence[int]) -> set[int]:
+    return set(
+        session.scalars(
+            select(ScoreDispute.mystery_call_id).where(
+                ScoreDispute.mystery_call_id.in_(list(call_ids)), ScoreDispute.state == "open"
+            )
+        )
+    )
+
+
 # --- second auditors and their agreement ---------------------------------------------------------
 
 
@@ -720,6 +810,7 @@ class Standing:
     rank: int = 0
     warned: bool = False
     eligible: bool = True  # enough scored calls to be flagged
+    disputed: int = 0  # scores of this standing under an open dispute
 
     @property
     def answer_rate(self) -> float | None:
@@ -790,6 +881,7 @@ def results(
         if score.mystery_call_id not in latest or score.number > latest[score.mystery_call_id].number:
             latest[score.mystery_call_id] = score
     cards = {row.id: card_of(row) for row in session.scalars(select(ScorecardDefinition))}
+    disputed = open_disputes(session, [c.id for c in calls])
     hotlines = {h.id: h for h in session.scalars(select(AuditedHotline))}
     units = {u.id: u for u in session.scalars(select(Unit))}
     by_unit: dict[int, Standing] = {}
@@ -820,6 +912,7 @@ def results(
                     standing.seconds.append(call.seconds_to_answer)
             if score is not None:
                 standing.scores.append(score.total)
+                standing.disputed += call.id in disputed
                 for code, value in effective.items():
                     if code not in codes:
                         codes.append(code)

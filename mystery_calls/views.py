@@ -20,6 +20,7 @@ from hotline_core.models import (
     Role,
     Scenario,
     ScorecardDefinition,
+    ScoreDispute,
     Unit,
     User,
 )
@@ -211,6 +212,7 @@ def call_page(call_id: int):  # type: ignore[no-untyped-def]
         can_act=current_user.role in AUDIT_ROLES,
         blockers=services.place_blockers(runtime(), current_user.user),
         can_review=can_review(call),
+        disputes=s.scalars(select(ScoreDispute).where(ScoreDispute.mystery_call_id == call.id)).all(),
         has_recording=services.recording_path(runtime(), call) is not None,
     )
 
@@ -317,16 +319,29 @@ def score(call_id: int):  # type: ignore[no-untyped-def]
     for key, raw in request.form.items():
         if key.startswith("item_"):
             values[key[5:]] = None if raw in ("", "na") else float(raw)
+    dispute_id = int(request.form.get("dispute_id") or 0)
     try:
         with rt.db.transaction() as s:
-            services.submit_score(
-                s,
-                rt,
-                s.get(MysteryCall, call_id),
-                s.merge(current_user.user, load=False),
-                values,
-                reason=request.form.get("reason") or None,
-            )
+            if dispute_id:
+                found = s.get(ScoreDispute, dispute_id) or abort(404)
+                services.decide_dispute(
+                    s,
+                    rt,
+                    found,
+                    s.get(User, current_user.user.id),
+                    uphold=False,
+                    note=request.form.get("reason") or "",
+                    values=values,
+                )
+            else:
+                services.submit_score(
+                    s,
+                    rt,
+                    s.get(MysteryCall, call_id),
+                    s.merge(current_user.user, load=False),
+                    values,
+                    reason=request.form.get("reason") or None,
+                )
     except (MysteryCallError, ValueError) as exc:
         return _redirect_with(exc, "mystery.call_page", call_id=call_id)
     flash(tr("mystery.scored"), "ok")
@@ -365,6 +380,58 @@ def review(call_id: int):  # type: ignore[no-untyped-def]
         return _redirect_with(exc, "mystery.index")
     flash(tr("mystery.reviewed"), "ok")
     return _redirect_with(None, "mystery.results")
+
+
+@bp.get("/my-unit")
+@roles_required(Role.UNIT_HEAD)
+def my_unit():  # type: ignore[no-untyped-def]
+    """The unit head's view of the unit's scored calls, with the time left to dispute each score."""
+    s = db_session()
+    rt = runtime()
+    unit_id = current_user.user.unit_id
+    hotlines = {h.id: h for h in s.scalars(select(AuditedHotline).where(AuditedHotline.unit_id == unit_id))}
+    rows = []
+    for call in s.scalars(
+        select(MysteryCall)
+        .where(MysteryCall.hotline_id.in_(list(hotlines)), MysteryCall.state == "completed")
+        .order_by(MysteryCall.planned_at.desc())
+    ):
+        history = services.score_history(s, call)
+        if history:
+            deadline = services.dispute_deadline(s, rt, history[-1])
+            disputes = s.scalars(select(ScoreDispute).where(ScoreDispute.mystery_call_id == call.id)).all()
+            rows.append((call, history[-1], deadline, deadline >= rt.now(), disputes))
+    return render_template("mystery/my_unit.html", rows=rows, hotlines=hotlines)
+
+
+@bp.post("/calls/<int:call_id>/dispute")
+@roles_required(Role.UNIT_HEAD)
+def dispute(call_id: int):  # type: ignore[no-untyped-def]
+    rt = runtime()
+    try:
+        with rt.db.transaction() as s:
+            call = s.get(MysteryCall, call_id) or abort(404)
+            services.raise_dispute(s, rt, call, s.get(User, current_user.user.id), request.form.get("reason", ""))
+    except MysteryCallError as exc:
+        return _redirect_with(exc, "mystery.my_unit")
+    flash(tr("mystery.dispute_raised"), "ok")
+    return _redirect_with(None, "mystery.my_unit")
+
+
+@bp.post("/disputes/<int:dispute_id>/uphold")
+@roles_required(*AUDIT_ROLES)
+def uphold(dispute_id: int):  # type: ignore[no-untyped-def]
+    rt = runtime()
+    try:
+        with rt.db.transaction() as s:
+            found = s.get(ScoreDispute, dispute_id) or abort(404)
+            call_id = found.mystery_call_id
+            services.decide_dispute(
+                s, rt, found, s.get(User, current_user.user.id), uphold=True, note=request.form.get("note", "")
+            )
+    except MysteryCallError as exc:
+        return _redirect_with(exc, "mystery.index")
+    return _redirect_with(None, "mystery.call_page", call_id=call_id)
 
 
 def _campaign_ids() -> list[int]:

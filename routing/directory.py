@@ -51,6 +51,7 @@ SETTINGS_KEYS = {
     "rank_min_volume",
     "mystery_weight",
     "mystery_min_scored_calls",
+    "mystery_dispute_working_days",
 }
 
 

@@ -61,6 +61,7 @@ ROUTES = {
     "/staff/admin/audit": {Role.ADMIN},
     "/staff/admin/audit.csv": {Role.ADMIN},
     "/staff/admin/calendar": {Role.ADMIN},
+    "/staff/mystery/my-unit": {Role.UNIT_HEAD},
     "/dev/simulator/": set(Role.ALL),
 }
 

@@ -359,3 +359,96 @@ def test_a_second_auditor_scores_the_same_calls_and_the_results_page_shows_kappa
     page = client.get("/staff/mystery/results?lang=en").get_data(as_text=True)
     assert "Cohen&#39;s kappa" in page or "Cohen's kappa" in page
     assert "0.500" in page.split('id="kappa-attitude"')[1].split("</tr>")[0]
+
+
+# --- 13. disputes by the audited unit's head ---------------------------------------------------------
+
+
+def _housing_call(runtime):
+    from hotline_core.models import Unit, User
+
+    demo_city(runtime)
+    with runtime.db.transaction() as s:
+        services.import_hotlines_from_directory(s, ADMIN)
+        housing = s.scalars(select(Unit).where(Unit.code == "HOUSING")).one()
+        hotline = s.scalars(select(AuditedHotline).where(AuditedHotline.unit_id == housing.id)).one()
+        found = make_campaign(s, runtime, hotline_ids=[hotline.id], calls_per_hotline=1)
+        services.plan_campaign(s, runtime, found, actor=Actor("user:auditor"), rng=random.Random(4))
+        head = s.scalars(select(User).where(User.username == "unithead")).one()
+        return found.id, head.id
+
+
+def test_the_unit_head_disputes_within_the_working_days_and_the_ranking_marks_it(runtime, clock):
+    from datetime import UTC, datetime
+
+    from hotline_core.models import ScoreDispute, User
+
+    campaign_id, head_id = _housing_call(runtime)
+    [call] = calls(runtime)
+    clock.set(datetime(2026, 11, 25, 3, 0, tzinfo=UTC))  # Wednesday 11:00 local
+    log_and_score(runtime, call.id, seconds=5, values=dict(FULL, attitude=0))
+    # 5 working days after Wednesday 25 November: Wednesday 2 December 17:30 local
+    clock.set(datetime(2026, 12, 2, 9, 29, tzinfo=UTC))
+    with runtime.db.transaction() as s:
+        services.raise_dispute(s, runtime, s.get(MysteryCall, call.id), s.get(User, head_id), "录音显示态度良好")
+    with runtime.db.session() as s:
+        [standing] = services.results(s, [campaign_id], min_scored_calls=1).units
+    assert standing.disputed == 1
+    with runtime.db.transaction() as s:
+        dispute = s.scalars(select(ScoreDispute)).one()
+        auditor = s.get(User, s.get(MysteryCall, call.id).auditor_id)
+        services.decide_dispute(s, runtime, dispute, auditor, uphold=False, note="复听录音，态度分更正", values=FULL)
+    with runtime.db.session() as s:
+        versions = s.scalars(select(CallScore).order_by(CallScore.number)).all()
+        [standing] = services.results(s, [campaign_id], min_scored_calls=1).units
+        assert s.scalars(select(ScoreDispute)).one().state == "corrected"
+    assert [(v.number, v.total) for v in versions] == [(1, 90.0), (2, 100.0)]
+    assert versions[1].reason == "复听录音，态度分更正" and standing.disputed == 0 and standing.average == 100.0
+
+
+def test_a_dispute_after_the_working_days_or_by_another_unit_is_refused(runtime, clock):
+    from datetime import UTC, datetime
+
+    from hotline_core.models import User
+
+    _campaign_id, head_id = _housing_call(runtime)
+    [call] = calls(runtime)
+    clock.set(datetime(2026, 11, 25, 3, 0, tzinfo=UTC))
+    log_and_score(runtime, call.id, seconds=5, values=FULL)
+    clock.set(datetime(2026, 12, 2, 9, 31, tzinfo=UTC))  # one minute after the fifth working day ended
+    with runtime.db.transaction() as s:
+        with pytest.raises(MysteryCallError, match="5 working days"):
+            services.raise_dispute(s, runtime, s.get(MysteryCall, call.id), s.get(User, head_id), "理由")
+        staff = s.scalars(select(User).where(User.username == "unitstaff")).one()
+        with pytest.raises(MysteryCallError, match="head of the audited unit"):
+            services.raise_dispute(s, runtime, s.get(MysteryCall, call.id), staff, "理由")
+
+
+def test_the_unit_head_disputes_on_the_page_and_the_auditor_upholds_it(app, runtime, clock):
+    from datetime import UTC, datetime
+
+    from hotline_core.models import ScoreDispute
+
+    _campaign_id, _head_id = _housing_call(runtime)
+    [call] = calls(runtime)
+    clock.set(datetime(2026, 11, 25, 3, 0, tzinfo=UTC))
+    log_and_score(runtime, call.id, seconds=5, values=FULL)
+    clock.set(datetime(2026, 11, 26, 3, 0, tzinfo=UTC))
+    head = app.test_client()
+    head.post("/staff/login", data={"username": "unithead", "password": "unithead-demo-2026"})
+    page = head.get("/staff/mystery/my-unit?lang=en").get_data(as_text=True)
+    assert f'id="unit-call-{call.id}"' in page and "100.00 (v1)" in page
+    assert head.post(f"/staff/mystery/calls/{call.id}/dispute", data={"reason": "坐席工号有误"}).status_code == 303
+    auditor = app.test_client()
+    auditor.post("/staff/login", data={"username": "auditor", "password": "auditor-demo-2026"})
+    page = auditor.get(f"/staff/mystery/calls/{call.id}?lang=en").get_data(as_text=True)
+    assert "坐席工号有误" in page and "under review" in page and 'id="form-uphold"' in page
+    with runtime.db.session() as s:
+        dispute_id = s.scalars(select(ScoreDispute.id)).one()
+    assert (
+        auditor.post(f"/staff/mystery/disputes/{dispute_id}/uphold", data={"note": "工号核对无误"}).status_code == 303
+    )
+    with runtime.db.session() as s:
+        assert s.get(ScoreDispute, dispute_id).state == "upheld"
+        assert len(s.scalars(select(CallScore)).all()) == 1
+    assert "score upheld" in head.get("/staff/mystery/my-unit?lang=en").get_data(as_text=True)
