@@ -805,6 +805,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Your account has no phone number to bridge you in: add it first.",
     },
     "mystery.my_phone": {"zh": "我的电话", "en": "My phone"},
+    "admin.users.edit": {"zh": "编辑", "en": "Edit"},
+    "admin.users.save": {"zh": "保存修改", "en": "Save changes"},
+    "admin.users.edited": {"zh": "已修改用户 {username}。", "en": "User {username} changed."},
+    "admin.users.cannot_demote_self": {
+        "zh": "不能取消自己的管理员角色。",
+        "en": "You cannot take away your own admin role.",
+    },
     "mystery.my_unit": {"zh": "本单位拨测得分与异议", "en": "My unit's mystery-call scores and disputes"},
     "mystery.dispute": {"zh": "提出异议", "en": "Dispute"},
     "mystery.dispute_reason": {"zh": "异议理由", "en": "Reason"},

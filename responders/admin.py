@@ -224,6 +224,43 @@ def reset_password(user_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("admin.users"))
 
 
+@bp.post("/users/<int:user_id>/edit")
+@roles_required(Role.ADMIN)
+def edit_user(user_id: int):  # type: ignore[no-untyped-def]
+    """Change a user's display name, role, unit and phone (the username and password have their own ways)."""
+    values = {name: (request.form.get(name) or "").strip() for name in ("display_name", "role", "unit", "phone")}
+    _user_or_404(db_session(), user_id)
+    checked = _check_new_user({**values, "username": "x" * 2 + f"-edit-{user_id}"}, "p" * MIN_PASSWORD)
+    checked.pop("username", None)
+    checked.pop("password", None)
+    if user_id == current_user.user.id and values["role"] != Role.ADMIN:
+        checked.setdefault("role", []).append(tr("admin.users.cannot_demote_self"))
+    if checked:
+        return _users_page(row_errors={user_id: " ".join(m for ms in checked.values() for m in ms)}), 400
+    rt = runtime()
+    with rt.db.transaction() as s:
+        user = _user_or_404(s, user_id)
+        unit = _unit_by_code(s, values["unit"]) if values["unit"] else None
+        phone = phones.normalise(values["phone"], rt.settings.default_region) if values["phone"] else None
+        before = {"role": user.role, "unit_id": user.unit_id, "phone_set": bool(user.phone)}
+        user.display_name, user.role = values["display_name"], values["role"]
+        user.unit_id = unit.id if unit else None
+        user.phone = phone.value if phone else None
+        audit(
+            s,
+            current_actor(),
+            "user.edit",
+            user,
+            username=user.username,
+            before=before,
+            role=user.role,
+            unit=unit.code if unit else None,
+        )
+        username = user.username
+    flash(tr("admin.users.edited", username=username))
+    return redirect(url_for("admin.users"))
+
+
 # --- the dispatch directory ------------------------------------------------------------------------
 
 

@@ -148,3 +148,24 @@ class TestTwilioRecording:
         assert (rt.settings.instance_path / stored).read_bytes() == fake_twilio.recording_audio
         with rt.db.session() as s:
             assert s.get(MysteryCall, first.id).recording_file == stored
+
+
+def test_an_admin_edits_a_users_role_unit_and_phone(app, runtime):
+    demo_city(runtime)
+    client = app.test_client()
+    client.post("/staff/login", data={"username": "admin", "password": "admin-demo-2026"})
+    with runtime.db.session() as s:
+        auditor_id = s.scalars(select(User.id).where(User.username == "auditor")).one()
+    edited = client.post(
+        f"/staff/admin/users/{auditor_id}/edit",
+        data={"display_name": "暗访员甲", "role": "unit_head", "unit": "HRSS", "phone": "13900000777"},
+    )
+    assert edited.status_code == 302
+    with runtime.db.session() as s:
+        user = s.get(User, auditor_id)
+        assert (user.display_name, user.role, user.phone) == ("暗访员甲", "unit_head", "+8613900000777")
+        assert user.unit_id is not None
+    refused = client.post(
+        f"/staff/admin/users/{auditor_id}/edit?lang=en", data={"display_name": "x", "role": "unit_staff", "unit": ""}
+    )
+    assert refused.status_code == 400 and "This role needs a unit." in refused.get_data(as_text=True)
