@@ -1117,6 +1117,114 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "未发送受理短信（号码不在可发送地区或近期已发送）",
         "en": "No acknowledgement SMS (number outside the allowed regions, or one sent recently)",
     },
+    # --- mystery calls: honest results, evidence, calendar ---
+    "error.schedule.bad_date": {
+        "zh": "“{line}”不是日期（写作 2027-01-01，或区间 2027-02-05..2027-02-11）。",
+        "en": "“{line}” is not a date (write 2027-01-01, or a range 2027-02-05..2027-02-11).",
+    },
+    "error.schedule.wrong_year": {"zh": "“{line}”不在 {year} 年内。", "en": "“{line}” is not in {year}."},
+    "error.schedule.bad_year": {"zh": "年份 {year} 无效。", "en": "{year} is not a valid year."},
+    "error.schedule.clash": {
+        "zh": "以下日期不能既是放假日又是调休上班日：{dates}",
+        "en": "These dates cannot be both holidays and make-up working days: {dates}",
+    },
+    "error.schedule.empty": {
+        "zh": "请填写 {year} 年的放假日期或调休上班日期。",
+        "en": "Give the holidays or the make-up working days of {year}.",
+    },
+    "calendar.title": {
+        "zh": "工作日历（法定节假日与调休）",
+        "en": "Working calendar (public holidays and make-up days)",
+    },
+    "calendar.help": {
+        "zh": "chinesecalendar 只含已发布年份的国务院放假安排；其后的年份请在此录入，办理时限和拨测计划立即采用。",
+        "en": "chinesecalendar only has the State Council's schedules of the years it was released with; enter later "
+        "years here. Deadlines and mystery-call plans use them at once.",
+    },
+    "calendar.missing_year": {
+        "zh": "{year} 年还没有放假安排：办理时限将按周一至周五计算，拨测计划不会安排在该年。",
+        "en": "{year} has no holiday schedule yet: deadlines would assume Monday to Friday and no mystery call is "
+        "planned in that year.",
+    },
+    "calendar.enter": {"zh": "录入国务院放假安排", "en": "Enter the State Council's schedule"},
+    "calendar.saved": {"zh": "{year} 年的放假安排已保存。", "en": "The schedule of {year} is saved."},
+    "calendar.year": {"zh": "年份", "en": "Year"},
+    "calendar.source": {"zh": "数据来源", "en": "Source"},
+    "calendar.holidays": {"zh": "录入的放假日", "en": "Entered holidays"},
+    "calendar.workdays": {"zh": "录入的调休上班日", "en": "Entered make-up working days"},
+    "calendar.official": {"zh": "官方数据（chinesecalendar）", "en": "official data (chinesecalendar)"},
+    "calendar.entered": {"zh": "管理员录入", "en": "entered by an admin"},
+    "calendar.official_and_entered": {"zh": "官方数据并有录入更正", "en": "official data, with entered corrections"},
+    "calendar.none": {"zh": "无数据（仅按周一至周五）", "en": "no data (Monday to Friday assumed)"},
+    "calendar.holidays_input": {
+        "zh": "放假日期（每行一个日期或区间，如 2027-02-05..2027-02-11）",
+        "en": "Holidays (one date or range a line, e.g. 2027-02-05..2027-02-11)",
+    },
+    "calendar.workdays_input": {"zh": "调休上班日期（周末上班）", "en": "Make-up working days (weekends worked)"},
+    "mystery.blocker.twilio": {
+        "zh": "未配置 Twilio 账户，无法自动拨打：请用普通电话拨打后手工登记。",
+        "en": "No Twilio account is configured, so the call cannot be placed: call from a phone and log it by hand.",
+    },
+    "mystery.blocker.base_url": {
+        "zh": "未设置 PUBLIC_BASE_URL，Twilio 无法回报呼叫进程。",
+        "en": "PUBLIC_BASE_URL is not set, so Twilio cannot report the call's progress.",
+    },
+    "mystery.blocker.phone": {
+        "zh": "您的账户还没有电话号码，接通后无法转接给您：请先填写。",
+        "en": "Your account has no phone number to bridge you in: add it first.",
+    },
+    "mystery.my_phone": {"zh": "我的电话", "en": "My phone"},
+    "admin.users.edit": {"zh": "编辑", "en": "Edit"},
+    "admin.users.save": {"zh": "保存修改", "en": "Save changes"},
+    "admin.users.edited": {"zh": "已修改用户 {username}。", "en": "User {username} changed."},
+    "admin.users.cannot_demote_self": {
+        "zh": "不能取消自己的管理员角色。",
+        "en": "You cannot take away your own admin role.",
+    },
+    "mystery.my_unit": {"zh": "本单位拨测得分与异议", "en": "My unit's mystery-call scores and disputes"},
+    "mystery.dispute": {"zh": "提出异议", "en": "Dispute"},
+    "mystery.dispute_reason": {"zh": "异议理由", "en": "Reason"},
+    "mystery.dispute_until": {"zh": "异议截止", "en": "Dispute until"},
+    "mystery.dispute_raised": {"zh": "异议已提交，待暗访员复核。", "en": "Dispute sent; an auditor will review it."},
+    "mystery.disputes": {"zh": "异议", "en": "Disputes"},
+    "mystery.dispute_state.open": {"zh": "待复核", "en": "under review"},
+    "mystery.dispute_state.upheld": {"zh": "维持原评分", "en": "score upheld"},
+    "mystery.dispute_state.corrected": {"zh": "已更正（新版本）", "en": "corrected (new version)"},
+    "mystery.uphold": {"zh": "维持原评分", "en": "Uphold the score"},
+    "mystery.uphold_note": {"zh": "复核意见", "en": "Decision note"},
+    "mystery.disputed": {"zh": "{count} 项评分有异议待复核", "en": "{count} disputed score(s) under review"},
+    "mystery.second_score": {
+        "zh": "第二暗访员独立评分（用于一致性校准，不改变本次得分）",
+        "en": "Second auditor's independent score (for calibration; the call's score is unchanged)",
+    },
+    "mystery.reviewed": {"zh": "第二评分已保存。", "en": "Second score saved."},
+    "mystery.agreement": {"zh": "评分一致性（Cohen's kappa）", "en": "Agreement between auditors (Cohen's kappa)"},
+    "mystery.agreement_help": {
+        "zh": "同一通拨测由两名暗访员分别评分；kappa 为 1 表示完全一致，0 表示与随机一致无异。",
+        "en": "Two auditors scored the same calls; kappa 1 is full agreement, 0 no better than chance.",
+    },
+    "mystery.item": {"zh": "评分项", "en": "Item"},
+    "mystery.pairs": {"zh": "双评次数", "en": "Pairs"},
+    "mystery.agreed": {"zh": "一致次数", "en": "Agreed"},
+    "mystery.kappa": {"zh": "kappa", "en": "kappa"},
+    "mystery.warn_rule": {
+        "zh": "区县政府与部门分开排名；末位告诫只针对已评分拨测不少于 {count} 次的单位。",
+        "en": "District governments and departments are ranked apart; the bottom-unit warning needs at least "
+        "{count} scored calls.",
+    },
+    "mystery.tier.district": {"zh": "区县政府", "en": "District governments"},
+    "mystery.tier.department": {"zh": "市直部门", "en": "Departments"},
+    "mystery.scored_calls": {"zh": "已评分", "en": "Scored"},
+    "mystery.too_few_scored": {"zh": "评分次数不足，不参与告诫", "en": "too few scored calls to be warned"},
+    "mystery.group.answer": {"zh": "接通", "en": "Answer"},
+    "mystery.group.courtesy": {"zh": "礼貌", "en": "Courtesy"},
+    "mystery.group.competence": {"zh": "业务能力", "en": "Competence"},
+    "mystery.group.efficiency": {"zh": "效率", "en": "Efficiency"},
+    "mystery.phone_saved": {"zh": "电话号码已保存。", "en": "Phone number saved."},
+    "mystery.recording_pending": {
+        "zh": "录音正在从 Twilio 下载保存。",
+        "en": "The recording is being downloaded from Twilio and kept.",
+    },
 }
 
 

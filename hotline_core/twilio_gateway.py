@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import requests
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
@@ -74,6 +75,32 @@ class TwilioGateway:
     def callback_url(self, path: str) -> str | None:
         base = self.settings.public_base_url
         return f"{base}{path}" if base else None
+
+    def download_recording(self, url: str) -> tuple[bytes, str]:
+        """A call recording's audio (MP3) and content type, fetched with the account's credentials (Twilio
+        serves recordings to the account's HTTP Basic auth when "enforce HTTP auth on media" is on).
+
+        ``TWILIO_API_BASE_URL`` stands in for ``https://api.twilio.com`` here too. Raises
+        :class:`NotConfigured` without credentials, :class:`SendError` if the download fails.
+        """
+        if not self.configured:
+            raise NotConfigured("no Twilio credentials")
+        target = url if url.rsplit("/", 1)[-1].count(".") else f"{url}.mp3"
+        base = self.settings.twilio_api_base_url
+        if base and target.startswith("https://api.twilio.com"):
+            target = base.rstrip("/") + target[len("https://api.twilio.com") :]
+        try:
+            response = requests.get(
+                target,
+                auth=(self.settings.twilio_account_sid or "", self.settings.twilio_auth_token or ""),
+                timeout=60,
+            )
+        except requests.RequestException as exc:
+            raise SendError(f"{type(exc).__name__}: {exc}") from exc
+        content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        if response.status_code != 200 or not content_type.startswith("audio/"):
+            raise SendError(f"recording download answered {response.status_code} {content_type}")
+        return response.content, content_type
 
     def send_sms(self, to: str, body: str) -> SentMessage:
         kwargs: dict[str, Any] = {"to": to, "from_": self.settings.twilio_phone_number, "body": body}

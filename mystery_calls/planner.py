@@ -21,12 +21,20 @@ in months where some auditor still has capacity, minus the ``min_gap`` neighbour
 planned. The plan is deterministic for a given ``random.Random`` seed.
 
 Working days default to Monday-Friday corrected by ``chinese_calendar`` (public holidays and the make-up
-working days 调休) for the years it knows; pass ``is_working_day`` to use another calendar.
+working days 调休) for the years it knows; pass ``is_working_day`` to use another calendar (the service passes
+the city's business calendar, with the holidays and make-up days entered by admins). ``vouches_for`` says which
+days the calendar actually knows: a day it cannot vouch for (a year with neither official data nor an entered
+schedule) gets no call, since Monday-Friday there is a guess (2027-01-01 is a Friday, and a holiday).
+
+Working time of a day is the union of its working periods: ``working_periods`` (default: ``working_hours`` as
+one period), or a hotline's own service hours in ``hotline_periods`` (e.g. 08:30-12:00 and 13:30-17:30, so no
+call lands in the lunch break).
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import random
 import re
@@ -87,6 +95,34 @@ def _check_working_hours(working_hours: tuple[time, time]) -> tuple[time, time]:
     return start, end
 
 
+def _check_periods(periods: Sequence[tuple[time, time]]) -> tuple[tuple[time, time], ...]:
+    checked = tuple(_check_working_hours(period) for period in periods)
+    if not checked:
+        raise ValueError("at least one working period is needed")
+    for (_s1, end), (start, _e2) in itertools.pairwise(checked):
+        if start < end:
+            raise ValueError("working periods must be in order and must not overlap")
+    return checked
+
+
+def parse_service_hours(text: str) -> tuple[tuple[time, time], ...]:
+    """A hotline's service hours as written in the registry: ``"08:30-12:00, 13:30-17:30"`` (commas, spaces,
+    ``;``, ``、`` or ``，`` between periods). Empty text gives ``()`` (use the calendar's periods).
+    ``ValueError`` if a period cannot be read."""
+    periods = []
+    for part in re.split(r"[,;，；、\s]+", (text or "").strip()):
+        if not part:
+            continue
+        start, sep, end = part.replace("～", "-").replace("~", "-").replace("—", "-").partition("-")
+        if not sep:
+            raise ValueError(f"service hours {part!r} must look like 08:30-12:00")
+        try:
+            periods.append((time.fromisoformat(start.strip().zfill(5)), time.fromisoformat(end.strip().zfill(5))))
+        except ValueError as exc:
+            raise ValueError(f"service hours {part!r} must look like 08:30-12:00") from exc
+    return _check_periods(periods) if periods else ()
+
+
 def _check_names(name: str, values: Sequence[str], *, required: bool = True) -> tuple[str, ...]:
     if isinstance(values, str):
         raise ValueError(f"{name} must be a sequence of strings, not one string")
@@ -125,6 +161,9 @@ class PlanRequest:
     is_working_day: Callable[[date], bool] | None = None  # default: default_is_working_day
     already_made: Mapping[tuple[str, str, str], int] = field(default_factory=dict)  # (auditor, hotline, "YYYY-MM")
     min_gap: timedelta = timedelta(minutes=30)  # between two calls to the same hotline
+    working_periods: tuple[tuple[time, time], ...] | None = None  # default: (working_hours,)
+    hotline_periods: Mapping[str, tuple[tuple[time, time], ...]] = field(default_factory=dict)
+    vouches_for: Callable[[date], bool] | None = None  # default: every day
 
     def __post_init__(self) -> None:
         for name in ("hotlines", "auditors", "caller_numbers", "scenarios"):
@@ -145,6 +184,13 @@ class PlanRequest:
                 f"window ends before it starts: {self.window_end.isoformat()} < {self.window_start.isoformat()}"
             )
         object.__setattr__(self, "working_hours", _check_working_hours(self.working_hours))
+        periods = self.working_periods or (self.working_hours,)
+        object.__setattr__(self, "working_periods", _check_periods(periods))
+        object.__setattr__(
+            self,
+            "hotline_periods",
+            {str(h): _check_periods(p) for h, p in self.hotline_periods.items() if p},
+        )
         _zone(self.timezone)
         if not isinstance(self.min_gap, timedelta) or self.min_gap < timedelta(0):
             raise ValueError(f"min_gap must be a non-negative timedelta, got {self.min_gap!r}")
@@ -162,11 +208,23 @@ class PlanRequest:
     def working_day(self) -> Callable[[date], bool]:
         return self.is_working_day or default_is_working_day
 
-    def working_days(self) -> list[date]:
-        """The working days of the window, in order."""
+    def _days(self) -> list[date]:
         days = (self.window_end - self.window_start).days + 1
-        candidates = (self.window_start + timedelta(days=offset) for offset in range(days))
-        return [day for day in candidates if self.working_day(day)]
+        return [self.window_start + timedelta(days=offset) for offset in range(days)]
+
+    def working_days(self) -> list[date]:
+        """The working days of the window the calendar vouches for, in order."""
+        vouches = self.vouches_for or (lambda _day: True)
+        return [day for day in self._days() if vouches(day) and self.working_day(day)]
+
+    def unvouched_days(self) -> list[date]:
+        """The days of the window the calendar cannot vouch for (no call is planned on them)."""
+        vouches = self.vouches_for or (lambda _day: True)
+        return [day for day in self._days() if not vouches(day)]
+
+    def periods_for(self, hotline: str) -> tuple[tuple[time, time], ...]:
+        """The hotline's own service periods, else the calendar's working periods."""
+        return self.hotline_periods.get(hotline) or self.working_periods or (self.working_hours,)
 
 
 @dataclass(frozen=True)
@@ -244,12 +302,17 @@ def plan(request: PlanRequest, rng: random.Random) -> Plan:
     zone = _zone(request.timezone)
     limit = request.max_per_auditor_hotline_month
     gap = math.ceil(request.min_gap.total_seconds())
-    segments = [
-        segment
-        for day in request.working_days()
-        if (segment := _day_segment(day, request.working_hours, zone)) is not None
-    ]
-    months = sorted({segment.month for segment in segments})
+    days = request.working_days()
+
+    def segments_of(hotline: str) -> list[_Segment]:
+        return [
+            segment
+            for day in days
+            for period in request.periods_for(hotline)
+            if (segment := _day_segment(day, period, zone)) is not None
+        ]
+
+    months = sorted({month_key(day) for day in days})
 
     numbers = list(request.caller_numbers)
     rng.shuffle(numbers)
@@ -268,7 +331,14 @@ def plan(request: PlanRequest, rng: random.Random) -> Plan:
     calls: list[tuple[int, int, PlannedCall]] = []
     unplanned: dict[str, int] = {}
     notes: list[str] = []
+    unvouched = request.unvouched_days()
+    if unvouched:
+        notes.append(
+            f"no call on {len(unvouched)} day(s) the calendar cannot vouch for "
+            f"({unvouched[0].isoformat()}..{unvouched[-1].isoformat()}): enter that year's schedule"
+        )
     for hotline_index, hotline in enumerate(request.hotlines):
+        segments = segments_of(hotline)
         placed: list[tuple[int, str]] = []  # (second, auditor)
         reason = ""
         for _ in range(request.calls_per_hotline):

@@ -14,9 +14,11 @@ Conventions:
 * Items marked ``automatic`` are filled from the call itself (see :func:`automatic_values`): ``answered``
   and ``answer_speed``. Speed is banded after GB/T 33358 (national hotline service standard), which asks
   for calls to be answered within 15 seconds: ≤ 15 s full marks, ≤ 30 s 0.6, ≤ 60 s 0.3, slower 0.
-* A call that was not answered (``answered`` = 0) makes every other item N/A: nothing else (greeting,
-  attitude, competence, ...) can be judged when nobody picked up. Its total is therefore 0, from the
-  ``answered`` item alone, whatever else was entered.
+* A call that was not answered (``answered`` = 0) cannot earn anything else: each other item becomes what
+  the scorecard says for it (:attr:`Item.if_unanswered`: ``"na"``, not applicable, or ``"zero"``), never
+  what was entered and never full marks. Its total is therefore 0, whatever else was entered, and the
+  values *stored* for the call are these effective values (see :func:`effective_values`), so per-item
+  averages in the results do not show an unanswered hotline at 100 % for greeting or attitude.
 * A submitted score is locked. A correction is a new :class:`ScoreVersion` with a reason (see :func:`correct`),
   so the history of a call's score is kept for audit.
 """
@@ -35,6 +37,8 @@ GROUPS: tuple[str, ...] = ("answer", "courtesy", "competence", "efficiency")
 
 #: Code of the item that, when 0, makes all other items N/A (see :func:`score`).
 ANSWERED = "answered"
+#: What an item is worth on an unanswered call: not applicable, or zero.
+UNANSWERED_RULES: tuple[str, ...] = ("na", "zero")
 #: Code of the automatic answer-speed item (see :func:`speed_value`).
 ANSWER_SPEED = "answer_speed"
 
@@ -58,6 +62,8 @@ class Item:
     weight: float
     automatic: bool = False
     allows_na: bool = True
+    #: what the item is worth on a call nobody answered: "na" (not applicable) or "zero"
+    if_unanswered: str = "na"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +74,7 @@ class Item:
             "weight": self.weight,
             "automatic": self.automatic,
             "allows_na": self.allows_na,
+            "if_unanswered": self.if_unanswered,
         }
 
 
@@ -97,6 +104,8 @@ class Scorecard:
             if item.code in seen:
                 raise ValueError(f"duplicate item code {item.code!r} in scorecard {self.name!r}")
             seen.add(item.code)
+            if item.if_unanswered not in UNANSWERED_RULES:
+                raise ValueError(f"item {item.code!r}: if_unanswered must be one of {UNANSWERED_RULES}")
             if item.group not in GROUPS:
                 raise ValueError(f"item {item.code!r} has unknown group {item.group!r}; expected one of {GROUPS}")
             weight = item.weight
@@ -140,6 +149,7 @@ class Scorecard:
                     weight=raw["weight"],
                     automatic=bool(raw.get("automatic", False)),
                     allows_na=bool(raw.get("allows_na", True)),
+                    if_unanswered=str(raw.get("if_unanswered", "na")),
                 )
                 for raw in raw_items
             )
@@ -245,7 +255,8 @@ def effective_values(card: Scorecard, values: Mapping[str, float | None]) -> dic
 
     Raises :class:`ScoreError` for unknown or missing item codes, values outside ``[0, 1]`` (or not numbers),
     and ``None`` for an item that does not allow N/A. When ``answered`` is 0 every other item is forced to
-    ``None``: nothing else can be judged on a call nobody answered.
+    ``None`` or ``0.0`` as its :attr:`Item.if_unanswered` says: nothing else can be earned on a call nobody
+    answered.
     """
     codes = card.codes
     unknown = sorted(str(code) for code in values if code not in codes)
@@ -257,7 +268,10 @@ def effective_values(card: Scorecard, values: Mapping[str, float | None]) -> dic
     checked = {code: _check_value(code, values[code]) for code in codes}
     not_answered = ANSWERED in checked and checked[ANSWERED] == 0.0
     if not_answered:
-        checked = {code: (value if code == ANSWERED else None) for code, value in checked.items()}
+        checked = {
+            code: value if code == ANSWERED else (0.0 if card.item(code).if_unanswered == "zero" else None)
+            for code, value in checked.items()
+        }
     for item in card.items:
         forced = not_answered and item.code != ANSWERED
         if checked[item.code] is None and not item.allows_na and not forced:

@@ -7,11 +7,13 @@ them in the database and talks to Twilio.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from statistics import median
 from typing import Any
 
@@ -26,18 +28,23 @@ from hotline_core.figures import percentile
 from hotline_core.models import (
     AuditedHotline,
     CallProgress,
+    CallReview,
     CallScore,
     Campaign,
+    DirectorySetting,
     MysteryCall,
     Role,
     Scenario,
     ScorecardDefinition,
+    ScoreDispute,
     Unit,
     User,
 )
 from hotline_core.runtime import Runtime, current
 from hotline_core.twilio_gateway import NotConfigured, SendError
 from mystery_calls import planner, progress, scorecard
+from routing.calendar import BusinessCalendar
+from routing.config import load_config
 
 MAX_ATTEMPTS = 3
 STALE_AFTER = timedelta(minutes=30)
@@ -213,6 +220,23 @@ def plan_campaign(
     ):
         month = call.planned_at.astimezone(tz).strftime("%Y-%m")
         made[(str(call.auditor_id), str(call.hotline_id), month)] += 1
+    calendar = city_calendar(session, runtime)
+    hotline_periods = {}
+    for hotline_id in campaign.hotline_ids:
+        hotline = session.get(AuditedHotline, hotline_id)
+        if hotline is not None and hotline.service_hours:
+            try:
+                hotline_periods[str(hotline_id)] = planner.parse_service_hours(hotline.service_hours)
+            except ValueError as exc:
+                raise MysteryCallError(f"{hotline.name}: {exc}") from exc
+    request_days = [
+        campaign.window_start + timedelta(days=n) for n in range((campaign.window_end - campaign.window_start).days + 1)
+    ]
+    if request_days and not any(calendar.vouches_for(day) for day in request_days):
+        raise MysteryCallError(
+            f"the calendar has no schedule for {campaign.window_start.year}: an admin must enter the State "
+            "Council's holidays and make-up working days first"
+        )
     request = planner.PlanRequest(
         hotlines=[str(h) for h in campaign.hotline_ids],
         auditors=[str(a) for a in campaign.auditor_ids],
@@ -224,6 +248,10 @@ def plan_campaign(
         max_per_auditor_hotline_month=campaign.max_per_auditor_hotline_month,
         timezone=runtime.settings.timezone,
         already_made=dict(made),
+        is_working_day=calendar.is_working_day,
+        vouches_for=calendar.vouches_for,
+        working_periods=calendar.working_periods,
+        hotline_periods=hotline_periods,
     )
     try:
         result = planner.plan(request, rng or random.Random())
@@ -250,6 +278,22 @@ def plan_campaign(
         unplanned=sum(result.unplanned.values()),
     )
     return result
+
+
+def city_calendar(session: Session, runtime: Runtime) -> BusinessCalendar:
+    """The city's business calendar as the directory has it now (holidays and schedules entered by admins)."""
+    return load_config(session, runtime.settings.timezone).calendar
+
+
+def hotline_calendar(session: Session, runtime: Runtime, hotline_id: int) -> BusinessCalendar:
+    """The city's calendar with the hotline's own service hours as its working periods (if it has them)."""
+    calendar = city_calendar(session, runtime)
+    hotline = session.get(AuditedHotline, hotline_id)
+    try:
+        periods = planner.parse_service_hours(hotline.service_hours if hotline else "")
+    except ValueError:
+        periods = ()
+    return dataclasses.replace(calendar, working_periods=periods) if periods else calendar
 
 
 # --- placing calls and reading their progress ----------------------------------------------------
@@ -289,6 +333,37 @@ def place_call(session: Session, runtime: Runtime, call: MysteryCall, user: User
     return placed.sid
 
 
+def place_blockers(runtime: Runtime, user: User) -> list[str]:
+    """What stops an automated call for this auditor, as message keys (empty: the button can be offered)."""
+    blockers = []
+    if not runtime.twilio.configured:
+        blockers.append("mystery.blocker.twilio")
+    if not runtime.settings.public_base_url:
+        blockers.append("mystery.blocker.base_url")
+    if not user.phone:
+        blockers.append("mystery.blocker.phone")
+    return blockers
+
+
+def set_own_phone(session: Session, user: User, number: str, default_region: str = "CN") -> str:
+    """An auditor's own phone, the one Twilio bridges in when the audited hotline answers."""
+    parsed = phones.normalise(number, default_region)
+    if parsed is None or not parsed.valid:
+        raise MysteryCallError(f"{number!r} is not a valid phone number")
+    user.phone = parsed.value
+    audit(session, Actor(f"user:{user.username}", user.id), "user.phone_set", user)
+    return parsed.value
+
+
+def recording_path(runtime: Runtime, call: MysteryCall) -> Path | None:
+    """The kept recording's file, if there is one inside the instance path."""
+    if not call.recording_file:
+        return None
+    root = runtime.settings.instance_path.resolve()
+    path = (root / call.recording_file).resolve()
+    return path if path.is_relative_to(root) and path.is_file() else None
+
+
 def record_progress(session: Session, runtime: Runtime, call: MysteryCall, form: Mapping[str, str]) -> bool:
     """Keep one progress callback (repeats ignored) and recompute the call's outcome from all of them."""
     event = progress.ProgressEvent.from_form(form)
@@ -323,13 +398,15 @@ def apply_outcome(session: Session, runtime: Runtime, call: MysteryCall, result:
     call.answered_by = result.answered_by
     call.recording_url = result.recording_url or call.recording_url
     call.recording_sid = result.recording_sid or call.recording_sid
+    _download_later(session, runtime, call)
     if not result.final or call.state == "completed":
         return
     call.state = "completed"
     call.flagged_reason = None
     if progress.needs_retry(result) and call.attempt < MAX_ATTEMPTS:
-        hours = (datetime.strptime("09:00", "%H:%M").time(), datetime.strptime("17:00", "%H:%M").time())
-        at = planner.retry_at(result.completed_at or runtime.now(), hours, runtime.settings.timezone)
+        at = hotline_calendar(session, runtime, call.hotline_id).next_working_moment(
+            (result.completed_at or runtime.now()) + planner.RETRY_AFTER
+        )
         session.add(
             MysteryCall(
                 campaign_id=call.campaign_id,
@@ -345,9 +422,44 @@ def apply_outcome(session: Session, runtime: Runtime, call: MysteryCall, result:
         )
 
 
-def record_recording(session: Session, call: MysteryCall, form: Mapping[str, str]) -> None:
+def record_recording(
+    session: Session, call: MysteryCall, form: Mapping[str, str], *, runtime: Runtime | None = None
+) -> None:
+    """Twilio's recording callback: keep its URL and download the audio (a job, after the commit)."""
     if form.get("RecordingStatus", "completed") == "completed" and form.get("RecordingUrl"):
         call.recording_url, call.recording_sid = form["RecordingUrl"], form.get("RecordingSid")
+        _download_later(session, runtime or current(), call)
+
+
+def _download_later(session: Session, runtime: Runtime, call: MysteryCall) -> None:
+    if call.recording_url and not call.recording_file and call.recording_url.startswith("http"):
+        runtime.jobs.enqueue_after_commit(session, download_recording_job, call.id)
+
+
+RECORDINGS_DIR = "recordings"
+
+
+def download_recording_job(call_id: int) -> str | None:
+    """Fetch a Twilio recording with the account's credentials and keep it under the instance path, so the
+    evidence stays when Twilio's copy is deleted. Returns the stored path (relative to the instance path)."""
+    runtime = current()
+    with runtime.db.session() as session:
+        call = session.get(MysteryCall, call_id)
+        if call is None or not call.recording_url or call.recording_file:
+            return call.recording_file if call else None
+        url, sid = call.recording_url, call.recording_sid or f"call{call_id}"
+    audio, content_type = runtime.twilio.download_recording(url)
+    suffix = ".wav" if "wav" in content_type else ".mp3"
+    relative = f"{RECORDINGS_DIR}/{call_id}-{''.join(ch for ch in sid if ch.isalnum())}{suffix}"
+    target = runtime.settings.instance_path / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(audio)
+    with runtime.db.transaction() as session:
+        call = session.get(MysteryCall, call_id)
+        assert call is not None
+        call.recording_file = relative
+        audit(session, Actor.system(), "mystery.recording_kept", call, bytes=len(audio))
+    return relative
 
 
 def flag_stale_job() -> int:
@@ -384,6 +496,14 @@ def log_manual(
         raise MysteryCallError("give the seconds it took to answer")
     if talk_seconds is not None and talk_seconds < 0:
         raise MysteryCallError("the duration cannot be negative")
+    campaign = session.get(Campaign, call.campaign_id)
+    assert campaign is not None
+    local_day = called_at.astimezone(runtime.settings.tz).date()
+    if not campaign.window_start <= local_day <= campaign.window_end:
+        raise MysteryCallError(
+            f"the call time must lie inside the campaign ({campaign.window_start.isoformat()} to "
+            f"{campaign.window_end.isoformat()})"
+        )
     call.mode, call.state, call.started_at = "manual", "completed", called_at
     call.result = "answered" if answered else "no_answer"
     call.seconds_to_answer = seconds_to_answer if answered else None
@@ -392,7 +512,7 @@ def log_manual(
     call.agent_id = agent_id.strip()[:60] or None
     call.notes = notes.strip()
     if recording_path:
-        call.recording_url = recording_path
+        call.recording_file = recording_path
     audit(session, Actor(f"user:{user.username}", user.id), "mystery.call_log", call, answered=answered)
 
 
@@ -450,7 +570,8 @@ def submit_score(
         mystery_call_id=call.id,
         scorecard_id=row.id,
         number=version.number,
-        values=dict(values),
+        # what counts, not what was typed: an unanswered call keeps no marks for greeting or attitude
+        values=scorecard.effective_values(card, values),
         total=version.result.total,
         by_group=dict(version.result.by_group),
         reason=version.reason,
@@ -470,20 +591,224 @@ def submit_score(
     return score
 
 
+# --- disputes by the audited unit ------------------------------------------------------------------
+
+DEFAULT_DISPUTE_WORKING_DAYS = 5
+
+
+def dispute_working_days(session: Session) -> int:
+    row = session.get(DirectorySetting, "settings")
+    value = (row.value or {}).get("mystery_dispute_working_days") if row is not None else None
+    return int(value) if isinstance(value, int) and value >= 1 else DEFAULT_DISPUTE_WORKING_DAYS
+
+
+def dispute_deadline(session: Session, runtime: Runtime, score: CallScore) -> datetime:
+    """End of the last working day the unit may dispute this score version (city's working days)."""
+    return city_calendar(session, runtime).add_working_days(score.submitted_at, dispute_working_days(session))
+
+
+def raise_dispute(session: Session, runtime: Runtime, call: MysteryCall, user: User, reason: str) -> ScoreDispute:
+    """The audited unit's head disputes the call's current score, with a reason, within the set working days."""
+    hotline = session.get(AuditedHotline, call.hotline_id)
+    assert hotline is not None
+    if user.role != Role.UNIT_HEAD or user.unit_id != hotline.unit_id:
+        raise MysteryCallError("only the head of the audited unit may dispute its score")
+    if not reason.strip():
+        raise MysteryCallError("give the reason for the dispute")
+    history = score_history(session, call)
+    if not history:
+        raise MysteryCallError("this call has no score to dispute")
+    current_score = history[-1]
+    if runtime.now() > dispute_deadline(session, runtime, current_score):
+        raise MysteryCallError(
+            f"the score can be disputed within {dispute_working_days(session)} working days of its submission"
+        )
+    if session.scalar(
+        select(ScoreDispute.id).where(ScoreDispute.mystery_call_id == call.id, ScoreDispute.state == "open")
+    ):
+        raise MysteryCallError("this score is already disputed")
+    dispute = ScoreDispute(
+        mystery_call_id=call.id,
+        call_score_id=current_score.id,
+        raised_by=user.id,
+        raised_at=runtime.now(),
+        reason=reason.strip(),
+        state="open",
+    )
+    session.add(dispute)
+    session.flush()
+    audit(session, Actor(f"user:{user.username}", user.id), "mystery.dispute_raise", call, dispute=dispute.id)
+    return dispute
+
+
+def decide_dispute(
+    session: Session,
+    runtime: Runtime,
+    dispute: ScoreDispute,
+    user: User,
+    *,
+    uphold: bool,
+    note: str,
+    values: Mapping[str, float | None] | None = None,
+) -> ScoreDispute:
+    """An auditor upholds the disputed score, or corrects it (a new score version whose reason is the note)."""
+    if dispute.state != "open":
+        raise MysteryCallError("this dispute is already decided")
+    if user.role not in (Role.AUDITOR, Role.ADMIN):
+        raise MysteryCallError("only an auditor decides a dispute")
+    if not note.strip():
+        raise MysteryCallError("give the reason for the decision")
+    call = session.get(MysteryCall, dispute.mystery_call_id)
+    assert call is not None
+    if not uphold:
+        correction = submit_score(session, runtime, call, user, values or {}, reason=note)
+        session.flush()
+        dispute.correction_score_id = correction.id
+    dispute.state = "upheld" if uphold else "corrected"
+    dispute.decided_by, dispute.decided_at, dispute.decision_note = user.id, runtime.now(), note.strip()
+    audit(session, Actor(f"user:{user.username}", user.id), "mystery.dispute_decide", call, state=dispute.state)
+    return dispute
+
+
+def open_disputes(session: Session, call_ids: Sequence[int]) -> set[int]:
+    return set(
+        session.scalars(
+            select(ScoreDispute.mystery_call_id).where(
+                ScoreDispute.mystery_call_id.in_(list(call_ids)), ScoreDispute.state == "open"
+            )
+        )
+    )
+
+
+# --- second auditors and their agreement ---------------------------------------------------------
+
+
+def submit_review(
+    session: Session, runtime: Runtime, call: MysteryCall, user: User, manual_values: Mapping[str, float | None]
+) -> CallReview:
+    """A second auditor's independent score of a scored call (it never changes the call's score)."""
+    history = score_history(session, call)
+    if not history:
+        raise MysteryCallError("a call is reviewed once it has a score")
+    if any(s.submitted_by == user.id for s in history):
+        raise MysteryCallError("a second score must come from another auditor")
+    if session.scalar(
+        select(CallReview.id).where(CallReview.mystery_call_id == call.id, CallReview.reviewer_id == user.id)
+    ):
+        raise MysteryCallError("you have already reviewed this call")
+    row = session.get(ScorecardDefinition, history[-1].scorecard_id)
+    assert row is not None
+    card = card_of(row)
+    values = {item.code: manual_values.get(item.code) for item in card.items if not item.automatic}
+    values.update(automatic_values(call))
+    try:
+        result = scorecard.score(card, values)
+        effective = scorecard.effective_values(card, values)
+    except ValueError as exc:
+        raise MysteryCallError(str(exc)) from exc
+    review = CallReview(
+        mystery_call_id=call.id,
+        reviewer_id=user.id,
+        scorecard_id=row.id,
+        values=effective,
+        total=result.total,
+        submitted_at=runtime.now(),
+    )
+    session.add(review)
+    audit(session, Actor(f"user:{user.username}", user.id), "mystery.review_submit", call, total=result.total)
+    return review
+
+
+def cohen_kappa(first: Sequence[object], second: Sequence[object]) -> float | None:
+    """Cohen's kappa of two raters' labels for the same items (N/A is a label of its own).
+
+    ``(p_o - p_e) / (1 - p_e)``, computed by scikit-learn; None when it is undefined (no pairs, or both
+    raters used one and the same label throughout, so chance agreement is already 1).
+    """
+    if not first or len(first) != len(second):
+        return None
+    labels_a = ["na" if v is None else str(v) for v in first]
+    labels_b = ["na" if v is None else str(v) for v in second]
+    if len(set(labels_a) | set(labels_b)) < 2:
+        return None
+    from sklearn.metrics import cohen_kappa_score
+
+    return round(float(cohen_kappa_score(labels_a, labels_b)), 3)
+
+
+@dataclass
+class Agreement:
+    code: str
+    pairs: int
+    agreed: int
+    kappa: float | None
+
+
+def agreement(session: Session, campaign_ids: Sequence[int]) -> list[Agreement]:
+    """Per manual item: how often the call's score and a second auditor's review agree, and Cohen's kappa."""
+    call_ids = list(session.scalars(select(MysteryCall.id).where(MysteryCall.campaign_id.in_(campaign_ids))))
+    reviews = session.scalars(
+        select(CallReview).where(CallReview.mystery_call_id.in_(call_ids)).order_by(CallReview.id)
+    ).all()
+    if not reviews:
+        return []
+    latest: dict[int, CallScore] = {}
+    for score in session.scalars(select(CallScore).where(CallScore.mystery_call_id.in_(call_ids))):
+        if score.mystery_call_id not in latest or score.number > latest[score.mystery_call_id].number:
+            latest[score.mystery_call_id] = score
+    cards = {row.id: card_of(row) for row in session.scalars(select(ScorecardDefinition))}
+    pairs: dict[str, tuple[list[object], list[object]]] = {}
+    order: list[str] = []
+    for review in reviews:
+        found = latest.get(review.mystery_call_id)
+        if found is None:
+            continue
+        score = found
+        card = cards[review.scorecard_id]
+        primary = scorecard.effective_values(card, {c: score.values.get(c) for c in card.codes})
+        for item in card.items:
+            if item.automatic:
+                continue
+            if item.code not in pairs:
+                pairs[item.code] = ([], [])
+                order.append(item.code)
+            pairs[item.code][0].append(primary.get(item.code))
+            pairs[item.code][1].append(review.values.get(item.code))
+    return [
+        Agreement(
+            code,
+            len(pairs[code][0]),
+            sum(1 for a, b in zip(*pairs[code], strict=True) if a == b),
+            cohen_kappa(*pairs[code]),
+        )
+        for code in order
+    ]
+
+
 # --- results -------------------------------------------------------------------------------------
+
+
+#: Fewest scored calls a unit needs before it can be flagged as the bottom unit (directory setting
+#: ``mystery_min_scored_calls``): one bad call is not a pattern.
+DEFAULT_MIN_SCORED_CALLS = 3
+DISTRICT_TIER = "district"
 
 
 @dataclass
 class Standing:
     key: int
     name: str
+    tier: str = "department"
     calls: int = 0
     answered: int = 0
     scores: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     items: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    groups: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     rank: int = 0
     warned: bool = False
+    eligible: bool = True  # enough scored calls to be flagged
+    disputed: int = 0  # scores of this standing under an open dispute
 
     @property
     def answer_rate(self) -> float | None:
@@ -505,58 +830,108 @@ class Standing:
         values = self.items.get(code) or []
         return round(100 * sum(values) / len(values), 1) if values else None
 
+    def group_average(self, group: str) -> float | None:
+        """Mean of the calls' group scores (0-100) where the group applied."""
+        values = self.groups.get(group) or []
+        return round(sum(values) / len(values), 1) if values else None
+
 
 @dataclass
 class Results:
     units: list[Standing]
     hotlines: list[Standing]
     item_codes: list[str]
+    groups: list[str] = field(default_factory=list)
+    min_scored_calls: int = DEFAULT_MIN_SCORED_CALLS
+
+    def tier(self, name: str) -> list[Standing]:
+        return [s for s in self.units if s.tier == name]
 
 
-def results(session: Session, campaign_ids: Sequence[int], *, warn_bottom: int = 1, language: str = "zh") -> Results:
-    """Unit and hotline standings: average score, answer rate, median and p90 time to answer, items.
+def min_scored_calls_setting(session: Session) -> int:
+    row = session.get(DirectorySetting, "settings")
+    value = (row.value or {}).get("mystery_min_scored_calls") if row is not None else None
+    return int(value) if isinstance(value, int) and value >= 1 else DEFAULT_MIN_SCORED_CALLS
+
+
+def results(
+    session: Session,
+    campaign_ids: Sequence[int],
+    *,
+    warn_bottom: int = 1,
+    language: str = "zh",
+    min_scored_calls: int | None = None,
+) -> Results:
+    """Unit and hotline standings: average score, answer rate, median and p90 time to answer, items, groups.
 
     A call counts once (retries of an unanswered call are separate calls, as they were made). Its
-    score is the latest version. The bottom ``warn_bottom`` ranked units are flagged (末位告诫).
+    score is the latest version; items count with their effective values (an unanswered call's items are
+    N/A or 0, as its scorecard says). Units are ranked within their tier (district governments apart
+    from departments, like the complaint ranking); in each tier the bottom ``warn_bottom`` units among those
+    with at least ``min_scored_calls`` scored calls are flagged (末位告诫), if the tier has more such units.
     """
+    minimum = min_scored_calls if min_scored_calls is not None else min_scored_calls_setting(session)
     calls = session.scalars(
         select(MysteryCall).where(MysteryCall.campaign_id.in_(campaign_ids), MysteryCall.state == "completed")
     ).all()
     latest: dict[int, CallScore] = {}
-    for score in session.scalars(select(CallScore).where(CallScore.mystery_call_id.in_([c.id for c in calls]))):
-        if score.mystery_call_id not in latest or score.number > latest[score.mystery_call_id].number:
-            latest[score.mystery_call_id] = score
+    for row in session.scalars(select(CallScore).where(CallScore.mystery_call_id.in_([c.id for c in calls]))):
+        if row.mystery_call_id not in latest or row.number > latest[row.mystery_call_id].number:
+            latest[row.mystery_call_id] = row
+    cards = {row.id: card_of(row) for row in session.scalars(select(ScorecardDefinition))}
+    disputed = open_disputes(session, [c.id for c in calls])
     hotlines = {h.id: h for h in session.scalars(select(AuditedHotline))}
     units = {u.id: u for u in session.scalars(select(Unit))}
     by_unit: dict[int, Standing] = {}
     by_hotline: dict[int, Standing] = {}
     codes: list[str] = []
+    groups: list[str] = []
     for call in calls:
         hotline = hotlines[call.hotline_id]
         unit = units[hotline.unit_id]
+        tier = DISTRICT_TIER if unit.kind == DISTRICT_TIER else "department"
+        score = latest.get(call.id)
+        effective: dict[str, float | None] = {}
+        if score is not None:
+            card = cards[score.scorecard_id]
+            try:
+                effective = scorecard.effective_values(card, {c: score.values.get(c) for c in card.codes})
+            except scorecard.ScoreError:
+                effective = dict(score.values)
         for table, key, name in (
             (by_unit, unit.id, unit.name(language)),
             (by_hotline, hotline.id, f"{unit.name(language)} {hotline.number}"),
         ):
-            standing = table.setdefault(key, Standing(key, name))
+            standing = table.setdefault(key, Standing(key, name, tier))
             standing.calls += 1
             if call.result == "answered":
                 standing.answered += 1
                 if call.seconds_to_answer is not None:
                     standing.seconds.append(call.seconds_to_answer)
-            score = latest.get(call.id)
             if score is not None:
                 standing.scores.append(score.total)
-                for code, value in score.values.items():
+                standing.disputed += call.id in disputed
+                for code, value in effective.items():
                     if code not in codes:
                         codes.append(code)
                     if value is not None:
                         standing.items[code].append(float(value))
-    ranked_units = rank(list(by_unit.values()))
-    scored = [s for s in ranked_units if s.average is not None]
-    for standing in scored[-warn_bottom:] if warn_bottom and len(scored) > warn_bottom else []:
-        standing.warned = True
-    return Results(ranked_units, rank(list(by_hotline.values())), codes)
+                for group, value in (score.by_group or {}).items():
+                    if group not in groups:
+                        groups.append(group)
+                    if value is not None:
+                        standing.groups[group].append(float(value))
+    ranked_units: list[Standing] = []
+    for tier in (DISTRICT_TIER, "department"):
+        in_tier = rank([s for s in by_unit.values() if s.tier == tier])
+        for standing in in_tier:
+            standing.eligible = len(standing.scores) >= minimum
+        scored = [s for s in in_tier if s.average is not None and s.eligible]
+        for standing in scored[-warn_bottom:] if warn_bottom and len(scored) > warn_bottom else []:
+            standing.warned = True
+        ranked_units.extend(in_tier)
+    ordered_groups = [g for g in scorecard.GROUPS if g in groups]
+    return Results(ranked_units, rank(list(by_hotline.values())), codes, ordered_groups, minimum)
 
 
 def rank(standings: list[Standing]) -> list[Standing]:
@@ -577,6 +952,9 @@ def results_csv_rows(res: Results) -> list[list[Any]]:
         "median_seconds_to_answer",
         "p90_seconds_to_answer",
         "warned",
+        "tier",
+        "scored_calls",
+        *[f"group_{g}" for g in res.groups],
         *res.item_codes,
     ]
     rows: list[list[Any]] = [header]
@@ -592,6 +970,9 @@ def results_csv_rows(res: Results) -> list[list[Any]]:
                 s.median_seconds or "",
                 s.p90_seconds or "",
                 "yes" if s.warned else "",
+                s.tier,
+                len(s.scores),
+                *[s.group_average(g) if s.group_average(g) is not None else "" for g in res.groups],
                 *[s.item_average(c) if s.item_average(c) is not None else "" for c in res.item_codes],
             ]
         )

@@ -7,18 +7,20 @@ import uuid
 from datetime import date, datetime
 from pathlib import Path
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from hotline_core.models import (
     AuditedHotline,
     CallProgress,
+    CallReview,
     Campaign,
     MysteryCall,
     Role,
     Scenario,
     ScorecardDefinition,
+    ScoreDispute,
     Unit,
     User,
 )
@@ -208,7 +210,43 @@ def call_page(call_id: int):  # type: ignore[no-untyped-def]
             select(CallProgress).where(CallProgress.mystery_call_id == call.id).order_by(CallProgress.sequence)
         ).all(),
         can_act=current_user.role in AUDIT_ROLES,
+        blockers=services.place_blockers(runtime(), current_user.user),
+        can_review=can_review(call),
+        disputes=s.scalars(select(ScoreDispute).where(ScoreDispute.mystery_call_id == call.id)).all(),
+        has_recording=services.recording_path(runtime(), call) is not None,
     )
+
+
+@bp.get("/calls/<int:call_id>/recording")
+@roles_required(*READ_ROLES)
+def recording(call_id: int):  # type: ignore[no-untyped-def]
+    """The kept recording, played inline by the browser, for those who may see the call."""
+    call = _call_or_404(call_id)
+    path = services.recording_path(runtime(), call) or abort(404)
+    types = {".mp3": "audio/mpeg", ".wav": "audio/wav", ".m4a": "audio/mp4", ".amr": "audio/amr"}
+    response = send_file(path, mimetype=types.get(path.suffix.lower(), "application/octet-stream"), conditional=True)
+    response.headers["Content-Disposition"] = "inline"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.post("/my-phone")
+@roles_required(*AUDIT_ROLES)
+def my_phone():  # type: ignore[no-untyped-def]
+    rt = runtime()
+    try:
+        with rt.db.transaction() as s:
+            services.set_own_phone(
+                s, s.get(User, current_user.user.id), request.form.get("phone", ""), rt.settings.default_region
+            )
+    except MysteryCallError as exc:
+        return _redirect_with(exc, "mystery.index")
+    flash(tr("mystery.phone_saved"), "ok")
+    back = request.form.get("next") or ""
+    if back.startswith("/staff/mystery/"):
+        return redirect(back), 303
+    return _redirect_with(None, "mystery.index")
 
 
 @bp.post("/calls/<int:call_id>/place")
@@ -281,19 +319,118 @@ def score(call_id: int):  # type: ignore[no-untyped-def]
     for key, raw in request.form.items():
         if key.startswith("item_"):
             values[key[5:]] = None if raw in ("", "na") else float(raw)
+    dispute_id = int(request.form.get("dispute_id") or 0)
     try:
         with rt.db.transaction() as s:
-            services.submit_score(
-                s,
-                rt,
-                s.get(MysteryCall, call_id),
-                s.merge(current_user.user, load=False),
-                values,
-                reason=request.form.get("reason") or None,
-            )
+            if dispute_id:
+                found = s.get(ScoreDispute, dispute_id) or abort(404)
+                services.decide_dispute(
+                    s,
+                    rt,
+                    found,
+                    s.get(User, current_user.user.id),
+                    uphold=False,
+                    note=request.form.get("reason") or "",
+                    values=values,
+                )
+            else:
+                services.submit_score(
+                    s,
+                    rt,
+                    s.get(MysteryCall, call_id),
+                    s.merge(current_user.user, load=False),
+                    values,
+                    reason=request.form.get("reason") or None,
+                )
     except (MysteryCallError, ValueError) as exc:
         return _redirect_with(exc, "mystery.call_page", call_id=call_id)
     flash(tr("mystery.scored"), "ok")
+    return _redirect_with(None, "mystery.call_page", call_id=call_id)
+
+
+def can_review(call: MysteryCall) -> bool:
+    """Another auditor may give the scored call an independent second score, once."""
+    s = db_session()
+    history = services.score_history(s, call)
+    me = current_user.user.id
+    return (
+        current_user.role in AUDIT_ROLES
+        and bool(history)
+        and all(h.submitted_by != me for h in history)
+        and not s.scalar(
+            select(CallReview.id).where(CallReview.mystery_call_id == call.id, CallReview.reviewer_id == me)
+        )
+    )
+
+
+@bp.post("/calls/<int:call_id>/review")
+@roles_required(*AUDIT_ROLES)
+def review(call_id: int):  # type: ignore[no-untyped-def]
+    """A second auditor's score (any auditor may review any call: the call is not on their own list)."""
+    rt = runtime()
+    values: dict[str, float | None] = {}
+    for key, raw in request.form.items():
+        if key.startswith("item_"):
+            values[key[5:]] = None if raw in ("", "na") else float(raw)
+    try:
+        with rt.db.transaction() as s:
+            call = s.get(MysteryCall, call_id) or abort(404)
+            services.submit_review(s, rt, call, s.get(User, current_user.user.id), values)
+    except (MysteryCallError, ValueError) as exc:
+        return _redirect_with(exc, "mystery.index")
+    flash(tr("mystery.reviewed"), "ok")
+    return _redirect_with(None, "mystery.results")
+
+
+@bp.get("/my-unit")
+@roles_required(Role.UNIT_HEAD)
+def my_unit():  # type: ignore[no-untyped-def]
+    """The unit head's view of the unit's scored calls, with the time left to dispute each score."""
+    s = db_session()
+    rt = runtime()
+    unit_id = current_user.user.unit_id
+    hotlines = {h.id: h for h in s.scalars(select(AuditedHotline).where(AuditedHotline.unit_id == unit_id))}
+    rows = []
+    for call in s.scalars(
+        select(MysteryCall)
+        .where(MysteryCall.hotline_id.in_(list(hotlines)), MysteryCall.state == "completed")
+        .order_by(MysteryCall.planned_at.desc())
+    ):
+        history = services.score_history(s, call)
+        if history:
+            deadline = services.dispute_deadline(s, rt, history[-1])
+            disputes = s.scalars(select(ScoreDispute).where(ScoreDispute.mystery_call_id == call.id)).all()
+            rows.append((call, history[-1], deadline, deadline >= rt.now(), disputes))
+    return render_template("mystery/my_unit.html", rows=rows, hotlines=hotlines)
+
+
+@bp.post("/calls/<int:call_id>/dispute")
+@roles_required(Role.UNIT_HEAD)
+def dispute(call_id: int):  # type: ignore[no-untyped-def]
+    rt = runtime()
+    try:
+        with rt.db.transaction() as s:
+            call = s.get(MysteryCall, call_id) or abort(404)
+            services.raise_dispute(s, rt, call, s.get(User, current_user.user.id), request.form.get("reason", ""))
+    except MysteryCallError as exc:
+        return _redirect_with(exc, "mystery.my_unit")
+    flash(tr("mystery.dispute_raised"), "ok")
+    return _redirect_with(None, "mystery.my_unit")
+
+
+@bp.post("/disputes/<int:dispute_id>/uphold")
+@roles_required(*AUDIT_ROLES)
+def uphold(dispute_id: int):  # type: ignore[no-untyped-def]
+    rt = runtime()
+    try:
+        with rt.db.transaction() as s:
+            found = s.get(ScoreDispute, dispute_id) or abort(404)
+            call_id = found.mystery_call_id
+            services.decide_dispute(
+                s, rt, found, s.get(User, current_user.user.id), uphold=True, note=request.form.get("note", "")
+            )
+    except MysteryCallError as exc:
+        return _redirect_with(exc, "mystery.index")
     return _redirect_with(None, "mystery.call_page", call_id=call_id)
 
 
@@ -313,6 +450,7 @@ def results():  # type: ignore[no-untyped-def]
     return render_template(
         "mystery/results.html",
         res=res,
+        agreement=services.agreement(s, ids),
         labels=labels,
         campaigns=s.scalars(select(Campaign).order_by(Campaign.id)).all(),
         chosen=ids,

@@ -30,12 +30,13 @@ from sqlalchemy.exc import IntegrityError
 
 from hotline_core import phones
 from hotline_core.audit import record as audit
+from hotline_core.errors import HotlineError
 from hotline_core.models import Area, AuditEntry, Category, InboundEvent, Role, RoutingRule, Unit, User
 from hotline_web.auth import LoginUser, current_actor, roles_required
-from hotline_web.context import db_session, local_time, runtime, tr
+from hotline_web.context import db_session, language, local_time, runtime, tr
 from hotline_web.exports import csv_stream
 from intake import inbound
-from routing import directory
+from routing import directory, schedules
 
 bp = Blueprint("admin", __name__, url_prefix="/staff/admin", template_folder="templates")
 
@@ -222,6 +223,43 @@ def reset_password(user_id: int):  # type: ignore[no-untyped-def]
         audit(s, current_actor(), "user.password_reset", user, username=user.username)
         username = user.username
     flash(tr("admin.users.password_reset", username=username))
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/edit")
+@roles_required(Role.ADMIN)
+def edit_user(user_id: int):  # type: ignore[no-untyped-def]
+    """Change a user's display name, role, unit and phone (the username and password have their own ways)."""
+    values = {name: (request.form.get(name) or "").strip() for name in ("display_name", "role", "unit", "phone")}
+    _user_or_404(db_session(), user_id)
+    checked = _check_new_user({**values, "username": "x" * 2 + f"-edit-{user_id}"}, "p" * MIN_PASSWORD)
+    checked.pop("username", None)
+    checked.pop("password", None)
+    if user_id == current_user.user.id and values["role"] != Role.ADMIN:
+        checked.setdefault("role", []).append(tr("admin.users.cannot_demote_self"))
+    if checked:
+        return _users_page(row_errors={user_id: " ".join(m for ms in checked.values() for m in ms)}), 400
+    rt = runtime()
+    with rt.db.transaction() as s:
+        user = _user_or_404(s, user_id)
+        unit = _unit_by_code(s, values["unit"]) if values["unit"] else None
+        phone = phones.normalise(values["phone"], rt.settings.default_region) if values["phone"] else None
+        before = {"role": user.role, "unit_id": user.unit_id, "phone_set": bool(user.phone)}
+        user.display_name, user.role = values["display_name"], values["role"]
+        user.unit_id = unit.id if unit else None
+        user.phone = phone.value if phone else None
+        audit(
+            s,
+            current_actor(),
+            "user.edit",
+            user,
+            username=user.username,
+            before=before,
+            role=user.role,
+            unit=unit.code if unit else None,
+        )
+        username = user.username
+    flash(tr("admin.users.edited", username=username))
     return redirect(url_for("admin.users"))
 
 
@@ -481,3 +519,37 @@ def inbound_retry(event_id: int):  # type: ignore[no-untyped-def]
         audit(s, current_actor(), "inbound.retry", s.get(InboundEvent, event_id), ok=ok)
     flash(tr("admin.inbound.retried" if ok else "admin.inbound.failed_again", id=event_id))
     return redirect(url_for("admin.inbound_failed"))
+
+
+# --- calendar: the State Council's schedule beyond chinese_calendar ----------------------------------
+
+
+@bp.route("/calendar", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def calendar_page():  # type: ignore[no-untyped-def]
+    rt = runtime()
+    today = rt.now().astimezone(rt.settings.tz).date()
+    error: str | None = None
+    form = request.form
+    if request.method == "POST":
+        try:
+            year = int(form.get("year") or 0)
+            with rt.db.transaction() as s:
+                schedules.save_year_schedule(
+                    s, year, form.get("holidays", ""), form.get("workdays", ""), actor=current_actor()
+                )
+        except ValueError:
+            error = tr("error.schedule.bad_year", year=form.get("year", ""))
+        except HotlineError as exc:
+            error = exc.message(language())
+        else:
+            flash(tr("calendar.saved", year=year), "ok")
+            return redirect(url_for("admin.calendar_page")), 303
+    s = db_session()
+    return render_template(
+        "admin/calendar.html",
+        years=schedules.calendar_years(s, today),
+        missing_year=schedules.missing_next_year(s, today),
+        error=error,
+        form=form,
+    ), 400 if error else 200

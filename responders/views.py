@@ -17,6 +17,7 @@ from hotline_core.models.user import check_decoy_password
 from hotline_web.auth import LoginUser, current_actor, roles_required
 from hotline_web.context import db_session, runtime, tr
 from hotline_web.security import limit_value, limiter, safe_next
+from routing.schedules import missing_next_year
 
 bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="templates")
 
@@ -111,7 +112,10 @@ def logout():  # type: ignore[no-untyped-def]
 @bp.get("/")
 @roles_required(*Role.ALL)
 def home():  # type: ignore[no-untyped-def]
-    return render_template("staff/home.html", user=current_user.user)
+    missing_year = None
+    if current_user.role == Role.ADMIN:
+        missing_year = missing_next_year(db_session(), runtime().now().astimezone(runtime().settings.tz).date())
+    return render_template("staff/home.html", user=current_user.user, missing_year=missing_year)
 
 
 @bp.get("/outbox")

@@ -79,6 +79,14 @@ def _official_workday(day: date) -> bool | None:
         return None
 
 
+@functools.cache
+def official_years() -> frozenset[int]:
+    """The years ``chinese_calendar`` has the State Council's schedule for (2004-2026 in version 1.11)."""
+    from chinese_calendar import constants
+
+    return frozenset(day.year for day in (*constants.holidays, *constants.workdays))
+
+
 @runtime_checkable
 class WorkingClock(Protocol):
     """What deadline code needs from a clock; both :class:`BusinessCalendar` and :class:`Clock24x7` provide it."""
@@ -167,6 +175,11 @@ class BusinessCalendar:
     a city-specific holiday, a make-up day the library does not know yet); they win over
     ``chinese_calendar``. With ``use_official_calendar=False`` only Monday-Friday and the overrides count,
     which is what a deployment outside mainland China (or a test) may want.
+
+    ``schedules`` are the State Council's schedules entered by an admin for years the package does not know
+    (``{2027: {"holidays": [...], "workdays": [...]}}``): their dates join the overrides, and their years are
+    *vouched for* (:meth:`vouches_for`) like the package's own years. A day of a year with neither is still
+    computed Monday-Friday (a deadline must always exist), but nothing is *planned* on it.
     """
 
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo(DEFAULT_TIMEZONE))
@@ -174,9 +187,11 @@ class BusinessCalendar:
     extra_holidays: frozenset[date] = frozenset()
     extra_workdays: frozenset[date] = frozenset()
     use_official_calendar: bool = True
+    entered_years: frozenset[int] = frozenset()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "timezone", _zone(self.timezone))
+        object.__setattr__(self, "entered_years", frozenset(int(y) for y in self.entered_years))
         periods = tuple((start, end) for start, end in self.working_periods)
         if not periods:
             raise ValueError("a business calendar needs at least one working period")
@@ -204,6 +219,7 @@ class BusinessCalendar:
             extra_holidays: [2026-07-15]
             extra_workdays: ["2027-02-20"]
             use_official_calendar: true
+            schedules: {"2027": {holidays: [2027-01-01], workdays: [2027-02-07]}}
 
         Every key is optional; missing ones take the defaults.
         """
@@ -214,6 +230,7 @@ class BusinessCalendar:
             "extra_holidays",
             "extra_workdays",
             "use_official_calendar",
+            "schedules",
         }
         if unknown:
             raise ValueError(f"unknown business calendar settings: {sorted(unknown)}")
@@ -228,6 +245,25 @@ class BusinessCalendar:
             kwargs["extra_workdays"] = _parse_dates(config["extra_workdays"] or ())
         if "use_official_calendar" in config:
             kwargs["use_official_calendar"] = bool(config["use_official_calendar"])
+        schedules = config.get("schedules") or {}
+        if schedules:
+            if not isinstance(schedules, Mapping):
+                raise ValueError("calendar schedules must map a year to its holidays and workdays")
+            holidays, workdays = set(kwargs.get("extra_holidays", ())), set(kwargs.get("extra_workdays", ()))
+            years = set()
+            for year, entry in schedules.items():
+                year_number = int(year)
+                entry = entry or {}
+                if not isinstance(entry, Mapping) or set(entry) - {"holidays", "workdays"}:
+                    raise ValueError(f"the schedule of {year} must have only 'holidays' and 'workdays'")
+                for name, target in (("holidays", holidays), ("workdays", workdays)):
+                    dates = _parse_dates(entry.get(name) or ())
+                    if strays := sorted(d for d in dates if d.year != year_number):
+                        raise ValueError(f"the schedule of {year} lists dates of another year: {strays}")
+                    target |= dates
+                years.add(year_number)
+            kwargs["extra_holidays"], kwargs["extra_workdays"] = frozenset(holidays), frozenset(workdays)
+            kwargs["entered_years"] = frozenset(years)
         return cls(**kwargs)
 
     # -- days -------------------------------------------------------------------------------------------
@@ -238,6 +274,11 @@ class BusinessCalendar:
         Worth a check at start-up or in monitoring: a year without data silently loses its holidays.
         """
         return _official_workday(day) is not None
+
+    def vouches_for(self, day: date) -> bool:
+        """Whether the calendar *knows* ``day``: its year has official data or an entered schedule (or the
+        official calendar is not used at all). Plans avoid days it cannot vouch for."""
+        return not self.use_official_calendar or day.year in self.entered_years or self.has_official_data(day)
 
     def is_working_day(self, day: date) -> bool:
         """Overrides first, then the official calendar (holidays and 调休), then Monday-Friday."""

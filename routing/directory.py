@@ -64,6 +64,8 @@ SETTINGS_KEYS = {
     "mystery_weight",
     "open311",
     "bulletin_recipients",
+    "mystery_min_scored_calls",
+    "mystery_dispute_working_days",
 }
 OPEN311_DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
 OPEN311_ATTRIBUTE_FIELDS = {

@@ -244,5 +244,5 @@ def process_mystery_status(session: Session, runtime: Runtime, event: InboundEve
 def process_mystery_recording(session: Session, runtime: Runtime, event: InboundEvent, deferred: bool) -> str:
     call = _mystery_call(session, event)
     if call is not None:
-        mystery.record_recording(session, call, event.form)
+        mystery.record_recording(session, call, event.form, runtime=runtime)
     return ""

@@ -18,11 +18,13 @@ from hotline_core.models.messaging import MessageStatusEvent, OptOut, OutboxMess
 from hotline_core.models.mystery import (
     AuditedHotline,
     CallProgress,
+    CallReview,
     CallScore,
     Campaign,
     MysteryCall,
     Scenario,
     ScorecardDefinition,
+    ScoreDispute,
 )
 from hotline_core.models.open311 import Open311ClientUpdate, Open311Key, Open311Request
 from hotline_core.models.routing import (
@@ -46,6 +48,7 @@ __all__ = [
     "AuditEntry",
     "AuditedHotline",
     "CallProgress",
+    "CallReview",
     "CallScore",
     "CallbackCall",
     "Campaign",
@@ -66,6 +69,7 @@ __all__ = [
     "Role",
     "RoutingRule",
     "Scenario",
+    "ScoreDispute",
     "ScorecardDefinition",
     "Survey",
     "Ticket",

@@ -98,6 +98,8 @@ class MysteryCall(Base):
     answered_by: Mapped[str | None] = mapped_column(String(30))
     recording_url: Mapped[str | None] = mapped_column(String(1000))
     recording_sid: Mapped[str | None] = mapped_column(String(64))
+    # the recording kept by the service (relative to the instance path): an upload, or Twilio's, downloaded
+    recording_file: Mapped[str | None] = mapped_column(String(500))
     agent_id: Mapped[str | None] = mapped_column(String(60))
     flagged_reason: Mapped[str | None] = mapped_column(String(200))
     notes: Mapped[str] = mapped_column(Text, default="")
@@ -134,3 +136,39 @@ class CallScore(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     submitted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CallReview(Base):
+    """A second auditor's independent score of a call, kept to measure agreement (Cohen's kappa per item).
+
+    It never replaces the call's own score (:class:`CallScore`); one review per reviewer and call.
+    """
+
+    __tablename__ = "call_reviews"
+    __table_args__ = (UniqueConstraint("mystery_call_id", "reviewer_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mystery_call_id: Mapped[int] = mapped_column(ForeignKey("mystery_calls.id"), index=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    scorecard_id: Mapped[int] = mapped_column(ForeignKey("scorecards.id"))
+    values: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    total: Mapped[float]
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ScoreDispute(Base):
+    """The audited unit's head disputes a score version; an auditor upholds it or corrects it (a new version)."""
+
+    __tablename__ = "score_disputes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mystery_call_id: Mapped[int] = mapped_column(ForeignKey("mystery_calls.id"), index=True)
+    call_score_id: Mapped[int] = mapped_column(ForeignKey("call_scores.id"))
+    raised_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    raised_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reason: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20), default="open", index=True)  # open | upheld | corrected
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    correction_score_id: Mapped[int | None] = mapped_column(ForeignKey("call_scores.id"))

@@ -166,7 +166,11 @@ def test_an_auditor_plans_logs_scores_corrects_and_reads_the_ranking(
     tz = runtime.settings.tz
     assert all(
         date(2026, 11, 23) <= c.planned_at.astimezone(tz).date() <= date(2026, 11, 27)
-        and 9 <= c.planned_at.astimezone(tz).hour < 17
+        # the city's working periods, 08:30-12:00 and 13:30-17:30: never in the lunch break
+        and (
+            "08:30" <= c.planned_at.astimezone(tz).strftime("%H:%M") < "12:00"
+            or "13:30" <= c.planned_at.astimezone(tz).strftime("%H:%M") < "17:30"
+        )
         for c in planned
     ), [c.planned_at for c in planned]
 

@@ -42,6 +42,8 @@ class FakeTwilioAPI:
     delay_seconds: float = 0.0  # how long each request takes to answer
     created: list[dict[str, Any]] = field(default_factory=list)  # the messages it accepted
     on_request: Any = None  # called with each POST's RecordedRequest before it is answered
+    #: what a GET of a recording (``.../Recordings/RE....mp3``) answers, to the account's Basic auth only
+    recording_audio: bytes = b"ID3\x03\x00\x00\x00\x00\x00\x00fake mp3 frames"
 
     def fail_next(self, status: int, code: int, times: int = 1) -> None:
         with self.lock:
@@ -81,6 +83,9 @@ def _make_handler(api: FakeTwilioAPI) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             url = urlsplit(self.path)
+            if url.path.endswith(".mp3"):
+                self._recording()
+                return
             query = parse_qs(url.query)
             if not url.path.endswith("/Messages.json"):
                 self._json(404, {"code": 20404, "message": "not found", "status": 404})
@@ -98,6 +103,23 @@ def _make_handler(api: FakeTwilioAPI) -> type[BaseHTTPRequestHandler]:
                     "meta": {"key": "messages", "next_page_url": None, "previous_page_url": None, "page": 0},
                 },
             )
+
+        def _recording(self) -> None:
+            """A recording file, to the account's Basic auth only."""
+            auth = self.headers.get("Authorization", "")
+            account, password = "", ""
+            if auth.startswith("Basic "):
+                account, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+            with api.lock:
+                api.requests.append(RecordedRequest("GET", self.path, account, password, {}))
+            if not account.startswith("AC") or not password:
+                self._json(401, {"code": 20003, "message": "Authenticate", "status": 401})
+            else:
+                self.send_response(200)
+                self.send_header("Content-Type", "audio/mpeg")
+                self.send_header("Content-Length", str(len(api.recording_audio)))
+                self.end_headers()
+                self.wfile.write(api.recording_audio)
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
