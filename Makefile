@@ -22,6 +22,7 @@ lint: $(BIN)/hotline
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # SQLite + the in-process queue (browser tests included).
 test-embedded: $(BIN)/hotline
