@@ -19,6 +19,7 @@ from responders.survey import intercept_sms
 from routing import escalation
 from routing.services import on_complaint_received
 from stats import facts, reports
+from webhooks import processors as inbound_processors
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,6 @@ PERIODIC_JOBS = (
 
 def bootstrap(settings: Settings | None = None, *, make_current: bool = True) -> Runtime:
     settings = settings or Settings.from_env()
-    import webhooks.processors  # noqa: F401  (registers the inbound processors the sweeps call)
 
     runtime = Runtime(
         settings=settings,
@@ -52,6 +52,7 @@ def bootstrap(settings: Settings | None = None, *, make_current: bool = True) ->
     )
     runtime.events.subscribe(ComplaintReceived, on_complaint_received)
     runtime.events.subscribe(TextArrived, intercept_sms)
+    inbound_processors.subscribe(runtime.events)  # stored webhooks: one processor per kind
     if settings.skip_twilio_signature:
         log.warning("!!! TWILIO_SKIP_SIGNATURE is ON: webhooks are accepted unsigned. Development only. !!!")
     if not settings.twilio_configured:

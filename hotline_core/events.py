@@ -6,7 +6,9 @@ the runtime and the event, so it never reaches for a module global. Two ways to 
 
 * :meth:`EventBus.publish`: every handler runs (notifications: "a complaint arrived").
 * :meth:`EventBus.ask`: handlers are asked in order and the first that answers (not None) wins
-  (claims: "is this text the answer to a survey?", "who processes this stored webhook?").
+  (claims: "is this text the answer to a survey?").
+* :meth:`EventBus.call`: the one handler of the topic answers (:class:`InboundDue`: the processor
+  of a stored webhook's kind).
 
 Handlers run inside the job or request that publishes the event. ``CitizenMessageAdded`` has no
 subscriber yet; ``tests/test_events.py`` proves that bootstrap wires the others.
@@ -52,6 +54,23 @@ class TextArrived:
     body: str
 
 
+@dataclass(frozen=True)
+class InboundDue:
+    """A stored webhook request (``InboundEvent``) waiting to be processed. Exactly one processor
+    is subscribed per kind (``webhooks.processors``); it answers with the TwiML to return, if any."""
+
+    event: Any
+    deferred: bool
+
+    @property
+    def topic(self) -> Hashable:
+        return inbound_topic(self.event.kind)
+
+
+def inbound_topic(kind: str) -> Hashable:
+    return ("inbound", kind)
+
+
 Handler = Callable[[Session, "Runtime", Any], Any]
 
 
@@ -82,6 +101,13 @@ class EventBus:
             if answer is not None:
                 return answer
         return None
+
+    def call(self, session: Session, runtime: Runtime, event: object) -> Any:
+        """The answer of the one handler subscribed to the event (a processor); none is an error."""
+        handlers = self._handlers.get(topic(event), [])
+        if len(handlers) != 1:
+            raise LookupError(f"{len(handlers)} handlers subscribed to {topic(event)!r}; exactly one is needed")
+        return handlers[0](session, runtime, event)
 
     def handlers(self, key: Hashable) -> list[Handler]:
         return list(self._handlers[key])

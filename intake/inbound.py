@@ -17,7 +17,6 @@ mode, which is also how jobs run. Twilio's retries find the stored event by its 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -26,14 +25,12 @@ from sqlalchemy import and_, func, insert, not_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hotline_core.events import InboundDue
 from hotline_core.models import InboundEvent
 from hotline_core.runtime import Runtime, current
 
 log = logging.getLogger(__name__)
 
-# kind -> processor(session, runtime, event, deferred) -> response body (TwiML) or None
-Processor = Callable[[Session, Runtime, InboundEvent, bool], str | None]
-PROCESSORS: dict[str, Processor] = {}
 MAX_ATTEMPTS = 8  # then the event leaves the retry loop (failed_at) and waits for a person
 RETRY_BASE_SECONDS = 30  # per event: 30 s, 60 s, 120 s ... capped at RETRY_MAX_SECONDS
 RETRY_MAX_SECONDS = 3600
@@ -43,12 +40,10 @@ BATCH_SIZE = 20
 ACCEPTED_KINDS = ("sms", "sms_status")
 
 
-def processor(kind: str) -> Callable[[Processor], Processor]:
-    def register(func: Processor) -> Processor:
-        PROCESSORS[kind] = func
-        return func
-
-    return register
+def _run(session: Session, runtime: Runtime, event: InboundEvent, deferred: bool) -> str | None:
+    """The processor subscribed for the event's kind (``webhooks.processors``) handles it."""
+    response: str | None = runtime.events.call(session, runtime, InboundDue(event, deferred))
+    return response
 
 
 @dataclass
@@ -153,7 +148,7 @@ def process_batch(runtime: Runtime, limit: int | None = None) -> int | None:
         ids = [event.id for event in events]
         try:
             for event in events:  # in order: a second text from a number joins the first's ticket
-                _mark_processed(event, PROCESSORS[event.kind](session, runtime, event, True), runtime)
+                _mark_processed(event, _run(session, runtime, event, True), runtime)
             session.commit()
             return len(ids)
         except Exception:
@@ -169,7 +164,7 @@ def _process_locked(session: Session, runtime: Runtime, event: InboundEvent, def
         return True, event.response
     event_id = event.id
     try:
-        response = PROCESSORS[event.kind](session, runtime, event, deferred)
+        response = _run(session, runtime, event, deferred)
         _mark_processed(event, response, runtime)
         session.commit()
     except Exception as exc:

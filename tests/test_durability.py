@@ -11,6 +11,7 @@ from hotline_core.queue import JobQueue
 from intake import inbound, services
 from simulator.twilio_requests import Phone, sms_form
 from tests.conftest import wsgi_transport
+from webhooks import processors
 
 CITIZEN = "+8613800138000"
 
@@ -21,19 +22,19 @@ def rows(runtime, model):
 
 
 def test_a_processing_failure_keeps_the_raw_event_and_a_sweep_finishes_the_work(phone, runtime, monkeypatch, clock):
-    real = inbound.PROCESSORS["sms"]
+    real = processors.PROCESSORS["sms"]
 
     def broken(*args, **kwargs):
         raise RuntimeError("database hiccup")
 
-    monkeypatch.setitem(inbound.PROCESSORS, "sms", broken)
+    monkeypatch.setitem(processors.PROCESSORS, "sms", broken)
     exchange = phone.text(CITIZEN, "路灯坏了三天没人修")
     assert exchange.status == 200  # Twilio still gets a valid answer
     [event] = rows(runtime, InboundEvent)
     assert event.processed_at is None and "database hiccup" in event.error
     assert rows(runtime, Ticket) == []
 
-    monkeypatch.setitem(inbound.PROCESSORS, "sms", real)
+    monkeypatch.setitem(processors.PROCESSORS, "sms", real)
     clock.advance(60)
     assert inbound.sweep_job() == 1
     runtime.jobs.run_burst()

@@ -11,6 +11,7 @@ from hotline_core.models import AuditEntry, InboundEvent, Ticket
 from intake import inbound
 from simulator.twilio_requests import sign, sms_form
 from tests.factories import demo_city
+from webhooks import processors
 
 CITIZEN = "+8613800138000"
 
@@ -29,13 +30,13 @@ def event(runtime, event_id):
 
 @pytest.fixture
 def broken(monkeypatch):
-    real = inbound.PROCESSORS["sms"]
+    real = processors.PROCESSORS["sms"]
 
     def fail(*args, **kwargs):
         raise RuntimeError("processor bug")
 
-    monkeypatch.setitem(inbound.PROCESSORS, "sms", fail)
-    return lambda: monkeypatch.setitem(inbound.PROCESSORS, "sms", real)
+    monkeypatch.setitem(processors.PROCESSORS, "sms", fail)
+    return lambda: monkeypatch.setitem(processors.PROCESSORS, "sms", real)
 
 
 def fail_until_given_up(runtime, event_id, clock):

@@ -10,6 +10,7 @@ from hotline_core.models import Attachment, InboundEvent, OptOut, OutboxMessage,
 from hotline_core.models.messaging import MessageStatus
 from simulator.twilio_requests import Phone, sms_form
 from tests.conftest import wsgi_transport
+from webhooks import processors
 
 CITIZEN = "+8613800138000"
 
@@ -246,7 +247,7 @@ def test_a_text_whose_processing_failed_is_left_to_the_sweep(app, settings, runt
     from intake import inbound
 
     phone = Phone("http://localhost", settings.webhook_auth_token, wsgi_transport(app))
-    monkeypatch.setitem(inbound.PROCESSORS, "sms", lambda *args: 1 / 0)
+    monkeypatch.setitem(processors.PROCESSORS, "sms", lambda *args: 1 / 0)
     phone.text(CITIZEN, "第一条")
     phone.text("+8613900139000", "第二条")
     assert inbound.drain_job() == 2  # the failure does not stop the drain, nor is it retried at once
@@ -259,14 +260,14 @@ def test_a_text_whose_processing_failed_is_left_to_the_sweep(app, settings, runt
 def test_one_bad_text_in_a_batch_does_not_hold_up_the_others(app, settings, runtime, monkeypatch):
     from intake import inbound
 
-    real = inbound.PROCESSORS["sms"]
+    real = processors.PROCESSORS["sms"]
 
     def fragile(session, rt, event, deferred):
         if event.form["Body"] == "坏":
             raise ValueError("cannot handle this one")
         return real(session, rt, event, deferred)
 
-    monkeypatch.setitem(inbound.PROCESSORS, "sms", fragile)
+    monkeypatch.setitem(processors.PROCESSORS, "sms", fragile)
     phone = Phone("http://localhost", settings.webhook_auth_token, wsgi_transport(app))
     for i, body in enumerate(["第一条", "坏", "第三条"]):
         phone.text(f"+86138001380{i:02d}", body)

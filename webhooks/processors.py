@@ -7,18 +7,43 @@ them). Calls are processed in the webhook request and, if that failed, again fro
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy.orm import Session
 
 from hotline_core import outbox
+from hotline_core.events import EventBus, InboundDue, inbound_topic
 from hotline_core.i18n import spoken_number, t
 from hotline_core.models import InboundEvent, MysteryCall, Survey, Ticket, User
 from hotline_core.runtime import Runtime
 from intake import conversation
-from intake.inbound import processor
 from mystery_calls import services as mystery
 from responders import services as portal
 from responders import survey as surveys
 from webhooks import twiml
+
+# kind -> processor(session, runtime, event, deferred) -> response body (TwiML) or None. Filled by
+# the decorator below and subscribed to the event bus by :func:`subscribe` (hotline_app.bootstrap).
+Processor = Callable[[Session, Runtime, InboundEvent, bool], str | None]
+PROCESSORS: dict[str, Processor] = {}
+
+
+def processor(kind: str) -> Callable[[Processor], Processor]:
+    def register(func: Processor) -> Processor:
+        PROCESSORS[kind] = func
+        return func
+
+    return register
+
+
+def subscribe(bus: EventBus) -> None:
+    """Each stored webhook kind is processed by its processor (looked up when it runs)."""
+    for kind in PROCESSORS:
+        bus.subscribe(inbound_topic(kind), _process)
+
+
+def _process(session: Session, runtime: Runtime, due: InboundDue) -> str | None:
+    return PROCESSORS[due.event.kind](session, runtime, due.event, due.deferred)
 
 
 def _language(event: InboundEvent, runtime: Runtime) -> str:
