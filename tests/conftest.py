@@ -103,10 +103,17 @@ def _starting_point(request: pytest.FixtureRequest) -> str:
     return CITY_WITH_CLASSIFIER if marker.kwargs.get("classifier") else CITY
 
 
+# The rolled-back mode is opt-in for now (HOTLINE_TEST_ROLLBACK=1): the suites merged with it
+# (edge limits, failed events, Open311 over real HTTP, the login race) still open connections or
+# threads of their own and must be marked ``committed`` first.
+ROLLBACK = os.environ.get("HOTLINE_TEST_ROLLBACK", "") == "1"
+
+
 def _is_committed(request: pytest.FixtureRequest) -> bool:
     node = request.node
     return (
-        any(node.get_closest_marker(name) for name in ("committed", "worker", "browser"))
+        not ROLLBACK
+        or any(node.get_closest_marker(name) for name in ("committed", "worker", "browser"))
         or "worker_process" in request.fixturenames
     )
 
