@@ -1009,6 +1009,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "stats.col.sign_working_median": {"zh": "签收工作时长中位数", "en": "Sign-for median (working time)"},
     "stats.col.sign_working_p90": {"zh": "签收工作时长90分位", "en": "Sign-for p90 (working time)"},
     "stats.col.contact_median": {"zh": "首次联系用时中位数", "en": "First contact median"},
+    "stats.col.contact_p90": {"zh": "首次联系用时90分位", "en": "First contact p90"},  # numbers12b
     "stats.col.resolve_median": {"zh": "办结用时中位数", "en": "Resolution median"},
     "stats.col.resolve_p90": {"zh": "办结用时90分位", "en": "Resolution p90"},
     "stats.col.resolve_working_median": {"zh": "办结工作时长中位数", "en": "Resolution median (working time)"},

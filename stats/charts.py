@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 import pygal
@@ -57,37 +57,23 @@ def _integer_ticks(top: float, count: int = 5) -> list[int]:
     return list(range(0, int(top) + step + 1, step))
 
 
-def trend(title: str, days: Sequence[date], series: dict[str, Sequence[int]]) -> str:
-    chart = pygal.Line(
-        js=[],
-        width=720,
-        height=280,
-        style=STYLE,
-        title=title,
-        x_label_rotation=30,
-        show_minor_x_labels=False,
-        dots_size=2,
-        legend_at_bottom=True,
-    )
-    chart.x_labels = [d.strftime("%m-%d") for d in days]
-    chart.x_labels_major = chart.x_labels[:: max(1, len(days) // 10)]
-    for name, values in series.items():
-        chart.add(name, list(values))
-    chart.y_labels = _integer_ticks(max((max(v) for v in series.values() if v), default=0))
-    return _render(chart)
-
-
 def _display_width(text: str) -> int:
     """Width in half-width characters (a Chinese character counts twice)."""
     return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
 
 
 def lines(
-    title: str, days: Sequence[date], series: dict[str, Sequence[float | None]], *, maximum: float | None = None
+    title: str,
+    days: Sequence[date],
+    series: Mapping[str, Sequence[float | None]],
+    *,
+    maximum: float | None = None,
+    counts: bool = False,
 ) -> str:
-    """Daily values (rates in %, medians in minutes); a day without a value is a gap, not a zero.
-    The days given end with the last day that has happened: no future days are drawn. Nothing to
-    draw (no value on any day): an empty string."""
+    """One line per series over the days: daily counts (``counts``: whole-number axis marks), rates
+    in % (``maximum=100``) or medians in minutes. A day without a value is a gap, not a zero. The
+    days given end with the last day that has happened: no future days are drawn. Nothing to draw
+    (no value on any day): an empty string."""
     if not any(v is not None for values in series.values() for v in values):
         return ""
     chart = pygal.Line(
@@ -107,4 +93,6 @@ def lines(
     chart.x_labels_major = chart.x_labels[:: max(1, len(days) // 10)]
     for name, values in series.items():
         chart.add(name, list(values))
+    if counts:
+        chart.y_labels = _integer_ticks(max((v or 0) for values in series.values() for v in values))
     return _render(chart)

@@ -123,8 +123,11 @@ def build(
             "units": charts.bars(t("stats.tickets", language), [r.name for r in units], [r.count for r in units])
             if units
             else "",
-            "days": charts.trend(
-                t("stats.trend", language), days, {t(f"channel.{k}", language): v for k, v in series.items()}
+            "days": charts.lines(
+                t("stats.trend", language),
+                days,
+                {t(f"channel.{k}", language): v for k, v in series.items()},
+                counts=True,
             )
             if series
             else "",

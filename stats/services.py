@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, func, literal_column, or_, select
+from sqlalchemy import and_, case, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from hotline_core.db import utcnow
@@ -169,12 +169,18 @@ class Row:
         return round(100 * sum(w * r for w, r in zip(weights, known, strict=True)), 2)
 
 
+def counted(condition: Any) -> Any:
+    """How many facts meet the condition: ``count(*) FILTER (WHERE ...)``, which skips the others
+    without evaluating an expression per row as ``sum(CASE ...)`` would."""
+    return func.count().filter(condition)
+
+
 def outcome_counts(done: Any, due: Any, now: datetime) -> list[Any]:
-    """SUMs of (on time, late, not yet due) for one clock, judged at ``now`` (see stats/facts.py)."""
+    """Counts of (on time, late, not yet due) for one clock, judged at ``now`` (see stats/facts.py)."""
     return [
-        func.sum(case((done <= due, 1), else_=0)),
-        func.sum(case((done > due, 1), (and_(done.is_(None), due < now), 1), else_=0)),
-        func.sum(case((and_(done.is_(None), due >= now), 1), else_=0)),
+        counted(done <= due),
+        counted(or_(done > due, and_(done.is_(None), due < now))),
+        counted(and_(done.is_(None), due >= now)),
     ]
 
 
@@ -199,11 +205,20 @@ PERCENTILES = (
     ("resolve_working_median", TicketFact.resolve_working_seconds, 0.5),
     ("resolve_working_p90", TicketFact.resolve_working_seconds, 0.9),
 )
+ALL_PERCENTILES = tuple(attr for attr, _column, _q in PERCENTILES)
+# What each page shows, and so computes (a median costs a sort of its group's values; most of a
+# statement's time): the comparison table shows two medians, the daily trend two, the ranking none.
+COMPARED_PERCENTILES = ("sign_median", "resolve_median")
+DAILY_PERCENTILES = ("sign_median", "contact_median")
 
 
-def _python_percentiles(session: Session, group: Any, conds: list[Any], rows: dict[Any, Row]) -> None:
+def _python_percentiles(
+    session: Session, group: Any, conds: list[Any], rows: dict[Any, Row], wanted: tuple[tuple[str, Any, float], ...]
+) -> None:
     """Without percentile_cont (SQLite): the measures of the matching facts, in one query, interpolated here."""
-    measures = {column.key: column for _attr, column, _q in PERCENTILES}
+    if not wanted:
+        return
+    measures = {column.key: column for _attr, column, _q in wanted}
     values: dict[tuple[Any, str], list[float]] = {}
     for key, *measured in session.execute(select(group, *measures.values()).where(*conds)):
         for name, value in zip(measures, measured, strict=True):
@@ -212,7 +227,7 @@ def _python_percentiles(session: Session, group: Any, conds: list[Any], rows: di
     for series in values.values():
         series.sort()
     for key, row in rows.items():
-        for attr, column, q in PERCENTILES:
+        for attr, column, q in wanted:
             found = values.get((key, column.key))
             if found:
                 setattr(row, attr, percentile(found, q))
@@ -227,40 +242,44 @@ def summary(
     now: datetime | None = None,
     group_by: Any = None,
     where: list[Any] | None = None,
+    percentiles: tuple[str, ...] = ALL_PERCENTILES,
+    names: dict[Any, str] | None = None,
 ) -> list[Row]:
     """One row per group; clocks are judged at ``now`` (default: the current time).
 
-    ``group_by`` and ``where`` replace the group's column and the filters' conditions (comparisons)."""
+    ``group_by`` and ``where`` replace the group's column and the filters' conditions (comparisons);
+    ``percentiles`` names the medians and 90th percentiles wanted (the others stay empty); ``names``
+    the groups' names when the caller has them (else they are read)."""
     now = now or utcnow()
     group = GROUPS[by] if group_by is None else group_by
     conds = filters.conditions() if where is None else where
-    as_int = lambda flag: func.sum(cast(flag, Integer))  # noqa: E731
+    wanted = tuple(p for p in PERCENTILES if p[0] in percentiles)
     # On PostgreSQL the medians and 90th percentiles are aggregates of the same grouped scan (percentile_cont
     # ignores NULLs, as the definitions require); one query instead of one per measure.
     postgres = session.get_bind().dialect.name == "postgresql"
-    percentiles = [func.percentile_cont(q).within_group(column) for _attr, column, q in PERCENTILES] if postgres else []
+    ordered = [func.percentile_cont(q).within_group(column) for _attr, column, q in wanted] if postgres else []
     outcomes = [expr for _name, done, due in CLOCKS for expr in outcome_counts(done, due, now)]
     query = select(
         group,
         func.count(),
-        as_int(TicketFact.assigned),
-        as_int(TicketFact.overdue),
-        as_int(TicketFact.escalated),
+        counted(TicketFact.assigned),
+        counted(TicketFact.overdue),
+        counted(TicketFact.escalated),
         func.sum(TicketFact.returns),
         func.sum(TicketFact.extensions),
-        func.sum(case((TicketFact.reopened > 0, 1), else_=0)),
-        as_int(TicketFact.surveyed),
-        func.sum(case((TicketFact.solved.is_(True), 1), else_=0)),
+        counted(TicketFact.reopened > 0),
+        counted(TicketFact.surveyed),
+        counted(TicketFact.solved.is_(True)),
         func.count(TicketFact.satisfaction),
-        func.sum(case((TicketFact.satisfaction >= 4, 1), else_=0)),
+        counted(TicketFact.satisfaction >= 4),
         *outcomes,
-        *percentiles,
+        *ordered,
     ).where(*conds)
     if group_by is not None:  # by position: an expression with parameters would not match its repetition
         query = query.group_by(literal_column("1"))
     elif by != "all":
         query = query.group_by(group)
-    names = _names(session, by, language)
+    names = _names(session, by, language) if names is None else names
     rows: dict[Any, Row] = {}
     simple: tuple[str, ...] = ("count", "assigned", "overdue", "escalated", "returns", "extensions", "reopened")
     simple += ("surveyed", "solved", "rated", "satisfied")
@@ -274,10 +293,10 @@ def summary(
             setattr(row, "responded" if prefix == "respond" else f"{prefix}_on", on)
             setattr(row, f"{prefix}_late", late)
             setattr(row, f"{prefix}_pending", pending)
-        for (attr, _column, _q), value in zip(PERCENTILES, values, strict=False):
+        for (attr, _column, _q), value in zip(wanted, values, strict=False):
             setattr(row, attr, float(value) if value is not None else None)
     if not postgres:
-        _python_percentiles(session, group, conds, rows)
+        _python_percentiles(session, group, conds, rows, wanted)
     return sorted(rows.values(), key=lambda row: (-row.count, str(row.name)))
 
 
@@ -360,10 +379,11 @@ def ranking(
 
     ``today`` (the city's date) marks a month that has not ended as provisional."""
     start, end = period("month", month_start)
-    rows = summary(session, Filters(start, end), "unit", language, now=now)
-    tiers_of = {
-        u.id: (DISTRICT_TIER if u.kind == DISTRICT_TIER else "department") for u in session.scalars(select(Unit))
-    }
+    units = session.scalars(select(Unit)).all()
+    tiers_of = {u.id: (DISTRICT_TIER if u.kind == DISTRICT_TIER else "department") for u in units}
+    names = {u.id: u.name(language) for u in units}
+    # The ranking shows no medians, so none is computed.
+    rows = summary(session, Filters(start, end), "unit", language, now=now, percentiles=(), names=names)
     mystery = mystery_averages(session, start, end)
     tiers: dict[str, list[Row]] = {DISTRICT_TIER: [], "department": []}
     unranked = []
@@ -570,7 +590,7 @@ def compared(
     session: Session, filters: Filters, kind: str, today: date, *, now: datetime | None = None
 ) -> dict[str, Row]:
     """Totals for this period, the previous one and the same one last year (same unit/category/...
-    filters), in one grouped scan."""
+    filters), in one grouped scan; of the medians, those the comparison shows."""
     periods = comparison_periods(kind, filters.start, filters.end, today)
     scope = [c for c in filters.conditions()[2:]]  # the filters beyond the dates
     ranges = {name: and_(TicketFact.day >= first, TicketFact.day <= last) for name, (first, last) in periods.items()}
@@ -580,7 +600,12 @@ def compared(
         else_=literal_column("'year_ago'"),
     )
     where = [*scope, or_(*ranges.values())]
-    rows = {row.key: row for row in summary(session, filters, "all", now=now, group_by=which, where=where)}
+    rows = {
+        row.key: row
+        for row in summary(
+            session, filters, "all", now=now, group_by=which, where=where, percentiles=COMPARED_PERCENTILES
+        )
+    }
     return {name: rows.get(name) or Row(key=name, name="") for name in periods}
 
 
@@ -589,7 +614,7 @@ def daily(session: Session, filters: Filters, today: date, *, now: datetime | No
     scoped = Filters(
         filters.start, last_day(filters, today), filters.unit_id, filters.category_id, filters.channel, filters.area_id
     )
-    by_day = {row.key: row for row in summary(session, scoped, "day", now=now)}
+    by_day = {row.key: row for row in summary(session, scoped, "day", now=now, percentiles=DAILY_PERCENTILES)}
     days = [scoped.start + timedelta(days=i) for i in range((scoped.end - scoped.start).days + 1)]
     return [by_day.get(d) or Row(key=d, name=d.isoformat()) for d in days]
 

@@ -154,7 +154,9 @@ def dashboard():  # type: ignore[no-untyped-def]
     if len(days) > 1:
         _days, series = services.daily_counts(s, Filters(filters.start, end, *_scope(filters)))
         if series:
-            chart_trend = charts.trend(tr("stats.trend"), _days, {tr(f"channel.{k}"): v for k, v in series.items()})
+            chart_trend = charts.lines(
+                tr("stats.trend"), _days, {tr(f"channel.{k}"): v for k, v in series.items()}, counts=True
+            )
         chart_rates = charts.lines(
             tr("stats.trend.rates"),
             [d.key for d in days],
@@ -220,6 +222,7 @@ EXPORT_COLUMNS: list[tuple[str, Any]] = [
     ("stats.col.sign_working_median", lambda r, f: f.dur(r.sign_working_median)),
     ("stats.col.sign_working_p90", lambda r, f: f.dur(r.sign_working_p90)),
     ("stats.col.contact_median", lambda r, f: f.dur(r.contact_median)),
+    ("stats.col.contact_p90", lambda r, f: f.dur(r.contact_p90)),
     ("stats.col.resolve_median", lambda r, f: f.dur(r.resolve_median)),
     ("stats.col.resolve_p90", lambda r, f: f.dur(r.resolve_p90)),
     ("stats.col.resolve_working_median", lambda r, f: f.dur(r.resolve_working_median)),

@@ -1,6 +1,7 @@
 """Staff sign-in, roles on every staff view, masked phone numbers, and the audit trail."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -74,7 +75,7 @@ ROUTES = [
     ("POST", "/staff/mystery/calls/<int:call_id>/review", None, MYSTERY, {}),
     ("GET", "/staff/mystery/my-unit", None, {Role.UNIT_HEAD}, None),
     ("POST", "/staff/mystery/calls/<int:call_id>/dispute", None, {Role.UNIT_HEAD}, {"reason": "评分有误"}),
-    ("POST", "/staff/mystery/disputes/<int:dispute_id>/uphold", None, MYSTERY, {}),
+    ("POST", "/staff/mystery/disputes/<int:dispute_id>/uphold", None, MYSTERY, {"note": "复核无误"}),
     ("GET", "/staff/mystery/results", None, MYSTERY_READ, None),
     ("GET", "/staff/mystery/results.csv", None, MYSTERY_READ, None),
     ("GET", "/staff/mystery/units/<int:unit_id>", None, MYSTERY_READ, None),
@@ -112,9 +113,15 @@ ROUTES = [
 OPEN_ROUTES = {("GET", "/staff/login"), ("POST", "/staff/login"), ("POST", "/staff/logout")}
 # shown, done (redirect), the form's own errors, or a command the ticket's state refuses
 ADMITTED = {200, 302, 303, 400, 409}
-# Rows whose object the demo city has none of (a kept recording, a dispute): past the role check
-# an admitted role gets 404 for it; every other role still gets 403.
-WITHOUT_OBJECT = {"/staff/mystery/calls/<int:call_id>/recording", "/staff/mystery/disputes/<int:dispute_id>/uphold"}
+# Rows about a scored call of the demo unit's hotline (issue 12): its kept recording, its head's dispute
+# and the auditor's decision on it. They get a call of their own (``scored_housing_call``), so an
+# admitted role gets the real answer (the recording, a dispute raised, a dispute upheld).
+SCORED_CALL_ROWS = {
+    "/staff/mystery/calls/<int:call_id>/recording",
+    "/staff/mystery/calls/<int:call_id>/dispute",
+    "/staff/mystery/disputes/<int:dispute_id>/uphold",
+}
+RECORDING = b"ID3\x03matrix"
 ROUTE_IDS = [f"{method} {rule.replace('<action>', action or '<action>')}" for method, rule, action, _, _ in ROUTES]
 
 
@@ -143,13 +150,13 @@ def real_ids(app, runtime, rule, form):
             s.add(failed)
             s.flush()
             ids["event_id"] = failed.id
-    if "dispute_id" in wanted:
-        ids["dispute_id"] = 2**31 - 1  # no dispute exists (see WITHOUT_OBJECT)
+    if rule in SCORED_CALL_ROWS:
+        ids["call_id"], ids["dispute_id"] = scored_housing_call(runtime, disputed="dispute_id" in wanted)
     if "number" in wanted:
         ids["number"] = housing_ticket(runtime).number
     if "other_number" in wanted:
         ids["other_number"] = housing_ticket(runtime, "东湖小区物业又乱收费了").number
-    if {"campaign_id", "call_id"} & wanted:
+    if {"campaign_id", "call_id"} & wanted and rule not in SCORED_CALL_ROWS:
         ids["campaign_id"] = mystery_campaign(runtime)
         with runtime.db.session() as s:
             ids["call_id"] = s.scalars(select(MysteryCall.id).order_by(MysteryCall.id)).first()
@@ -162,6 +169,61 @@ def real_ids(app, runtime, rule, form):
         with runtime.db.session() as s:
             ids["request_id"] = s.scalars(select(ExtensionRequest.id).where(ExtensionRequest.state == "pending")).one()
     return ids
+
+
+def scored_housing_call(runtime, *, disputed):
+    """(call id, dispute id or None): a mystery call of the housing bureau's hotline (the demo unit
+    head's), made today by the demo auditor, scored, with its recording kept; ``disputed``: the unit
+    head has disputed the score."""
+    import random
+
+    from hotline_core.audit import Actor
+    from hotline_core.models import AuditedHotline, MysteryCall, Unit, User
+    from mystery_calls import services as mystery
+    from tests.test_mystery_calls import FULL
+
+    actor = Actor("user:auditor")
+    today = runtime.now().astimezone(runtime.settings.tz).date()
+    folder = runtime.settings.instance_path / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "matrix.mp3").write_bytes(RECORDING)
+    with runtime.db.transaction() as s:
+        mystery.import_hotlines_from_directory(s, actor)
+        housing = s.scalars(select(Unit.id).where(Unit.code == "HOUSING")).one()
+        hotline = s.scalars(select(AuditedHotline.id).where(AuditedHotline.unit_id == housing)).one()
+        auditor = s.scalars(select(User).where(User.username == "auditor")).one()
+        campaign = mystery.create_campaign(
+            s,
+            name="矩阵暗访",
+            window_start=today,
+            window_end=today + timedelta(days=14),
+            hotline_ids=[hotline],
+            auditor_ids=[auditor.id],
+            caller_numbers=["+8613100000001"],
+            calls_per_hotline=1,
+            max_per_auditor_hotline_month=2,
+            scenarios=[mystery.ScenarioIn("咨询物业费标准", "业主", "物业费怎么收？", "小区名称")],
+            actor=actor,
+        )
+        mystery.plan_campaign(s, runtime, campaign, actor=actor, rng=random.Random(7))
+        call = s.scalars(select(MysteryCall).where(MysteryCall.campaign_id == campaign.id)).one()
+        mystery.log_manual(
+            s,
+            runtime,
+            call,
+            auditor,
+            called_at=runtime.now(),
+            answered=True,
+            seconds_to_answer=6,
+            talk_seconds=90,
+            recording_path="uploads/matrix.mp3",
+        )
+        mystery.submit_score(s, runtime, call, auditor, FULL)
+        dispute_id = None
+        if disputed:
+            head = s.scalars(select(User).where(User.username == "unithead")).one()
+            dispute_id = mystery.raise_dispute(s, runtime, call, head, "坐席工号有误").id
+        return call.id, dispute_id
 
 
 def fill(template, ids):
@@ -186,10 +248,24 @@ def test_anonymous_visitors_are_sent_to_sign_in(app, client, runtime, method, ru
 def test_every_role_gets_exactly_the_routes_it_may_see(app, runtime, role, method, rule, action, roles, form):
     response = request_route(app, sign_in(app, role), runtime, method, rule, action, form)
     if role in roles:
-        admitted = ADMITTED | ({404} if rule in WITHOUT_OBJECT else set())
-        assert response.status_code in admitted, response.get_data(as_text=True)[:2000]
+        assert response.status_code in ADMITTED, response.get_data(as_text=True)[:2000]
+        if rule in SCORED_CALL_ROWS:
+            assert_scored_call_row_done(runtime, rule, response)
     else:
         assert response.status_code == 403
+
+
+def assert_scored_call_row_done(runtime, rule, response):
+    """The admitted role got the real thing, not a refusal shown as a redirect."""
+    from hotline_core.models import ScoreDispute
+
+    if rule.endswith("/recording"):
+        assert response.status_code == 200 and response.data == RECORDING
+        return
+    assert response.status_code == 303
+    with runtime.db.session() as s:
+        [dispute] = s.scalars(select(ScoreDispute)).all()
+    assert dispute.state == ("open" if rule.endswith("/dispute") else "upheld")
 
 
 def test_every_staff_route_is_in_the_role_matrix(app):

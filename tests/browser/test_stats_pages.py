@@ -60,7 +60,7 @@ def test_a_leader_reads_the_dashboard_in_both_languages_and_downloads_the_export
     cells = housing_row(page, "#stats-table")
     assert cells[0] == HOUSING_ZH and cells[1] == "3" and cells[-1] == "62.5", cells
     assert cells[-4].startswith("33.3%"), cells  # response rate: only T1 was signed and contacted on time
-    assert cells[8].startswith("100.0%") and "未到期 1" in cells[8], cells  # resolution: T3 is not yet due
+    assert cells[9].startswith("100.0%") and "未到期 1" in cells[9], cells  # resolution: T3 is not yet due
     assert cells[2].startswith("3小时 30分钟"), cells  # sign-for median of T1 (1 h) and T2 (6 h), clock time
     expect(page.locator("#as-of")).to_contain_text("数据截至 2026-11-24 10:00")
     expect(page.locator("#provisional")).to_be_visible()
