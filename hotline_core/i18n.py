@@ -437,8 +437,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "mystery.calls": {"zh": "拨测次数", "en": "Calls"},
     "mystery.answer_rate": {"zh": "接通率", "en": "Answer rate"},
     "mystery.average": {"zh": "平均得分", "en": "Average score"},
-    "mystery.median": {"zh": "接通用时中位数", "en": "Median s to answer"},
-    "mystery.p90": {"zh": "接通用时90分位", "en": "p90 s to answer"},
+    "mystery.median": {"zh": "接通用时中位数", "en": "Median time to answer"},
+    "mystery.p90": {"zh": "接通用时90分位", "en": "p90 time to answer"},
     "mystery.warned": {"zh": "末位告诫", "en": "warned (bottom)"},
     "mystery.state.planned": {"zh": "待拨打", "en": "to call"},
     "mystery.state.retry_planned": {"zh": "待重拨", "en": "retry planned"},
@@ -1047,6 +1047,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "stats.unranked.no_response_due": {"zh": "没有已到期可判定的响应", "en": "no response due yet"},
     "stats.unranked.no_surveys": {"zh": "没有已答复的回访", "en": "no answered callback surveys"},
     "stats.unranked.no_ratings": {"zh": "没有满意度评价", "en": "no satisfaction ratings"},
+    # numbers12b: a tier whose units all fall short of the ranking's conditions is not "without data"
+    "stats.tier.none_ranked": {
+        "zh": "本组没有单位达到排名条件，原因见“未参加排名的单位”。",
+        "en": "No unit of this group meets the ranking's conditions; see \u201cUnits not ranked\u201d for why.",
+    },
     "stats.drill.title": {"zh": "统计明细工单", "en": "Tickets behind the figure"},
     "stats.drill.count": {"zh": "共 {count} 件", "en": "{count} tickets"},
     "stats.drill.page": {"zh": "第 {page} / {pages} 页", "en": "Page {page} of {pages}"},

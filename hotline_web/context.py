@@ -8,6 +8,7 @@ from flask import Flask, current_app, g, request
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from hotline_core import formatting
 from hotline_core.i18n import LANGUAGES, MESSAGES, t
 from hotline_core.runtime import Runtime
 
@@ -77,4 +78,5 @@ def init_app(app: Flask) -> None:
             "lang": language(),
             "local_time": local_time,
             "other_lang": "en" if language() == "zh" else "zh",
+            "duration": lambda seconds: formatting.duration(seconds, language()),  # 33 -> "33秒", 750 -> "13分钟"
         }

@@ -20,6 +20,9 @@ STYLE = Style(
 )
 
 
+# The bars' labels are unit names: read at the size of the page's text, not pygal's 10 px.
+BAR_STYLE = Style(**{**STYLE.__dict__, "label_font_size": 13})
+
 _SCRIPT = re.compile(r"<script\b.*?</script>", re.DOTALL)
 
 
@@ -39,7 +42,7 @@ def bars(title: str, labels: Sequence[str], values: Sequence[float | None], *, l
         show_legend=False,
         width=720 + 7 * longest,  # room for whole unit names: they are never clipped
         height=max(160, 26 * min(len(labels), limit) + 60),
-        style=STYLE,
+        style=BAR_STYLE,
         title=title,
         print_values=True,
         truncate_label=-1,
@@ -87,6 +90,7 @@ def lines(
         dots_size=2,
         legend_at_bottom=True,
         allow_interruptions=True,
+        include_x_axis=True,  # the axis starts at zero: a median of 210 min is not drawn as nothing
         range=(0, maximum) if maximum else None,
     )
     chart.x_labels = [d.strftime("%m-%d") for d in days]

@@ -22,11 +22,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hotline_core import formatting
 from hotline_core.i18n import t
 from hotline_core.models import AccountabilityEntry, DirectorySetting, Ticket, Unit
 from hotline_core.runtime import Runtime, current
 from hotline_core.settings import Settings
-from stats import charts, facts, formatting, services
+from stats import charts, facts, services
 
 log = logging.getLogger(__name__)
 KEY_PREFIX = "weekly_report:"
@@ -118,6 +119,16 @@ def build(
         "repeated": [asdict(p) for p in services.repeated_places(session, happened, language=language)],
         "ranking": {tier: [_row(r) for r in rows] for tier, rows in result.tiers.items()},
         "ranking_provisional": result.provisional,
+        # Units not ranked, each with its true reason: a tier without ranked units is not "without data".
+        "unranked": [
+            {
+                "name": r.name,
+                "tier": r.extra["tier"],
+                "assigned": r.assigned,
+                "reason": t(r.extra["reason"], language, min=result.min_volume),
+            }
+            for r in result.unranked
+        ],
         "accountability": accountability(session, start, end, language),
         "charts": {
             "units": charts.bars(t("stats.tickets", language), [r.name for r in units], [r.count for r in units])

@@ -394,6 +394,7 @@ def ranking(
         composite = row.composite(weights)
         if composite is None or row.assigned < min_volume:
             row.extra["reason"] = unranked_reason(row, min_volume)
+            row.extra["tier"] = tiers_of.get(row.key, "department")
             unranked.append(row)
             continue
         row.combined = (

@@ -14,11 +14,12 @@ from flask import Blueprint, Response, abort, render_template, request
 from flask_login import current_user
 from sqlalchemy import select
 
+from hotline_core import formatting
 from hotline_core.models import Area, Category, Role, Unit
 from hotline_web.auth import roles_required
 from hotline_web.context import db_session, language, runtime, tr
 from hotline_web.exports import csv_response, xlsx_workbook
-from stats import charts, facts, formatting, reports, services
+from stats import charts, facts, reports, services
 from stats.services import Filters
 
 bp = Blueprint("stats", __name__, template_folder="templates")

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import csv
 import io
+import random
 from datetime import date, timedelta
 
 import pytest
 
+from hotline_core.audit import Actor
+from mystery_calls import services as mystery
 from stats import charts, services
 from stats.services import Filters
 from tests.stats.conftest import MONDAY_9
+from tests.test_mystery_calls import FULL, calls, log_and_score, make_campaign
 
 pytestmark = pytest.mark.demo_city
 
@@ -59,3 +63,38 @@ def test_a_count_chart_marks_whole_numbers_and_a_rate_chart_leaves_a_day_without
     rates = charts.lines("三率", days, {"响应率": [50.0, None, 100.0]}, maximum=100)
     assert rates.count("<circle") == 2  # no dot drawn at zero for the day without a value
     assert charts.lines("三率", days, {"响应率": [None, None, None]}) == ""
+
+
+# --- what the walk through the pages found (issue 12, points 4 and 7) ----------------------------------
+
+
+def test_the_bulletin_lists_a_unit_below_the_minimum_volume_with_its_reason_not_as_no_data(app, runtime, dataset):
+    client = sign_in(app, "leader")
+    page = client.get("/stats/weekly?week=2026-11-23").get_data(as_text=True)
+    unranked = page.split('id="unranked"')[1].split("</div>")[0]
+    # three tickets against the default minimum of five
+    assert "市住房和城乡建设局" in unranked and "交办工单少于 5 件" in unranked
+    departments = page.split("市直部门</h3>")[1].split("</p>")[0]
+    assert "本组没有单位达到排名条件" in departments and "该周期内没有数据" not in departments
+    districts = page.split("区县政府</h3>")[1].split("</p>")[0]
+    assert "该周期内没有数据" in districts  # no district had a ticket
+
+
+def test_the_ranking_says_why_a_group_has_no_ranked_unit(app, dataset):
+    page = sign_in(app, "leader").get("/stats/ranking?month=2026-11&lang=en").get_data(as_text=True)
+    departments = page.split("City departments</h2>")[1].split("</p>")[0]
+    assert "No unit of this group meets the ranking" in departments
+    assert "No data for this period." in page.split("District governments</h2>")[1].split("</p>")[0]
+
+
+def test_the_mystery_results_show_times_to_answer_as_durations(app, runtime):
+    with runtime.db.transaction() as s:
+        campaign = make_campaign(s, runtime, calls_per_hotline=1)
+        mystery.plan_campaign(s, runtime, campaign, actor=Actor("user:auditor"), rng=random.Random(7))
+    first = calls(runtime)[0]
+    log_and_score(runtime, first.id, seconds=45, values=FULL)
+    client = sign_in(app, "auditor")
+    zh = client.get("/staff/mystery/results?lang=zh").get_data(as_text=True).split('id="hotline-ranking"')[1]
+    en = client.get("/staff/mystery/results?lang=en").get_data(as_text=True).split('id="hotline-ranking"')[1]
+    assert "<td>45秒</td>" in zh and "45.0" not in zh
+    assert "<td>45 sec</td>" in en and "Median time to answer" in en

@@ -8,11 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from hotline_core import formatting
 from hotline_core.models import DirectorySetting, Ticket, TicketEvent, User
 from hotline_core.queue import JobQueue, PeriodicJob, cron_firing
 from intake.services import process_ticket_job
 from responders import services as portal
-from stats import facts, formatting, reports, services
+from stats import facts, reports, services
 from stats.services import Filters
 from tests.factories import complaint
 from tests.stats.conftest import BEIJING, MONDAY_9, at

@@ -1,5 +1,6 @@
 """Figures as people read them, in the reader's language (Babel's CLDR data): percentages,
-durations in minutes or hours and minutes, counts with grouping, signed changes."""
+durations in minutes or hours and minutes, counts with grouping, signed changes. Used by the
+statistics (pages, exports, bulletins) and, through the templates' ``duration`` helper, by every page."""
 
 from __future__ import annotations
 
