@@ -187,6 +187,8 @@ def test_a_leader_reads_the_weekly_bulletin_in_both_languages(
     switch_language(page, "Weekly bulletin · Issue 1 · 2026-11-23 – 2026-11-29")
     expect(page.locator("#mail-state")).to_contain_text("Not sent: no mail server (SMTP) is configured")
     english = housing_row(page, "#weekly-units")
+    units = page.locator("#weekly-units").locator("xpath=..")
+    assert units.evaluate("e => e.scrollWidth <= e.clientWidth"), "the bulletin's unit table scrolls sideways"
     assert english[0] == HOUSING_EN and english[1:] == chinese[1:], (chinese, english)
     expect(page.locator("main h2", has_text="Volumes and handling")).to_have_count(1)
     shoot("06-weekly-en")

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 import pytest
 
 from hotline_core.audit import Actor
+from hotline_core.models import Ticket
 from mystery_calls import services as mystery
 from stats import charts, services
 from stats.services import Filters
@@ -98,3 +99,12 @@ def test_the_mystery_results_show_times_to_answer_as_durations(app, runtime):
     en = client.get("/staff/mystery/results?lang=en").get_data(as_text=True).split('id="hotline-ranking"')[1]
     assert "<td>45秒</td>" in zh and "45.0" not in zh
     assert "<td>45 sec</td>" in en and "Median time to answer" in en
+
+
+def test_each_ticket_behind_a_figure_links_to_its_page(app, runtime, dataset):
+    page = sign_in(app, "leader").get("/stats/tickets?period=month&date=2026-11-23&measure=sign&outcome=late")
+    text = page.get_data(as_text=True)
+    with runtime.db.session() as s:
+        late = sorted(s.get(Ticket, i).number for i in dataset[1:])  # T2 signed late, T3 never signed
+    for number in late:
+        assert f'<a href="/staff/tickets/{number}">{number}</a>' in text
