@@ -107,6 +107,11 @@ ROUTES = [
     ("POST", "/staff/admin/open311/keys", None, ADMIN, {"action": "create", "name": "矩阵测试"}),
     ("GET", "/dev/simulator/", None, ADMIN, None),
     ("POST", "/dev/simulator/", None, ADMIN, {"action": "call", "message": "窗口态度差"}),  # a text waits for a worker
+    # issue 13, points 1-3 (desk13): evidence downloads, the operator's desk, ticket search
+    ("GET", "/staff/tickets/<number>/evidence/<int:attachment_id>", None, TICKETS, None),
+    ("GET", "/staff/desk", None, DISPATCH, None),
+    ("POST", "/staff/desk", None, DISPATCH, {"text": "来电反映窗口办事拖延", "phone": "+8613800138000"}),
+    ("GET", "/staff/search", None, TICKETS, None),
 ]
 # Signing in and out is for everyone (tested below), so it is not a row of the matrix.
 OPEN_ROUTES = {("GET", "/staff/login"), ("POST", "/staff/login"), ("POST", "/staff/logout")}
@@ -114,7 +119,11 @@ OPEN_ROUTES = {("GET", "/staff/login"), ("POST", "/staff/login"), ("POST", "/sta
 ADMITTED = {200, 302, 303, 400, 409}
 # Rows whose object the demo city has none of (a kept recording, a dispute): past the role check
 # an admitted role gets 404 for it; every other role still gets 403.
-WITHOUT_OBJECT = {"/staff/mystery/calls/<int:call_id>/recording", "/staff/mystery/disputes/<int:dispute_id>/uphold"}
+WITHOUT_OBJECT = {
+    "/staff/mystery/calls/<int:call_id>/recording",
+    "/staff/mystery/disputes/<int:dispute_id>/uphold",
+    "/staff/tickets/<number>/evidence/<int:attachment_id>",  # desk13: the ticket has no kept file
+}
 ROUTE_IDS = [f"{method} {rule.replace('<action>', action or '<action>')}" for method, rule, action, _, _ in ROUTES]
 
 
@@ -145,6 +154,8 @@ def real_ids(app, runtime, rule, form):
             ids["event_id"] = failed.id
     if "dispute_id" in wanted:
         ids["dispute_id"] = 2**31 - 1  # no dispute exists (see WITHOUT_OBJECT)
+    if "attachment_id" in wanted:
+        ids["attachment_id"] = 2**31 - 1  # no such file (see WITHOUT_OBJECT)
     if "number" in wanted:
         ids["number"] = housing_ticket(runtime).number
     if "other_number" in wanted:
