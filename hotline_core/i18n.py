@@ -1270,6 +1270,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "desk.name": {"zh": "来电人姓名（可不填）", "en": "Caller's name (optional)"},
     "desk.consent": {"zh": "来电人同意承办单位直接联系", "en": "The caller agrees to be contacted by the unit"},
     "desk.language": {"zh": "来电人使用的语言", "en": "The caller's language"},
+    "desk.language.auto": {"zh": "按投诉内容判断", "en": "From the complaint's text"},
     "desk.language.zh": {"zh": "中文", "en": "Chinese"},
     "desk.language.en": {"zh": "英文", "en": "English"},
     "desk.text": {"zh": "投诉内容", "en": "The complaint"},

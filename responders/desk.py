@@ -42,7 +42,7 @@ def _form_page(values: dict[str, str], status: int = 200):  # type: ignore[no-un
 @bp.get("/desk")
 @roles_required(*DESK_ROLES)
 def desk():  # type: ignore[no-untyped-def]
-    return _form_page({"language": language()})
+    return _form_page({})
 
 
 @bp.post("/desk")
@@ -64,7 +64,7 @@ def type_in():  # type: ignore[no-untyped-def]
                     text=values["text"],
                     phone=values["phone"],
                     name=values["name"],
-                    language=values["language"] or language(),
+                    language=values["language"],
                     category_code=category.code if category else None,
                     area_code=area.code if area else None,
                     contact_consent=bool(values["consent"]),

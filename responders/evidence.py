@@ -16,10 +16,14 @@ from hotline_core import media
 from hotline_core.models import Attachment
 from hotline_web.auth import roles_required
 from hotline_web.context import db_session, runtime
+from hotline_web.security import talisman
 from intake import evidence
 from responders.tickets import TICKET_ROLES, _ticket_or_404
 
 bp = Blueprint("evidence", __name__, url_prefix="/staff")
+
+# A kept file is shown on its own, never as a page: nothing in it may load, run or frame anything.
+EVIDENCE_CSP = "default-src 'none'; sandbox"
 
 
 def info(attachment: Attachment) -> dict[str, Any]:
@@ -44,6 +48,7 @@ def evidence_info(attachment: Attachment) -> dict[str, Any]:
 
 
 @bp.get("/tickets/<number>/evidence/<int:attachment_id>")
+@talisman(content_security_policy=EVIDENCE_CSP, content_security_policy_nonce_in=[])
 @roles_required(*TICKET_ROLES)
 def download(number: str, attachment_id: int):  # type: ignore[no-untyped-def]
     """One kept file of a ticket the user may see (404 otherwise, and for another ticket's file)."""
@@ -69,5 +74,4 @@ def download(number: str, attachment_id: int):  # type: ignore[no-untyped-def]
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response

@@ -406,7 +406,7 @@ class TypedTicket:
     text: str
     phone: str = ""
     name: str = ""
-    language: str = "zh"
+    language: str = ""  # "" : guessed from the text
     category_code: str | None = None
     area_code: str | None = None
     contact_consent: bool = False

@@ -88,6 +88,15 @@ def test_an_empty_complaint_is_refused_in_the_readers_language(app, runtime):
     assert "The complaint is required." in english.get_data(as_text=True)
 
 
+def test_the_callers_language_is_taken_from_the_text_unless_chosen(app, runtime):
+    client = sign_in(app, Role.DISPATCHER)
+    client.get("/staff/?lang=en")  # an English-speaking dispatcher takes a Chinese call
+    type_in(client, form_token="t1")
+    type_in(client, text="The permit office sent me back three times", form_token="t2")
+    type_in(client, text="窗口办事拖延", language="en", form_token="t3")
+    assert [t.language for t in tickets(runtime)] == ["zh", "en", "en"]
+
+
 def test_a_caller_without_a_number_still_gets_a_ticket(app, runtime):
     type_in(sign_in(app, Role.DISPATCHER), phone="")
     [ticket] = tickets(runtime)

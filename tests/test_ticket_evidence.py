@@ -160,6 +160,7 @@ def test_a_citizens_photo_opens_inline_without_sniffing_or_caching(app, runtime)
     assert shown.headers["Content-Disposition"].startswith("inline")
     assert shown.headers["X-Content-Type-Options"] == "nosniff"
     assert "no-store" in shown.headers["Cache-Control"]
+    assert shown.headers["Content-Security-Policy"].strip() == "default-src 'none'; sandbox"
 
 
 def test_a_recording_plays_inline_in_the_page(app, runtime):
