@@ -1296,6 +1296,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "search.range": {"zh": "受理日期 {start} 至 {end}", "en": "Filed from {start} to {end}"},
     "search.empty": {"zh": "没有符合条件的工单。", "en": "No ticket matches."},
     "error.desk.bad_phone": {"zh": "号码 {phone} 不是有效的电话号码。", "en": "{phone} is not a valid phone number."},
+    "error.desk.bad_date": {
+        "zh": "日期 {date} 超出可查询范围（2000 至 2099 年）。",
+        "en": "The date {date} is outside the years that can be searched (2000 to 2099).",
+    },
     "error.desk.dates_reversed": {"zh": "开始日期晚于结束日期。", "en": "The start date is after the end date."},
     "error.desk.range_too_long": {
         "zh": "日期范围不能超过 {days} 天。",

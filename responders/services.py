@@ -393,6 +393,12 @@ SEARCH_MAX_DAYS = 366
 SEARCH_DEFAULT_DAYS = 90
 SEARCH_MIN_TEXT = 2
 SEARCH_MAX_TEXT = 100
+SEARCH_EARLIEST, SEARCH_LATEST = date(2000, 1, 1), date(2099, 12, 31)
+
+
+def _printable(value: str, limit: int) -> str:
+    """A searched value without control characters (a NUL byte cannot even be sent to PostgreSQL)."""
+    return "".join(ch for ch in (value or "") if ch.isprintable()).strip()[:limit]
 
 
 class DeskError(PortalError):
@@ -417,8 +423,8 @@ def type_in_ticket(session: Session, runtime: Runtime, user: User, typed: TypedT
     """A dispatcher files a caller's complaint (channel phone) through the one intake service: the caller
     gets the acknowledgement SMS; the timeline and the audit trail say who typed it. The form's token
     makes a second click return the first ticket."""
-    text = _text(typed.text, "complaint")
-    raw_phone = (typed.phone or "").strip()
+    text = _text("".join(ch for ch in typed.text or "" if ch.isprintable() or ch in "\n\t"), "complaint")
+    raw_phone = _printable(typed.phone, 40)
     if raw_phone:
         parsed = phones.normalise(raw_phone, runtime.settings.default_region)
         if parsed is None or not parsed.valid:
@@ -433,7 +439,7 @@ def type_in_ticket(session: Session, runtime: Runtime, user: User, typed: TypedT
             phone=raw_phone or None,
             language=typed.language if typed.language in ("zh", "en") else None,
             source_ref=f"desk:{token}" if token else None,
-            name=(typed.name or "").strip()[:100] or None,
+            name=_printable(typed.name, 100) or None,
             contact_consent=typed.contact_consent,
             category_code=typed.category_code or None,
             area_code=typed.area_code or None,
@@ -476,6 +482,9 @@ def search_tickets(
     """Tickets the user may see, by number, caller's phone (only roles that may see phones; every such
     search is audited), words of the text and the day filed, within a bounded date range, newest first."""
     today = runtime.now().astimezone(runtime.settings.tz).date()
+    for day in (query.date_from, query.date_to):
+        if day is not None and not (SEARCH_EARLIEST <= day <= SEARCH_LATEST):
+            raise DeskError("error.desk.bad_date", date=day.isoformat())
     date_to = query.date_to or today
     date_from = query.date_from or (date_to - timedelta(days=SEARCH_DEFAULT_DAYS))
     if date_from > date_to:
@@ -490,10 +499,10 @@ def search_tickets(
         found = found.where(Ticket.id.in_(select(Assignment.ticket_id).where(Assignment.unit_id == user.unit_id)))
     elif user.role not in ALL_TICKETS:
         raise DeskError("error.desk.not_allowed")
-    number = (query.number or "").strip().upper()[:20]
+    number = _printable(query.number, 20).upper()
     if number:
         found = found.where(Ticket.number.startswith(number, autoescape=True))
-    phone = (query.phone or "").strip()[:40]
+    phone = _printable(query.phone, 40)
     if phone:
         if user.role not in Role.SEES_FULL_PHONE:
             raise DeskError("error.desk.phone_not_allowed")
@@ -502,7 +511,7 @@ def search_tickets(
             raise DeskError("error.desk.bad_phone", phone=phone)
         found = found.where(Ticket.citizen_phone == parsed.value)
         audit(session, _actor(user, ip), "ticket.phone_searched", None, phone=parsed.value)
-    words = (query.text or "").strip()
+    words = _printable(query.text, SEARCH_MAX_TEXT + 1)
     if words:
         if len(words) < SEARCH_MIN_TEXT or len(words) > SEARCH_MAX_TEXT:
             raise DeskError("error.desk.text_length", low=SEARCH_MIN_TEXT, high=SEARCH_MAX_TEXT)

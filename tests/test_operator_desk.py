@@ -161,6 +161,15 @@ def test_the_date_range_defaults_to_ninety_days_and_is_bounded(app, runtime, clo
     assert reversed_range.status_code == 400
 
 
+@pytest.mark.parametrize(
+    "query", ["from=0001-01-01", "to=0001-01-01", "to=9999-12-31", "number=%00", "q=a%00b", "phone=%00"]
+)
+def test_nonsense_in_a_search_is_refused_or_ignored_never_an_error(app, runtime, query):
+    complaint(runtime, "窗口办事拖延")
+    answer = sign_in(app, Role.DISPATCHER).get(f"/staff/search?{query}")
+    assert answer.status_code in (200, 400)
+
+
 def test_results_come_in_pages_newest_first(app, runtime, monkeypatch):
     monkeypatch.setattr(services, "SEARCH_PAGE", 2)
     made = [complaint(runtime, f"窗口办事拖延 第{i}次") for i in range(5)]
