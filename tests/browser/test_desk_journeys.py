@@ -159,6 +159,7 @@ def test_an_emergency_tops_the_queue_with_a_badge_a_clock_and_its_area_chosen(
     emergency = queued(runtime, "让胡路区某小区楼道燃气泄漏，味道很大", urgency="emergency", area_code="RANGHULU")
     clock.advance(17 * 60)
     sign_in(page, base, "dispatcher", lang)
+    page.clock.install()  # the page's own timers, moved on by the test below
     page.goto(f"{base}/staff/dispatch/?lang={lang}")
     cards = page.locator(".dispatch-item")
     expect(cards.nth(0)).to_have_id(f"dispatch-{emergency.number}")
@@ -167,6 +168,8 @@ def test_an_emergency_tops_the_queue_with_a_badge_a_clock_and_its_area_chosen(
     first = cards.nth(0)
     expect(first.locator(".badge.urgent")).to_have_text("紧急" if lang == "zh" else "Emergency")
     expect(first.locator(".wait-clock")).to_have_text("已等待 17 分钟" if lang == "zh" else "waiting 17 min")
+    page.clock.run_for(3 * 60 * 1000)  # the clock runs while the ticket waits on the open page
+    expect(first.locator(".wait-clock")).to_have_text("已等待 20 分钟" if lang == "zh" else "waiting 20 min")
     area = first.locator("select[name=area]")
     expect(area.locator("option:checked")).to_have_text("让胡路区" if lang == "zh" else "Ranghulu District")
     shoot(f"03-dispatch-urgent-{lang}")
