@@ -27,6 +27,8 @@ TWILIO_KINDS = ("media", "recording")
 MEDIA_DIR = "media"
 # Twilio keeps media for a while; after this long without a copy there is nothing left to fetch.
 SWEEP_WINDOW = timedelta(days=30)
+# A download that failed (Twilio down, the file already deleted) is tried again for a day, not a month.
+RETRY_WINDOW = timedelta(days=1)
 SWEEP_BATCH = 50
 
 
@@ -101,6 +103,7 @@ def sweep_job() -> int:
                 Attachment.storage_path.is_(None),
                 Attachment.url.startswith(TWILIO_API) | Attachment.url.startswith(base),
                 Attachment.created_at >= since,
+                Attachment.fetch_error.is_(None) | (Attachment.created_at >= runtime.now() - RETRY_WINDOW),
             )
             .order_by(Attachment.id)
             .limit(SWEEP_BATCH)

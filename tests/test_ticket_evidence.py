@@ -118,6 +118,16 @@ def test_a_failed_download_keeps_its_reason_and_the_sweep_fetches_it_later(
     assert row.storage_path and row.fetch_error is None
 
 
+def test_a_download_that_keeps_failing_is_given_up_after_a_day(
+    twilio_app, twilio_runtime, twilio_settings, fake_twilio, clock
+):
+    fake_twilio.media_failures = 1
+    twilio_phone(twilio_app, twilio_settings).text(CITIZEN, "照片为证", media=[(MEDIA_URL, "image/jpeg")])
+    twilio_runtime.jobs.run_burst()
+    clock.advance(25 * 3600)
+    assert evidence.sweep_job() == 0
+
+
 def test_a_link_that_is_not_twilios_is_never_sent_the_account_credentials(twilio_runtime, fake_twilio):
     ticket = complaint(twilio_runtime, "路口积水", channel="open311")
     with twilio_runtime.db.transaction() as s:
