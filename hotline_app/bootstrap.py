@@ -11,7 +11,7 @@ from hotline_core.queue import JobQueue, PeriodicJob
 from hotline_core.runtime import Runtime, set_current
 from hotline_core.settings import Settings
 from hotline_core.twilio_gateway import TwilioGateway
-from intake import inbound
+from intake import evidence, inbound
 from intake import services as intake_services
 from mystery_calls import services as mystery
 from responders import survey
@@ -31,6 +31,7 @@ PERIODIC_JOBS = (
     PeriodicJob("survey-no-reply-sweep", survey.sweep_no_reply_job, every=300),
     PeriodicJob("mystery-stale-call-sweep", mystery.flag_stale_job, every=300),
     PeriodicJob("stats-facts-refresh", facts.refresh_job, every=60),
+    PeriodicJob("evidence-keep-sweep", evidence.sweep_job, every=300),
 )
 
 

@@ -67,7 +67,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from mystery_calls.views import bp as mystery_bp
     from open311.views import init_app as init_open311
     from responders.admin import bp as admin_bp
+    from responders.desk import bp as desk_bp
     from responders.dispatch import bp as dispatch_bp
+    from responders.evidence import bp as evidence_bp
     from responders.tickets import bp as tickets_bp
     from responders.views import bp as staff_bp
     from stats.views import bp as stats_bp
@@ -82,6 +84,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.register_blueprint(admin_bp)
     app.register_blueprint(tickets_bp)
     app.register_blueprint(dispatch_bp)
+    app.register_blueprint(evidence_bp)
+    app.register_blueprint(desk_bp)
     app.register_blueprint(mystery_bp)
     app.register_blueprint(stats_bp)
     app.register_blueprint(webhooks_bp)

@@ -77,15 +77,23 @@ class TwilioGateway:
         return f"{base}{path}" if base else None
 
     def download_recording(self, url: str) -> tuple[bytes, str]:
-        """A call recording's audio (MP3) and content type, fetched with the account's credentials (Twilio
-        serves recordings to the account's HTTP Basic auth when "enforce HTTP auth on media" is on).
+        """A call recording's audio (MP3) and content type (Twilio's recording URLs come without a suffix;
+        ``.mp3`` asks for MP3). See :meth:`download_media`."""
+        target = url if url.rsplit("/", 1)[-1].count(".") else f"{url}.mp3"
+        return self.download_media(target, accept=("audio/",))
 
-        ``TWILIO_API_BASE_URL`` stands in for ``https://api.twilio.com`` here too. Raises
-        :class:`NotConfigured` without credentials, :class:`SendError` if the download fails.
+    def download_media(self, url: str, *, accept: tuple[str, ...] = ("",)) -> tuple[bytes, str]:
+        """A media file Twilio keeps for the account (a call recording, an MMS picture) and its content type,
+        fetched with the account's credentials (Twilio serves media to the account's HTTP Basic auth when
+        "enforce HTTP auth on media" is on; MMS media redirect to a signed copy, which ``requests`` follows).
+
+        ``TWILIO_API_BASE_URL`` stands in for ``https://api.twilio.com`` here too. ``accept`` lists the content
+        type prefixes taken. Raises :class:`NotConfigured` without credentials, :class:`SendError` if the
+        download fails or answers another type.
         """
         if not self.configured:
             raise NotConfigured("no Twilio credentials")
-        target = url if url.rsplit("/", 1)[-1].count(".") else f"{url}.mp3"
+        target = url
         base = self.settings.twilio_api_base_url
         if base and target.startswith("https://api.twilio.com"):
             target = base.rstrip("/") + target[len("https://api.twilio.com") :]
@@ -97,9 +105,9 @@ class TwilioGateway:
             )
         except requests.RequestException as exc:
             raise SendError(f"{type(exc).__name__}: {exc}") from exc
-        content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
-        if response.status_code != 200 or not content_type.startswith("audio/"):
-            raise SendError(f"recording download answered {response.status_code} {content_type}")
+        content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if response.status_code != 200 or not content_type or not content_type.startswith(accept):
+            raise SendError(f"media download answered {response.status_code} {content_type}")
         return response.content, content_type
 
     def send_sms(self, to: str, body: str) -> SentMessage:

@@ -199,7 +199,7 @@ def attach_recording(
                 review_reason="recording only: listen to it",
             ),
         )
-    services.add_attachment(session, ticket, item, runtime.now())
+    services.add_attachment(session, ticket, item, runtime.now(), runtime)
     if not (ticket.text or "").strip():
         services.flag_for_review(session, ticket, "recording only: listen to it", runtime.now())
     return ticket

@@ -26,6 +26,7 @@ from hotline_core.models import Area, Attachment, Category, OutboxMessage, Ticke
 from hotline_core.models.messaging import Priority
 from hotline_core.models.ticket import Channel, TicketState
 from hotline_core.runtime import Runtime, current
+from intake import evidence
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ def submit_complaint(session: Session, runtime: Runtime, complaint: Complaint) -
     if phone and not phone.valid:
         session.add(TicketEvent(ticket=ticket, at=now, kind="phone_flagged", data={"raw": phone.value}))
     for item in complaint.attachments:
-        add_attachment(session, ticket, item, now)
+        add_attachment(session, ticket, item, now, runtime)
     if complaint.needs_review:
         session.add(
             TicketEvent(ticket=ticket, at=now, kind="flagged_for_review", data={"reason": complaint.review_reason})
@@ -171,8 +172,11 @@ def _lookup(session: Session, model: type[Category] | type[Area], code: str | No
     return found
 
 
-def add_attachment(session: Session, ticket: Ticket, item: AttachmentIn, now: datetime) -> Attachment | None:
-    """Attach a file or link once (an external sid such as a RecordingSid is never added twice)."""
+def add_attachment(
+    session: Session, ticket: Ticket, item: AttachmentIn, now: datetime, runtime: Runtime | None = None
+) -> Attachment | None:
+    """Attach a file or link once (an external sid such as a RecordingSid is never added twice). With the
+    runtime, a recording or MMS media file held by Twilio is fetched and kept by a job after the commit."""
     if item.external_sid:
         existing = session.scalars(select(Attachment).where(Attachment.external_sid == item.external_sid)).first()
         if existing is not None:
@@ -197,6 +201,8 @@ def add_attachment(session: Session, ticket: Ticket, item: AttachmentIn, now: da
             ticket=ticket, at=now, kind=kind, data={"attachment_id": attachment.id, "content_type": item.content_type}
         )
     )
+    if runtime is not None:
+        evidence.keep_later(session, runtime, attachment)
     return attachment
 
 
@@ -274,7 +280,7 @@ def add_citizen_message(
     )
     session.add(event)
     for item in attachments or []:
-        add_attachment(session, ticket, item, now)
+        add_attachment(session, ticket, item, now, runtime)
     ticket.last_citizen_message_at = now
     ticket.updated_at = now
     session.flush()

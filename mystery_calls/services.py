@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hotline_core import phones
+from hotline_core import media, phones
 from hotline_core.audit import Actor
 from hotline_core.audit import record as audit
 from hotline_core.figures import percentile
@@ -357,11 +357,7 @@ def set_own_phone(session: Session, user: User, number: str, default_region: str
 
 def recording_path(runtime: Runtime, call: MysteryCall) -> Path | None:
     """The kept recording's file, if there is one inside the instance path."""
-    if not call.recording_file:
-        return None
-    root = runtime.settings.instance_path.resolve()
-    path = (root / call.recording_file).resolve()
-    return path if path.is_relative_to(root) and path.is_file() else None
+    return media.kept_path(runtime, call.recording_file)
 
 
 def record_progress(session: Session, runtime: Runtime, call: MysteryCall, form: Mapping[str, str]) -> bool:
@@ -449,11 +445,7 @@ def download_recording_job(call_id: int) -> str | None:
             return call.recording_file if call else None
         url, sid = call.recording_url, call.recording_sid or f"call{call_id}"
     audio, content_type = runtime.twilio.download_recording(url)
-    suffix = ".wav" if "wav" in content_type else ".mp3"
-    relative = f"{RECORDINGS_DIR}/{call_id}-{''.join(ch for ch in sid if ch.isalnum())}{suffix}"
-    target = runtime.settings.instance_path / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(audio)
+    relative = media.keep(runtime, RECORDINGS_DIR, f"{call_id}-{sid}", audio, content_type)
     with runtime.db.transaction() as session:
         call = session.get(MysteryCall, call_id)
         assert call is not None

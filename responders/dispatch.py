@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import case, select
 
 from hotline_core.errors import HotlineError
 from hotline_core.models import (
     AccountabilityEntry,
+    Area,
     Assignment,
     Category,
     Deadline,
@@ -26,6 +27,9 @@ from hotline_web.errors import flash_refusal
 from responders import services
 from responders.tickets import suggestions, time_left
 
+URGENT = ("emergency", "utility")
+URGENT_FIRST = case((Ticket.urgency == "emergency", 0), (Ticket.urgency == "utility", 1), else_=2)
+
 bp = Blueprint("dispatch", __name__, url_prefix="/staff/dispatch", template_folder="templates")
 
 
@@ -33,7 +37,11 @@ bp = Blueprint("dispatch", __name__, url_prefix="/staff/dispatch", template_fold
 @roles_required(Role.DISPATCHER, Role.ADMIN)
 def queue():  # type: ignore[no-untyped-def]
     s = db_session()
-    tickets = s.scalars(select(Ticket).where(Ticket.state == TicketState.DISPATCH).order_by(Ticket.created_at)).all()
+    # Emergencies, then utility outages, at the top (issue 13); oldest first within each.
+    tickets = s.scalars(
+        select(Ticket).where(Ticket.state == TicketState.DISPATCH).order_by(URGENT_FIRST, Ticket.created_at, Ticket.id)
+    ).all()
+    areas = s.scalars(select(Area).order_by(Area.code)).all()
     categories = {c.code: c for c in s.scalars(select(Category))}
     units = s.scalars(select(Unit).where(Unit.active).order_by(Unit.kind, Unit.code)).all()
     unit_names = {u.id: u.name(language()) for u in s.scalars(select(Unit))}
@@ -52,11 +60,16 @@ def queue():  # type: ignore[no-untyped-def]
                 "suggested_unit": unit_names.get(returned.data.get("suggested_unit_id") or 0) if returned else None,
                 "duplicates": services.duplicate_candidates(s, tk),
                 "phone": services.shown_phone(current_user.user, tk),
+                "urgent": tk.urgency in URGENT,
+                # The clock runs from when the ticket last came to a person's queue (returned, queued, filed).
+                "waiting_since": waited_from.at if (waited_from := returned or queued) else tk.created_at,
             }
         )
     return render_template(
         "staff/dispatch.html",
         items=items,
+        areas=areas,
+        now=runtime().now(),
         units=units,
         categories=sorted(categories.values(), key=lambda c: (c.level, c.code)),
     )

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from hotline_core import phones
@@ -25,10 +25,10 @@ from hotline_core.models import (
     User,
 )
 from hotline_core.models.routing import AssignmentRole, AssignmentState
-from hotline_core.models.ticket import TicketState
+from hotline_core.models.ticket import Channel, TicketState
 from hotline_core.runtime import Runtime
 from hotline_core.twilio_gateway import NotConfigured, SendError
-from intake.services import AttachmentIn, add_attachment
+from intake.services import AttachmentIn, Complaint, add_attachment, submit_complaint
 from responders.survey import start_survey_job
 from routing import lifecycle
 from routing import services as routing
@@ -66,6 +66,22 @@ def may_see_phone(user: User, ticket: Ticket) -> bool:
 
 def shown_phone(user: User, ticket: Ticket) -> str:
     return phones.display(ticket.citizen_phone, may_see_full=may_see_phone(user, ticket))
+
+
+EARLIER_SHOWN = 10
+
+
+def earlier_tickets(session: Session, user: User, ticket: Ticket) -> list[Ticket]:
+    """The same caller's other tickets, newest first, beside the one open: only for those who may see the
+    caller's number (it is what links them), and for a unit's people only tickets given to their unit."""
+    if not ticket.citizen_phone or not may_see_phone(user, ticket):
+        return []
+    query = select(Ticket).where(Ticket.citizen_phone == ticket.citizen_phone, Ticket.id != ticket.id)
+    if user.role in UNIT_ROLES:
+        query = query.where(Ticket.id.in_(select(Assignment.ticket_id).where(Assignment.unit_id == user.unit_id)))
+    elif user.role not in ALL_TICKETS:
+        return []
+    return list(session.scalars(query.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(EARLIER_SHOWN)))
 
 
 def unit_assignment(session: Session, user: User, ticket: Ticket, *, active: bool = True) -> Assignment | None:
@@ -266,6 +282,7 @@ def route(
     category_id: int | None,
     note: str = "",
     ip: str | None = None,
+    area_id: int | None = None,
 ) -> None:
     routing.route_manually(
         session,
@@ -274,6 +291,7 @@ def route(
         lead_unit_id=lead_unit_id,
         co_unit_ids=co_unit_ids,
         category_id=category_id,
+        area_id=area_id,
         actor=_actor(user, ip),
         note=note,
     )
@@ -366,3 +384,142 @@ def callback_target(session: Session, token: str) -> tuple[CallbackCall, Ticket]
         return None
     ticket = session.get(Ticket, call.ticket_id)
     return (call, ticket) if ticket is not None else None
+
+
+# --- the operator's desk (issue 13, desk13) ------------------------------------------------------
+
+SEARCH_PAGE = 50
+SEARCH_MAX_DAYS = 366
+SEARCH_DEFAULT_DAYS = 90
+SEARCH_MIN_TEXT = 2
+SEARCH_MAX_TEXT = 100
+SEARCH_EARLIEST, SEARCH_LATEST = date(2000, 1, 1), date(2099, 12, 31)
+
+
+def _printable(value: str, limit: int) -> str:
+    """A searched value without control characters (a NUL byte cannot even be sent to PostgreSQL)."""
+    return "".join(ch for ch in (value or "") if ch.isprintable()).strip()[:limit]
+
+
+class DeskError(PortalError):
+    """A typed-in ticket or a search refused (``error.desk.*``)."""
+
+
+@dataclass(frozen=True)
+class TypedTicket:
+    """What a dispatcher types for a caller on the phone."""
+
+    text: str
+    phone: str = ""
+    name: str = ""
+    language: str = ""  # "" : guessed from the text
+    category_code: str | None = None
+    area_code: str | None = None
+    contact_consent: bool = False
+    form_token: str = ""
+
+
+def type_in_ticket(session: Session, runtime: Runtime, user: User, typed: TypedTicket, ip: str | None = None) -> Ticket:
+    """A dispatcher files a caller's complaint (channel phone) through the one intake service: the caller
+    gets the acknowledgement SMS; the timeline and the audit trail say who typed it. The form's token
+    makes a second click return the first ticket."""
+    text = _text("".join(ch for ch in typed.text or "" if ch.isprintable() or ch in "\n\t"), "complaint")
+    raw_phone = _printable(typed.phone, 40)
+    if raw_phone:
+        parsed = phones.normalise(raw_phone, runtime.settings.default_region)
+        if parsed is None or not parsed.valid:
+            raise DeskError("error.desk.bad_phone", phone=raw_phone[:40])
+    token = "".join(ch for ch in typed.form_token if ch.isalnum())[:40]
+    ticket = submit_complaint(
+        session,
+        runtime,
+        Complaint(
+            channel=Channel.PHONE,
+            text=text,
+            phone=raw_phone or None,
+            language=typed.language if typed.language in ("zh", "en") else None,
+            source_ref=f"desk:{token}" if token else None,
+            name=_printable(typed.name, 100) or None,
+            contact_consent=typed.contact_consent,
+            category_code=typed.category_code or None,
+            area_code=typed.area_code or None,
+        ),
+    )
+    typed_event = session.scalar(
+        select(TicketEvent.id).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "typed_by_operator")
+    )
+    if typed_event is None:
+        session.add(
+            TicketEvent(ticket=ticket, at=runtime.now(), kind="typed_by_operator", actor=f"user:{user.username}")
+        )
+        audit(session, _actor(user, ip), "desk.ticket_typed", ticket, number=ticket.number)
+    return ticket
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    number: str = ""
+    phone: str = ""
+    text: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    page: int = 1
+
+
+@dataclass
+class SearchResult:
+    tickets: list[Ticket]
+    total: int
+    page: int
+    pages: int
+    date_from: date
+    date_to: date
+
+
+def search_tickets(
+    session: Session, runtime: Runtime, user: User, query: SearchQuery, ip: str | None = None
+) -> SearchResult:
+    """Tickets the user may see, by number, caller's phone (only roles that may see phones; every such
+    search is audited), words of the text and the day filed, within a bounded date range, newest first."""
+    today = runtime.now().astimezone(runtime.settings.tz).date()
+    for day in (query.date_from, query.date_to):
+        if day is not None and not (SEARCH_EARLIEST <= day <= SEARCH_LATEST):
+            raise DeskError("error.desk.bad_date", date=day.isoformat())
+    date_to = query.date_to or today
+    date_from = query.date_from or (date_to - timedelta(days=SEARCH_DEFAULT_DAYS))
+    if date_from > date_to:
+        raise DeskError("error.desk.dates_reversed")
+    if (date_to - date_from).days > SEARCH_MAX_DAYS:
+        raise DeskError("error.desk.range_too_long", days=SEARCH_MAX_DAYS)
+    tz = runtime.settings.tz
+    start = datetime.combine(date_from, time(0), tzinfo=tz)
+    end = datetime.combine(date_to + timedelta(days=1), time(0), tzinfo=tz)
+    found = select(Ticket).where(Ticket.created_at >= start, Ticket.created_at < end, Ticket.number.is_not(None))
+    if user.role in UNIT_ROLES:
+        found = found.where(Ticket.id.in_(select(Assignment.ticket_id).where(Assignment.unit_id == user.unit_id)))
+    elif user.role not in ALL_TICKETS:
+        raise DeskError("error.desk.not_allowed")
+    number = _printable(query.number, 20).upper()
+    if number:
+        found = found.where(Ticket.number.startswith(number, autoescape=True))
+    phone = _printable(query.phone, 40)
+    if phone:
+        if user.role not in Role.SEES_FULL_PHONE:
+            raise DeskError("error.desk.phone_not_allowed")
+        parsed = phones.normalise(phone, runtime.settings.default_region)
+        if parsed is None:
+            raise DeskError("error.desk.bad_phone", phone=phone)
+        found = found.where(Ticket.citizen_phone == parsed.value)
+        audit(session, _actor(user, ip), "ticket.phone_searched", None, phone=parsed.value)
+    words = _printable(query.text, SEARCH_MAX_TEXT + 1)
+    if words:
+        if len(words) < SEARCH_MIN_TEXT or len(words) > SEARCH_MAX_TEXT:
+            raise DeskError("error.desk.text_length", low=SEARCH_MIN_TEXT, high=SEARCH_MAX_TEXT)
+        for word in words.split()[:5]:
+            found = found.where(Ticket.text.icontains(word, autoescape=True))
+    total = session.scalar(select(func.count()).select_from(found.order_by(None).subquery())) or 0
+    pages = max(1, -(-total // SEARCH_PAGE))
+    page = min(max(query.page, 1), pages)
+    newest_first = found.order_by(Ticket.created_at.desc(), Ticket.id.desc())
+    tickets = list(session.scalars(newest_first.limit(SEARCH_PAGE).offset((page - 1) * SEARCH_PAGE)))
+    return SearchResult(tickets, total, page, pages, date_from, date_to)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import aliased
 from hotline_core.audit import record as audit
 from hotline_core.errors import HotlineError
 from hotline_core.models import (
+    Area,
     Assignment,
     Attachment,
     Category,
@@ -205,6 +206,8 @@ def ticket(number: str):  # type: ignore[no-untyped-def]
     categories = s.scalars(select(Category).where(Category.active).order_by(Category.level, Category.code)).all()
     return render_template(
         "staff/ticket.html",
+        areas=s.scalars(select(Area).order_by(Area.code)).all(),
+        earlier=services.earlier_tickets(s, u, tk),
         ticket=tk,
         phone=services.shown_phone(u, tk),
         user=u,
@@ -327,6 +330,7 @@ def _dispatch_action(s, rt, tk, u, action, form) -> None:  # type: ignore[no-unt
             category_id=_int_or_none(form.get("category")),
             note=form.get("note", ""),
             ip=ip,
+            area_id=_int_or_none(form.get("area")),
         )
     elif action == "merge":
         into = s.scalars(select(Ticket).where(Ticket.number == form.get("into", "").strip())).first()

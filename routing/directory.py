@@ -27,6 +27,7 @@ from hotline_core import phones
 from hotline_core.models import Area, Category, DirectorySetting, RoutingRule, Unit
 from routing.calendar import BusinessCalendar
 from routing.deadlines import DEFAULT_POLICIES, DeadlinePolicy
+from routing.operator import problems as operator_problems
 
 SECTIONS = ("calendar", "policies", "settings", "units", "areas", "categories", "rules")
 URGENCIES = ("emergency", "utility", "general", "complex")
@@ -44,6 +45,8 @@ FIELDS = {
         "policy",
         "active",
         "open311_attributes",
+        "safety_advice_zh",
+        "safety_advice_en",
     },
     "rules": {"category", "area", "lead", "co", "note"},
 }
@@ -66,7 +69,9 @@ SETTINGS_KEYS = {
     "bulletin_recipients",
     "mystery_min_scored_calls",
     "mystery_dispute_working_days",
+    "operator",  # issue 13 (desk13): the number a caller reaches by pressing 0, and its staffed hours
 }
+MAX_ADVICE = 300  # safety advice goes by SMS: a few segments at most
 OPEN311_DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
 OPEN311_ATTRIBUTE_FIELDS = {
     "code",
@@ -238,6 +243,13 @@ def validate(session: Session, directory: Directory, default_region: str = "CN")
             isinstance(value, int | float) and 0 <= value <= 1
         ):
             problem("settings", None, f"{key} must be a number between 0 and 1")
+        elif key == "operator":  # issue 13 (desk13): press 0 for a person, during staffed hours
+            for message in operator_problems(value):
+                problem("settings", None, message)
+            if isinstance(value, dict) and value.get("phone"):
+                parsed = phones.normalise(str(value["phone"]), default_region)
+                if parsed is None or not parsed.valid:
+                    problem("settings", None, f"operator: phone {value['phone']!r} is not a valid phone number")
         elif key == "bulletin_recipients":  # the leaders the weekly bulletin is emailed to
             entries = value if isinstance(value, list) else [value]
             for entry in entries:
@@ -273,6 +285,9 @@ def validate(session: Session, directory: Directory, default_region: str = "CN")
             problem("categories", i, f"urgency {row['urgency']!r} is not one of {', '.join(URGENCIES)}")
         if row.get("policy") and row["policy"] not in policy_names:
             problem("categories", i, f"policy {row['policy']!r} is not defined")
+        for name in ("safety_advice_zh", "safety_advice_en"):
+            if row.get(name) is not None and (not isinstance(row[name], str) or len(row[name]) > MAX_ADVICE):
+                problem("categories", i, f"{name} must be a text of at most {MAX_ADVICE} characters")
         if "open311_attributes" in row:
             for message in open311_attribute_problems(row["open311_attributes"]):
                 problem("categories", i, f"open311_attributes: {message}")
@@ -484,6 +499,8 @@ def import_directory(
         category.active = bool(row.get("active", True))
         if "open311_attributes" in row:
             category.open311_attributes = _jsonable(row["open311_attributes"])
+        category.safety_advice_zh = _advice(row.get("safety_advice_zh"))
+        category.safety_advice_en = _advice(row.get("safety_advice_en"))
     session.flush()
     for row in data.get("categories") or []:
         category = category_by_code[row["code"]]
@@ -495,6 +512,11 @@ def import_directory(
         _apply_rules(session, data["rules"], unit_by_code, area_by_code, category_by_code, now, summary)
     session.flush()
     return summary
+
+
+def _advice(value: object) -> str | None:
+    text = str(value).strip() if value is not None else ""
+    return text or None
 
 
 def _count(summary: ImportSummary, section: str, created: bool) -> None:
@@ -618,6 +640,8 @@ def export_directory(session: Session) -> dict[str, Any]:
                 "policy": c.policy,
                 "active": None if c.active else False,
                 "open311_attributes": c.open311_attributes,
+                "safety_advice_zh": c.safety_advice_zh,
+                "safety_advice_en": c.safety_advice_en,
             }
         )
         for c in categories

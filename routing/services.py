@@ -99,6 +99,7 @@ def route_new_ticket(session: Session, runtime: Runtime, ticket_id: int) -> engi
     ticket.urgency = decision.urgency
     ticket.policy = decision.policy
     session.add(TicketEvent(ticket=ticket, at=now, kind="classified", data=decision.as_event_data()))
+    send_safety_advice(session, runtime, ticket)
     if decision.manual:
         lifecycle.queue_for_dispatch(session, ticket, now, reason=decision.manual_reason or "")
         return decision
@@ -184,13 +185,28 @@ def route_manually(
     lead_unit_id: int,
     co_unit_ids: list[int] | None = None,
     category_id: int | None = None,
+    area_id: int | None = None,
     actor: Actor,
     note: str = "",
 ) -> list[Assignment]:
     """A dispatcher's routing (or arbitration of a returned ticket). The final category becomes
-    training data for the classifier."""
+    training data for the classifier; the area chosen (preselected from the text) is kept."""
     if not lifecycle.allowed(ticket, lifecycle.Command.ASSIGN):
         raise lifecycle.refused(ticket, lifecycle.Command.ASSIGN)
+    if area_id is not None and area_id != ticket.area_id:
+        area = session.get(Area, area_id)
+        if area is None:
+            raise RoutingError("error.routing.unknown_area", area=area_id)
+        session.add(
+            TicketEvent(
+                ticket=ticket,
+                at=runtime.now(),
+                kind="area_set",
+                actor=actor.name,
+                data={"area": area.code, "previous_area_id": ticket.area_id},
+            )
+        )
+        ticket.area_id = area.id
     if category_id is not None:
         category = session.get(Category, category_id)
         if category is None:
@@ -206,7 +222,7 @@ def route_manually(
                 data={"category": category.code, "previous_category_id": previous, "training_label": category.code},
             )
         )
-    return assign(
+    made = assign(
         session,
         runtime,
         ticket,
@@ -215,6 +231,51 @@ def route_manually(
         actor=actor,
         reason=f"manual: {note}" if note else "manual",
     )
+    send_safety_advice(session, runtime, ticket)
+    return made
+
+
+# --- safety advice (issue 13, desk13) ----------------------------------------------------------
+
+
+def safety_advice(session: Session, ticket: Ticket) -> str | None:
+    """What the directory tells a citizen to do at once for the ticket's category (or the nearest parent
+    category that says something), in the ticket's language; Chinese when no English is given."""
+    category = session.get(Category, ticket.category_id) if ticket.category_id else None
+    seen: set[int] = set()
+    while category is not None and category.id not in seen:
+        seen.add(category.id)
+        advice = category.safety_advice_en if ticket.language == "en" else category.safety_advice_zh
+        advice = advice or category.safety_advice_zh
+        if advice:
+            return advice
+        category = session.get(Category, category.parent_id) if category.parent_id else None
+    return None
+
+
+def send_safety_advice(session: Session, runtime: Runtime, ticket: Ticket) -> bool:
+    """Text the citizen the category's safety advice, once per ticket, before any other notice."""
+    advice = safety_advice(session, ticket)
+    if not advice or ticket.anonymous or not ticket.citizen_phone or not ticket.citizen_phone_valid:
+        return False
+    sent = session.scalar(
+        select(TicketEvent.id).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "safety_advice_sent")
+    )
+    if sent is not None:
+        return False
+    outbox.queue_sms(
+        session,
+        runtime,
+        to=ticket.citizen_phone,
+        body=t("sms.safety_advice", ticket.language, number=ticket.number, advice=advice),
+        kind="safety_advice",
+        priority=Priority.ACKNOWLEDGEMENT,
+        ticket_id=ticket.id,
+    )
+    session.add(
+        TicketEvent(ticket=ticket, at=runtime.now(), kind="safety_advice_sent", body=advice, data={"via": "sms-outbox"})
+    )
+    return True
 
 
 def return_ticket(

@@ -108,6 +108,11 @@ ROUTES = [
     ("POST", "/staff/admin/open311/keys", None, ADMIN, {"action": "create", "name": "矩阵测试"}),
     ("GET", "/dev/simulator/", None, ADMIN, None),
     ("POST", "/dev/simulator/", None, ADMIN, {"action": "call", "message": "窗口态度差"}),  # a text waits for a worker
+    # issue 13, points 1-3 (desk13): evidence downloads, the operator's desk, ticket search
+    ("GET", "/staff/tickets/<number>/evidence/<int:attachment_id>", None, TICKETS, None),
+    ("GET", "/staff/desk", None, DISPATCH, None),
+    ("POST", "/staff/desk", None, DISPATCH, {"text": "来电反映窗口办事拖延", "phone": "+8613800138000"}),
+    ("GET", "/staff/search", None, TICKETS, None),
 ]
 # Signing in and out is for everyone (tested below), so it is not a row of the matrix.
 OPEN_ROUTES = {("GET", "/staff/login"), ("POST", "/staff/login"), ("POST", "/staff/logout")}
@@ -122,6 +127,9 @@ SCORED_CALL_ROWS = {
     "/staff/mystery/disputes/<int:dispute_id>/uphold",
 }
 RECORDING = b"ID3\x03matrix"
+# desk13: the evidence row opens a photo kept on the housing ticket; an admitted role gets its bytes.
+EVIDENCE_ROW = "/staff/tickets/<number>/evidence/<int:attachment_id>"
+PHOTO = b"\x89PNG\r\n\x1a\nmatrix"
 ROUTE_IDS = [f"{method} {rule.replace('<action>', action or '<action>')}" for method, rule, action, _, _ in ROUTES]
 
 
@@ -152,7 +160,9 @@ def real_ids(app, runtime, rule, form):
             ids["event_id"] = failed.id
     if rule in SCORED_CALL_ROWS:
         ids["call_id"], ids["dispute_id"] = scored_housing_call(runtime, disputed="dispute_id" in wanted)
-    if "number" in wanted:
+    if "attachment_id" in wanted:
+        ids["number"], ids["attachment_id"] = housing_photo(runtime)
+    if "number" in wanted and "number" not in ids:
         ids["number"] = housing_ticket(runtime).number
     if "other_number" in wanted:
         ids["other_number"] = housing_ticket(runtime, "东湖小区物业又乱收费了").number
@@ -169,6 +179,22 @@ def real_ids(app, runtime, rule, form):
         with runtime.db.session() as s:
             ids["request_id"] = s.scalars(select(ExtensionRequest.id).where(ExtensionRequest.state == "pending")).one()
     return ids
+
+
+def housing_photo(runtime):
+    """(ticket number, attachment id): a citizen's photo kept on a housing ticket."""
+    from hotline_core import media
+    from hotline_core.models import Attachment
+
+    ticket = housing_ticket(runtime)
+    stored = media.keep(runtime, "uploads", "matrix-photo", PHOTO, "image/png")
+    with runtime.db.transaction() as s:
+        photo = Attachment(
+            ticket_id=ticket.id, kind="upload", content_type="image/png", filename="现场.png", storage_path=stored
+        )
+        s.add(photo)
+        s.flush()
+        return ticket.number, photo.id
 
 
 def scored_housing_call(runtime, *, disputed):
@@ -251,6 +277,8 @@ def test_every_role_gets_exactly_the_routes_it_may_see(app, runtime, role, metho
         assert response.status_code in ADMITTED, response.get_data(as_text=True)[:2000]
         if rule in SCORED_CALL_ROWS:
             assert_scored_call_row_done(runtime, rule, response)
+        if rule == EVIDENCE_ROW:
+            assert response.status_code == 200 and response.data == PHOTO
     else:
         assert response.status_code == 403
 

@@ -20,6 +20,7 @@ from intake import conversation
 from mystery_calls import services as mystery
 from responders import services as portal
 from responders import survey as surveys
+from routing import operator
 from webhooks import twiml
 
 # kind -> processor(session, runtime, event, deferred) -> response body (TwiML) or None. Filled by
@@ -99,10 +100,16 @@ def process_sms_status(session: Session, runtime: Runtime, event: InboundEvent, 
     return ""
 
 
+def _operator_number(session: Session, runtime: Runtime) -> str | None:
+    """The number pressing 0 reaches now (directory ``settings.operator``), or None outside staffed hours."""
+    return operator.load(session).number_now(runtime.now().astimezone(runtime.settings.tz))
+
+
 @processor("voice_incoming")
 def process_incoming_call(session: Session, runtime: Runtime, event: InboundEvent, deferred: bool) -> str:
     language = _language(event, runtime)
-    return twiml.greeting(language, f"/twilio/voice/gather?lang={language}")
+    staffed = _operator_number(session, runtime) is not None
+    return twiml.greeting(language, f"/twilio/voice/gather?lang={language}", operator=staffed)
 
 
 @processor("voice_gather")
@@ -110,7 +117,12 @@ def process_gather(session: Session, runtime: Runtime, event: InboundEvent, defe
     form = event.form
     language = _language(event, runtime)
     if form.get("Digits") == "1" and language != "en":
-        return twiml.ask_again_in("en", "/twilio/voice/gather?lang=en")
+        staffed = _operator_number(session, runtime) is not None
+        return twiml.ask_again_in("en", "/twilio/voice/gather?lang=en", operator=staffed)
+    if form.get("Digits") == "0" and not deferred:
+        number = _operator_number(session, runtime)
+        if number:  # a person takes the call; outside staffed hours the complaint is taken as always
+            return twiml.to_operator(language, number, f"/twilio/voice/operator?lang={language}")
     speech = (form.get("SpeechResult") or "").strip()
     record_action, recording_callback = _paths(runtime, language)
     if not speech:
@@ -119,6 +131,17 @@ def process_gather(session: Session, runtime: Runtime, event: InboundEvent, defe
     ticket = conversation.ticket_from_speech(session, runtime, call, speech, _float(form.get("Confidence")))
     event.ticket_id = ticket.id
     return twiml.ticket_then_record(language, ticket.number or "", record_action, recording_callback)
+
+
+@processor("voice_operator")
+def process_operator_done(session: Session, runtime: Runtime, event: InboundEvent, deferred: bool) -> str:
+    """The operator's line ended: after a conversation, goodbye; if nobody answered, take the complaint."""
+    form = event.form
+    language = _language(event, runtime)
+    if form.get("DialCallStatus") in ("completed", "answered"):
+        return twiml.hang_up()
+    record_action, recording_callback = _paths(runtime, language)
+    return twiml.record_instead(language, record_action, recording_callback)
 
 
 @processor("voice_recorded")

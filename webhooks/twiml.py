@@ -25,8 +25,9 @@ def empty_voice() -> str:
     return str(VoiceResponse())
 
 
-def greeting(language: str, action: str) -> str:
-    """One prompt, no menu tree: speak now (Mandarin by default) or press 1 for English."""
+def greeting(language: str, action: str, operator: bool = False) -> str:
+    """One prompt, no menu tree: speak now (Mandarin by default) or press 1 for English; during the
+    operator's staffed hours, press 0 for a person."""
     response = VoiceResponse()
     gather = Gather(
         input="dtmf speech",
@@ -39,14 +40,17 @@ def greeting(language: str, action: str) -> str:
         action_on_empty_result=True,
     )
     gather.say(t("voice.greeting", language), **SAY[language])
+    if operator:
+        gather.say(t("voice.press_zero", language), **SAY[language])
     response.append(gather)
     return str(response)
 
 
-def ask_again_in(language: str, action: str) -> str:
+def ask_again_in(language: str, action: str, operator: bool = False) -> str:
     response = VoiceResponse()
     gather = Gather(
-        input="speech",
+        input="dtmf speech" if operator else "speech",
+        num_digits=1 if operator else None,
         language=SPEECH_LANGUAGE[language],
         speech_timeout="auto",
         timeout=6,
@@ -55,7 +59,18 @@ def ask_again_in(language: str, action: str) -> str:
         action_on_empty_result=True,
     )
     gather.say(t("voice.greeting", language), **SAY[language])
+    if operator:
+        gather.say(t("voice.press_zero", language), **SAY[language])
     response.append(gather)
+    return str(response)
+
+
+def to_operator(language: str, number: str, action: str) -> str:
+    """Put the caller through to the centre's operator; if nobody answers, ``action`` takes the complaint."""
+    response = VoiceResponse()
+    response.say(t("voice.connecting_operator", language), **SAY[language])
+    dial = response.dial(action=action, method="POST", timeout=20)
+    dial.number(number)
     return str(response)
 
 

@@ -24,6 +24,7 @@ FALLBACK = {
     "voice_incoming": lambda lang: twiml.greeting(lang, f"/twilio/voice/gather?lang={lang}"),
     "voice_gather": lambda lang: twiml.goodbye(lang, None),
     "voice_recorded": lambda lang: twiml.goodbye(lang, None),
+    "voice_operator": lambda lang: twiml.goodbye(lang, None),
 }
 
 
@@ -96,6 +97,14 @@ def voice_gather() -> Response:
     lang = request.args.get("lang", "")
     step = "digits" if form.get("Digits") else ("speech" if form.get("SpeechResult") else "empty")
     return _handle("voice_gather", f"voice:{form['CallSid']}:gather:{lang}:{step}")
+
+
+@bp.post("/voice/operator")
+@twilio_webhook
+def voice_operator() -> Response:
+    """The operator's ``<Dial>`` ended (``DialCallStatus``): goodbye, or take the complaint if nobody answered."""
+    form = require("CallSid")
+    return _handle("voice_operator", f"voice:{form['CallSid']}:operator")
 
 
 @bp.post("/voice/recorded")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline_core.db import Base
@@ -46,6 +46,9 @@ class Category(Base):
     active: Mapped[bool] = mapped_column(default=True)
     # Open311 service definition: the attributes a client fills in (see routing.directory).
     open311_attributes: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    # What the citizen should do at once (e.g. 燃气泄漏请立即拨打119), texted when a ticket gets the category.
+    safety_advice_zh: Mapped[str | None] = mapped_column(Text)
+    safety_advice_en: Mapped[str | None] = mapped_column(Text)
 
     def name(self, language: str) -> str:
         return self.name_zh if language == "zh" else self.name_en

@@ -132,6 +132,8 @@ class Attachment(Base):
     storage_path: Mapped[str | None] = mapped_column(String(255))
     size_bytes: Mapped[int | None]
     duration_seconds: Mapped[int | None]
+    # Why a Twilio media file could not be kept yet (the URL stays; the keep job retries).
+    fetch_error: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     ticket: Mapped[Ticket] = relationship(back_populates="attachments")

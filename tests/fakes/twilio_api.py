@@ -44,6 +44,10 @@ class FakeTwilioAPI:
     on_request: Any = None  # called with each POST's RecordedRequest before it is answered
     #: what a GET of a recording (``.../Recordings/RE....mp3``) answers, to the account's Basic auth only
     recording_audio: bytes = b"ID3\x03\x00\x00\x00\x00\x00\x00fake mp3 frames"
+    #: what a GET of an MMS media file (``.../Messages/MM.../Media/ME...``) answers, to the account's Basic
+    #: auth only: (content type, bytes); ``media_failures`` answers the next N such GETs with 404
+    media_file: tuple[str, bytes] = ("image/jpeg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00fake jpeg")
+    media_failures: int = 0
 
     def fail_next(self, status: int, code: int, times: int = 1) -> None:
         with self.lock:
@@ -86,6 +90,9 @@ def _make_handler(api: FakeTwilioAPI) -> type[BaseHTTPRequestHandler]:
             if url.path.endswith(".mp3"):
                 self._recording()
                 return
+            if "/Media/" in url.path:
+                self._media()
+                return
             query = parse_qs(url.query)
             if not url.path.endswith("/Messages.json"):
                 self._json(404, {"code": 20404, "message": "not found", "status": 404})
@@ -120,6 +127,29 @@ def _make_handler(api: FakeTwilioAPI) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Content-Length", str(len(api.recording_audio)))
                 self.end_headers()
                 self.wfile.write(api.recording_audio)
+
+        def _media(self) -> None:
+            """An MMS media file, to the account's Basic auth only (Twilio answers 404 once it is deleted)."""
+            auth = self.headers.get("Authorization", "")
+            account, password = "", ""
+            if auth.startswith("Basic "):
+                account, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+            with api.lock:
+                api.requests.append(RecordedRequest("GET", self.path, account, password, {}))
+                failing = api.media_failures > 0
+                if failing:
+                    api.media_failures -= 1
+            if not account.startswith("AC") or not password:
+                self._json(401, {"code": 20003, "message": "Authenticate", "status": 401})
+            elif failing:
+                self._json(404, {"code": 20404, "message": "not found", "status": 404})
+            else:
+                content_type, body = api.media_file
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
