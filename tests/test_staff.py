@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from hotline_core.models import AuditEntry, Role
-from tests.factories import complaint
+from tests.factories import complaint, housing_ticket
 from tests.helpers import DEMO_PASSWORDS, sign_in
 
 pytestmark = pytest.mark.demo_city
@@ -138,7 +138,7 @@ def real_ids(app, runtime, rule, form):
     ticket of the housing bureau (the demo unit's), the leader's account, a pending extension
     request, a planned mystery call of the demo auditor, ..."""
     from hotline_core.models import ExtensionRequest, MysteryCall, Unit, User
-    from tests.factories import housing_ticket, mystery_campaign
+    from tests.factories import mystery_campaign
 
     wanted = set(re.findall(r"<(?:\w+:)?(\w+)>", rule + " ".join(map(str, (form or {}).values()))))
     ids = {}
