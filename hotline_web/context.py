@@ -8,6 +8,7 @@ from flask import Flask, current_app, g, request
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from hotline_core import wording
 from hotline_core.i18n import LANGUAGES, MESSAGES, t
 from hotline_core.runtime import Runtime
 
@@ -77,4 +78,7 @@ def init_app(app: Flask) -> None:
             "lang": language(),
             "local_time": local_time,
             "other_lang": "en" if language() == "zh" else "zh",
+            "code_label": lambda prefix, code: wording.label(prefix, code, language()),
+            "actor_label": lambda value: wording.actor(value, language()),
+            "reason_text": lambda value: wording.reason(value, language()),
         }

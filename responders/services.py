@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from hotline_core import phones
 from hotline_core.audit import Actor
 from hotline_core.audit import record as audit
-from hotline_core.errors import Label
+from hotline_core.errors import required_text
 from hotline_core.models import (
     Assignment,
     CallbackCall,
@@ -81,12 +81,7 @@ def _actor(user: User, ip: str | None = None) -> Actor:
 
 def _text(value: str, what: str) -> str:
     """``what`` names the field (``field.<what>`` in the catalogue) for the error message."""
-    value = (value or "").strip()
-    if not value:
-        raise PortalError("error.portal.text_required", field=Label(f"field.{what}"))
-    if len(value) > MAX_TEXT:
-        raise PortalError("error.portal.text_too_long", field=Label(f"field.{what}"), limit=MAX_TEXT)
-    return value
+    return required_text(value, what, PortalError, MAX_TEXT)
 
 
 def _acting_assignment(session: Session, user: User, ticket: Ticket) -> Assignment:
