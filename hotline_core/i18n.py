@@ -1341,9 +1341,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "文件须由各部分（units、areas 等）组成",
         "en": "the file must be a mapping of sections",
     },
-    "directory.problem.csv_tables": {"zh": "CSV 只能导入以下表：{tables}", "en": "CSV import supports {tables}"},
+    "directory.problem.csv_tables": {"zh": "CSV 只能导入以下表：「{tables}」", "en": "CSV import supports {tables}"},
     "directory.problem.unknown_section": {
-        "zh": "未知的部分（应为 {sections} 之一）",
+        "zh": "未知的部分（应为「{sections}」之一）",
         "en": "unknown section (expected one of {sections})",
     },
     "directory.problem.must_be_list": {"zh": "须为列表", "en": "must be a list"},
@@ -1368,7 +1368,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "bulletin_recipients: '{email}' is not an email address",
     },
     "directory.problem.bad_kind": {
-        "zh": "单位类型「{kind}」应为 {kinds} 之一",
+        "zh": "单位类型「{kind}」应为「{kinds}」之一",
         "en": "kind '{kind}' is not one of {kinds}",
     },
     "directory.problem.no_parent_unit": {"zh": "上级单位「{code}」不存在", "en": "parent unit '{code}' does not exist"},
@@ -1386,7 +1386,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "parent category '{code}' does not exist",
     },
     "directory.problem.bad_urgency": {
-        "zh": "紧急程度「{urgency}」应为 {urgencies} 之一",
+        "zh": "紧急程度「{urgency}」应为「{urgencies}」之一",
         "en": "urgency '{urgency}' is not one of {urgencies}",
     },
     "directory.problem.no_policy": {"zh": "时限规则「{name}」未定义", "en": "policy '{name}' is not defined"},
@@ -1416,11 +1416,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "attribute {n}: duplicate code '{code}'",
     },
     "directory.problem.attribute_bad_datatype": {
-        "zh": "第 {n} 个属性的「datatype」应为 {datatypes} 之一",
+        "zh": "第 {n} 个属性的「datatype」应为「{datatypes}」之一",
         "en": "attribute {n}: datatype must be one of {datatypes}",
     },
     "directory.problem.attribute_not_boolean": {
-        "zh": "第 {n} 个属性的「{field}」须为 true 或 false",
+        "zh": "第 {n} 个属性的「{field}」须为「true」或「false」",
         "en": "attribute {n}: {field} must be true or false",
     },
     "directory.problem.attribute_bad_order": {
@@ -1460,12 +1460,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "attribute {n}: only a singlevaluelist or multivaluelist has values",
     },
     "directory.problem.setting_choice": {
-        "zh": "「{setting}」应为 {choices} 之一",
+        "zh": "「{setting}」应为「{choices}」之一",
         "en": "{setting} must be one of {choices}",
     },
     "directory.problem.setting_text": {"zh": "「{setting}」须为文本", "en": "{setting} must be a text"},
     "directory.problem.setting_rate": {
-        "zh": "「{setting}」须为频率，例如 60/minute",
+        "zh": "「{setting}」须为频率，例如「60/minute」",
         "en": "{setting} must be a rate such as 60/minute",
     },
     "directory.problem.unknown_fields": {"zh": "未知字段：「{fields}」", "en": "unknown field(s): {fields}"},
@@ -1546,6 +1546,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "admin.inbound.kind.voice_gather": {"zh": "来电按键", "en": "keypress on a call"},
     "admin.inbound.kind.voice_incoming": {"zh": "来电", "en": "incoming call"},
     "admin.inbound.kind.voice_recorded": {"zh": "来电录音", "en": "call recording"},
+    "time.left": {"zh": "剩余 {span}", "en": "{span} left"},
+    "time.overdue": {"zh": "超期 {span}", "en": "{span} overdue"},
 }
 
 

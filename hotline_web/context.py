@@ -8,7 +8,7 @@ from flask import Flask, current_app, g, request
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from hotline_core import wording
+from hotline_core import formatting, wording
 from hotline_core.i18n import LANGUAGES, MESSAGES, t
 from hotline_core.runtime import Runtime
 
@@ -81,4 +81,8 @@ def init_app(app: Flask) -> None:
             "code_label": lambda prefix, code: wording.label(prefix, code, language()),
             "actor_label": lambda value: wording.actor(value, language()),
             "reason_text": lambda value: wording.reason(value, language()),
+            # numbers as the reader writes them (Babel): 62.5% / 1,234 / 3 hr 20 min
+            "fmt_percent": lambda value: formatting.percent(value, language()),
+            "fmt_number": lambda value: formatting.number(value, language()),
+            "fmt_duration": lambda value: formatting.duration(value, language()),
         }

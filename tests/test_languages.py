@@ -360,3 +360,75 @@ def test_the_checker_finds_english_on_a_chinese_page_and_chinese_on_an_english_o
     allowed = "<p>工单 2026-000001 已通过 Twilio 发送，导出 CSV，距离 3 km，单位 HOUSING_BUREAU</p>"
     assert foreign_on_page(allowed, "zh") == []
     assert foreign_on_page("<td>东湖小区物业乱收费…</td>", "en", ["东湖小区物业乱收费，业主多次反映无人处理"]) == []
+
+
+def test_spans_of_time_are_written_by_babel_for_the_reader():
+    from hotline_core.formatting import span
+
+    assert (span(3 * 86400 + 4 * 3600, "zh"), span(3 * 86400 + 4 * 3600, "en")) == ("3天4小时", "3d 4h")
+    assert (span(-12000, "zh"), span(12000, "en")) == ("3小时20分钟", "3h 20m")
+
+
+def test_a_mystery_call_refusal_carries_a_key_and_reads_in_both_languages():
+    from mystery_calls.services import MysteryCallError
+
+    error = MysteryCallError("error.mystery.outside_window", start="2027-03-01", end="2027-03-14")
+    assert error.message("zh") == "拨打时间须在批次时间范围内（2027-03-01 至 2027-03-14）。"
+    assert error.message("en") == "The call time must lie inside the campaign (2027-03-01 to 2027-03-14)."
+
+
+def test_a_directory_problem_keeps_its_line_and_reads_in_both_languages(runtime):
+    from routing import directory
+
+    with pytest.raises(directory.DirectoryError) as caught:
+        directory.parse_yaml("units:\n  - {code: U1, name_zh: [unclosed\n")
+    problem = caught.value.problems[0]
+    assert problem.line is not None and "YAML" in problem.text("zh") and foreign_words([problem.text("zh")], "zh") == []
+    assert problem.text("en").startswith("not valid YAML")
+
+
+def test_open311_attribute_problems_read_in_chinese(runtime):
+    from routing import directory
+
+    found = directory.open311_attribute_problems([{"code": "A", "datatype": "colour", "order": 0}])
+    texts = [p.message("zh") for p in found]
+    assert any("datatype" in t and "第 1 个属性" in t for t in texts) and foreign_words(texts, "zh") == []
+
+
+def test_a_blank_dispute_reason_and_a_blank_reply_are_refused_by_the_same_check():
+    from hotline_core.errors import HotlineError, required_text
+
+    with pytest.raises(HotlineError) as caught:
+        required_text("  ", "dispute_reason", HotlineError, 10)
+    assert caught.value.key == "error.portal.text_required" and caught.value.message("zh") == "请填写申诉理由。"
+    with pytest.raises(HotlineError) as caught:
+        required_text("x" * 11, "reply", HotlineError, 10)
+    assert caught.value.key == "error.portal.text_too_long"
+
+
+def test_routing_reasons_actors_and_outbox_kinds_are_worded_for_the_reader():
+    from hotline_core import wording
+
+    reason = "model v3 (keywords agree); no rule: the area's fallback unit (district government)"
+    assert wording.reason(reason, "zh") == "分类模型 v3（关键词一致）；无派单规则：派至区域兜底单位（区政府）"
+    assert wording.reason("keyword rule: 小区, 物业", "en") == "keyword rule: 小区, 物业"
+    assert wording.actor("citizen:sms", "zh") == "市民（短信）" and wording.actor("system", "zh") == "系统"
+    assert wording.label("outbox.kind", "citizen_assigned", "zh") == "告知市民承办单位"
+
+
+def test_a_texting_citizen_is_answered_in_their_own_language_only(phone, runtime):
+    conversations = {
+        "zh": ("+8613800138010", ["东湖小区物业乱收费", "查询 {number}", "查询 2026-999999", "退订", "订阅", " "]),
+        "en": ("+8613800138011", ["The clerk at window 3 was rude", "STATUS {number}", "STOP", "START"]),
+    }
+    problems = []
+    for lang, (citizen, texts) in conversations.items():
+        number = ""
+        for body in texts:
+            replies = phone.text(citizen, body.format(number=number)).replies
+            if not number:
+                with runtime.db.session() as s:
+                    number = s.scalars(select(Ticket.number).where(Ticket.citizen_phone == citizen)).one()
+            assert replies, body
+            problems += [f"{lang} {body!r}: {p}" for p in foreign_words(replies, lang, [body])]
+    assert not problems, "\n".join(problems)
