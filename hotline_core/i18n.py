@@ -1548,6 +1548,18 @@ MESSAGES: dict[str, dict[str, str]] = {
     "admin.inbound.kind.voice_recorded": {"zh": "来电录音", "en": "call recording"},
     "time.left": {"zh": "剩余 {span}", "en": "{span} left"},
     "time.overdue": {"zh": "超期 {span}", "en": "{span} overdue"},
+    "attachment.media": {"zh": "彩信图片", "en": "MMS media"},
+    "attachment.recording": {"zh": "录音", "en": "recording"},
+    "attachment.upload": {"zh": "上传文件", "en": "upload"},
+    "mystery.call_status.queued": {"zh": "排队中", "en": "queued"},
+    "mystery.call_status.initiated": {"zh": "已发起", "en": "initiated"},
+    "mystery.call_status.ringing": {"zh": "振铃中", "en": "ringing"},
+    "mystery.call_status.in-progress": {"zh": "通话中", "en": "in progress"},
+    "mystery.call_status.completed": {"zh": "已结束", "en": "completed"},
+    "mystery.call_status.busy": {"zh": "忙线", "en": "busy"},
+    "mystery.call_status.no-answer": {"zh": "无人接听", "en": "no answer"},
+    "mystery.call_status.failed": {"zh": "呼叫失败", "en": "failed"},
+    "mystery.call_status.canceled": {"zh": "已取消", "en": "canceled"},
 }
 
 

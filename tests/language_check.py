@@ -52,6 +52,7 @@ LATIN_ALLOWED = frozenset(
 CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")
 # In Chinese, Latin quoted as 「code」 or “value” is a literal (a field of a file, what was typed).
 QUOTED = re.compile(r"「[^」]*」|“[^”]*”")
+URL = re.compile(r"(?:https?://|www\.)\S+|\S+@\S+\.\S+")
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9._+'-]*")
 # attributes a person reads (or hears from a screen reader)
 READ_ATTRIBUTES = {"placeholder", "title", "alt", "aria-label", "aria-description", "label"}
@@ -139,7 +140,7 @@ def foreign_words(texts: Iterable[str], language: str, data: Iterable[str] = ())
     for text in texts:
         rest = _without_data(text, data)
         if language == "zh":
-            rest = QUOTED.sub(" ", rest)
+            rest = URL.sub(" ", QUOTED.sub(" ", rest))
             words = [w for w in LATIN_WORD.findall(rest) if w.strip(".'-") not in LATIN_ALLOWED and not _is_code(w)]
             # a lone letter is a list marker or a grade, not English
             words = [w for w in words if len(w.strip(".'-")) > 1]

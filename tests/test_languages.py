@@ -36,6 +36,7 @@ from hotline_core.models import (
     Unit,
     User,
 )
+from intake.services import AttachmentIn
 from tests.factories import complaint, housing_ticket, mystery_campaign
 from tests.helpers import sign_in
 from tests.language_check import foreign_on_page, foreign_words
@@ -72,10 +73,13 @@ def _busy_city(app, runtime):
     from hotline_core.audit import Actor
     from hotline_core.models import InboundEvent
     from mystery_calls import services as mystery
+    from responders import survey
+    from routing import escalation
 
     dispatcher, unit = sign_in(app, Role.DISPATCHER), sign_in(app, Role.UNIT_STAFF)
     numbers = {}
-    numbers["received"] = complaint(runtime, "窗口办事拖延，三次都没办成。").number
+    photo = AttachmentIn(kind="media", url="https://api.twilio.com/2010-04-01/M1.jpg", content_type="image/jpeg")
+    numbers["received"] = complaint(runtime, "窗口办事拖延，三次都没办成。", attachments=[photo]).number
     numbers["assigned"] = housing_ticket(runtime).number
     numbers["english"] = housing_ticket(runtime, TYPED[-1], language="en", phone="+8613800138001").number
     signed = housing_ticket(runtime, "东湖小区物业乱收费，停车费重复收取").number
@@ -99,7 +103,16 @@ def _busy_city(app, runtime):
     dispatcher.post(f"/staff/tickets/{merged}/merge", data={"into": numbers["assigned"]})
     numbers["merged"] = merged
     dispatcher.post(f"/staff/tickets/{numbers['assigned']}/pause", data={"reason": "awaiting_citizen"})
+    numbers["voice"] = complaint(
+        runtime, "", channel="phone", needs_review=True, review_reason="recording only: listen to it"
+    ).number
     runtime.jobs.run_burst()
+    late = housing_ticket(runtime, "东湖小区物业乱收费，暖气费多收").number
+    runtime.clock.advance(12 * 86400)  # its clocks run out: warnings, overdue notices, escalation
+    escalation.sweep_job()
+    survey.sweep_no_reply_job()
+    runtime.jobs.run_burst()
+    numbers["late"] = late
 
     campaign_id = mystery_campaign(runtime)
     actor = Actor("user:auditor")
@@ -357,7 +370,10 @@ def test_the_checker_finds_english_on_a_chinese_page_and_chinese_on_an_english_o
     assert [p.split("  <-")[0] for p in foreign_on_page(page, "zh")] == ["Signed"]
     english = '<p placeholder="搜索">Search</p><script>var a = "中文";</script><a lang="zh">中文</a>'
     assert [p.split("  <-")[0] for p in foreign_on_page(english, "en")] == ["搜 索"]
-    allowed = "<p>工单 2026-000001 已通过 Twilio 发送，导出 CSV，距离 3 km，单位 HOUSING_BUREAU</p>"
+    allowed = (
+        "<p>工单 2026-000001 已通过 Twilio 发送，导出 CSV，距离 3 km，单位 HOUSING_BUREAU，"
+        "字段「name_en」，见 https://api.twilio.com/M1.jpg</p><code>login.success</code>"
+    )
     assert foreign_on_page(allowed, "zh") == []
     assert foreign_on_page("<td>东湖小区物业乱收费…</td>", "en", ["东湖小区物业乱收费，业主多次反映无人处理"]) == []
 

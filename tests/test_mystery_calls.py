@@ -325,7 +325,7 @@ def test_unit_results_rank_and_warn_the_bottom(runtime, campaign):
     rows = services.results_csv_rows(res, "en")
     assert rows[0][:6] == ["Rank", "Unit", "Calls", "Answered", "Answer rate", "Average score"]
     assert services.results_csv_rows(res, "zh")[0][:3] == ["名次", "承办单位", "拨测次数"]
-    assert rows[3][8] == "yes"
+    assert rows[3][8] == "Yes"
 
 
 def test_an_auditor_plans_logs_scores_and_reads_the_ranking_through_the_pages(app, runtime, clock):
