@@ -250,6 +250,12 @@ def _error_states(app, runtime, lang):
     citizen = app.test_client()
     citizen.get("/", query_string=q)
     yield "complaint form without text", citizen.post("/", data={"description": "", "phone": "12"}, query_string=q)
+    yield (
+        "a complaint filed on the web",
+        citizen.post(
+            "/", data={"description": "窗口办事拖延，三次都没办成", "phone": "13800138000"}, follow_redirects=True
+        ),
+    )
     yield "tracking an unknown ticket", citizen.post("/track", data={"number": "2026-999999", "last4": "0000"})
     yield "tracking a ticket", citizen.post("/track", data={"number": number, "last4": "8000"})
     yield (
