@@ -225,10 +225,15 @@ def test_every_page_reads_in_one_language(app, runtime, lang):
         if not viewers:
             unwalked.append(rule)
             continue
+        try:
+            paths = _paths(rule, ids)
+        except KeyError:  # a placeholder the walk has no value for
+            unwalked.append(rule)
+            continue
         for role in viewers:
             if role not in clients:
                 clients[role] = app.test_client() if role is None else sign_in(app, role)
-            for path in _paths(rule, ids):
+            for path in paths:
                 response = clients[role].get(path, query_string={"lang": lang})
                 allowed = {200, 302} | ({404} if rule in WITHOUT_OBJECT else set())
                 if rule == "/staff/tickets/<number>" and role in (Role.UNIT_STAFF, Role.UNIT_HEAD):

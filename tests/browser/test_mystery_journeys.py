@@ -266,10 +266,10 @@ def test_an_auditor_plans_logs_scores_corrects_and_reads_the_ranking(
     text = Path(download.path()).read_text(encoding="utf-8")
     assert text.startswith("\ufeff"), "the BOM lets Excel read the Chinese"
     header, *lines = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
-    assert header[:3] == ["rank", "unit", "calls"], header
+    assert header[:3] == ["Rank", "Unit", "Calls"], header  # headed in the page's language
     # downloaded from the English page: unit names in English
     assert [line[:6] for line in lines] == [["1", HOUSING_EN, "1", "1", "1.000", CORRECTED_TOTAL]], lines
-    assert lines[0][header.index("attitude")] == "", "an N/A item has no average"
+    assert lines[0][header.index("Attitude")] == "", "an N/A item has no average"
 
 
 def a_scored_campaign(runtime: Runtime) -> None:
