@@ -829,7 +829,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "未配置 Twilio 账户，无法拨打电话。",
         "en": "No Twilio account is configured: calls cannot be placed.",
     },
-    "error.portal.call_failed": {"zh": "电话未能拨出：{detail}", "en": "The call could not be placed: {detail}"},
+    "error.portal.call_failed": {
+        "zh": "电话未能拨出（Twilio 错误码 {code}）。",
+        "en": "The call could not be placed (Twilio error {code}).",
+    },
     "error.portal.evidence_rejected": {
         "zh": "佐证材料未被接受：{detail}",
         "en": "The evidence was not accepted: {detail}",
@@ -1551,6 +1554,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "attachment.media": {"zh": "彩信图片", "en": "MMS media"},
     "attachment.recording": {"zh": "录音", "en": "recording"},
     "attachment.upload": {"zh": "上传文件", "en": "upload"},
+    "attachment.evidence": {"zh": "承办单位佐证材料", "en": "unit's evidence"},
     "mystery.call_status.queued": {"zh": "排队中", "en": "queued"},
     "mystery.call_status.initiated": {"zh": "已发起", "en": "initiated"},
     "mystery.call_status.ringing": {"zh": "振铃中", "en": "ringing"},

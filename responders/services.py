@@ -340,7 +340,7 @@ def start_callback(
     except NotConfigured as exc:
         raise PortalError("error.portal.twilio_not_configured") from exc
     except SendError as exc:
-        raise PortalError("error.portal.call_failed", detail=str(exc)[:200]) from exc
+        raise PortalError("error.portal.call_failed", code=exc.code or "—") from exc  # Twilio's text is English
     call.call_sid, call.status = placed.sid, placed.status
     session.add(
         TicketEvent(

@@ -251,7 +251,8 @@ def _evidence() -> list[AttachmentIn]:
     )
     if errors:
         raise PortalError(
-            "error.portal.evidence_rejected", detail="; ".join(tr(key, **fields) for key, fields in errors)
+            "error.portal.evidence_rejected",
+            detail=tr("error.list_separator").join(tr(key, **fields) for key, fields in errors),
         )
     return [intake_forms.store(settings.instance_path, checked, "evidence") for checked in files]
 
