@@ -44,8 +44,23 @@ class HotlineError(Exception):
 def _shown(value: object, language: str, tz: tzinfo | None) -> object:
     if isinstance(value, Label):
         return i18n.t(value, language)
+    if isinstance(value, HotlineError):  # a refusal that lists others (a form's several problems)
+        return value.message(language, tz)
+    if isinstance(value, list | tuple) and value and all(isinstance(v, HotlineError) for v in value):
+        return i18n.t("error.list_separator", language).join(v.message(language, tz) for v in value)
     if isinstance(value, datetime):
         return (value.astimezone(tz) if tz is not None else value).strftime("%Y-%m-%d %H:%M")
+    return value
+
+
+def required_text(value: str | None, field: str, error: type[HotlineError], limit: int) -> str:
+    """``value`` stripped, or ``error`` naming the field (``field.<field>`` in the catalogue) when it
+    is empty or longer than ``limit`` characters. The one check of a text a person must write."""
+    value = (value or "").strip()
+    if not value:
+        raise error("error.portal.text_required", field=Label(f"field.{field}"))
+    if len(value) > limit:
+        raise error("error.portal.text_too_long", field=Label(f"field.{field}"), limit=limit)
     return value
 
 

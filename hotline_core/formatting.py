@@ -1,6 +1,7 @@
 """Figures as people read them, in the reader's language (Babel's CLDR data): percentages,
-durations in minutes or hours and minutes, counts with grouping, signed changes. Used by the
-statistics (pages, exports, bulletins) and, through the templates' ``duration`` helper, by every page."""
+durations in minutes or hours and minutes, spans of days and hours, counts with grouping, signed
+changes. Shared by the statistics, the portal and the mystery-call pages (templates reach them
+through ``hotline_web.context``)."""
 
 from __future__ import annotations
 
@@ -54,3 +55,16 @@ def change(current: float | None, previous: float | None, language: str, *, rate
         return DASH
     ratio = (current - previous) / previous
     return ("+" if ratio >= 0 else "") + format_percent(ratio, "#,##0.0%", locale=_locale(language))
+
+
+def span(seconds: float, language: str) -> str:
+    """A time left or overdue, to the minute: "2d 4h" / "2天4小时" for days, "3h 20m" / "3小时20分钟" below."""
+    loc = _locale(language)
+    total = abs(int(seconds))
+    days, rest = divmod(total, 86400)
+    hours, minutes = rest // 3600, rest % 3600 // 60
+    parts = [(days, "duration-day"), (hours, "duration-hour")]
+    if not days:
+        parts = [(hours, "duration-hour"), (minutes, "duration-minute")]
+    joiner = "" if language == "zh" else " "
+    return joiner.join(format_unit(n, unit, length="narrow", locale=loc) for n, unit in parts)

@@ -8,7 +8,7 @@ from flask import Flask, current_app, g, request
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from hotline_core import formatting
+from hotline_core import formatting, wording
 from hotline_core.i18n import LANGUAGES, MESSAGES, t
 from hotline_core.runtime import Runtime
 
@@ -78,5 +78,11 @@ def init_app(app: Flask) -> None:
             "lang": language(),
             "local_time": local_time,
             "other_lang": "en" if language() == "zh" else "zh",
+            "code_label": lambda prefix, code: wording.label(prefix, code, language()),
+            "actor_label": lambda value: wording.actor(value, language()),
+            "reason_text": lambda value: wording.reason(value, language()),
+            # numbers as the reader writes them (Babel): 62.5% / 1,234 / 3 hr 20 min
+            "fmt_percent": lambda value: formatting.percent(value, language()),
+            "fmt_number": lambda value: formatting.number(value, language()),
             "duration": lambda seconds: formatting.duration(seconds, language()),  # 33 -> "33秒", 750 -> "13分钟"
         }

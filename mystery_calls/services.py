@@ -24,7 +24,9 @@ from sqlalchemy.orm import Session
 from hotline_core import media, phones
 from hotline_core.audit import Actor
 from hotline_core.audit import record as audit
+from hotline_core.errors import HotlineError, required_text
 from hotline_core.figures import percentile
+from hotline_core.i18n import t
 from hotline_core.models import (
     AuditedHotline,
     CallProgress,
@@ -50,8 +52,12 @@ MAX_ATTEMPTS = 3
 STALE_AFTER = timedelta(minutes=30)
 
 
-class MysteryCallError(ValueError):
-    """A mystery-call action refused with a reason the auditor can act on."""
+class MysteryCallError(HotlineError):
+    """A mystery-call action refused with a reason the auditor can act on (``error.mystery.*``)."""
+
+
+MAX_TEXT = 5000
+NO_FINAL_STATUS = "mystery.flag.no_final_status"  # the message key kept as a flagged call's reason
 
 
 # --- registry and campaigns ----------------------------------------------------------------------
@@ -70,12 +76,12 @@ def register_hotline(
 ) -> AuditedHotline:
     unit = session.get(Unit, unit_id)
     if unit is None:
-        raise MysteryCallError(f"unit {unit_id} does not exist")
+        raise MysteryCallError("error.mystery.unknown_unit", unit=unit_id)
     parsed = phones.normalise(number, default_region)
     if parsed is None or not parsed.valid:
-        raise MysteryCallError(f"{number!r} is not a valid phone number")
+        raise MysteryCallError("error.mystery.bad_phone", number=number)
     if session.scalar(select(AuditedHotline.id).where(AuditedHotline.number == parsed.value)):
-        raise MysteryCallError(f"{parsed.value} is already registered")
+        raise MysteryCallError("error.mystery.hotline_registered", number=parsed.value)
     hotline = AuditedHotline(
         unit_id=unit.id,
         number=parsed.value,
@@ -151,32 +157,32 @@ def create_campaign(
     actor: Actor,
     default_region: str = "CN",
 ) -> Campaign:
-    problems = []
+    problems: list[MysteryCallError] = []
     if not name.strip():
-        problems.append("a name is required")
+        problems.append(MysteryCallError("error.mystery.name_required"))
     if window_end < window_start:
-        problems.append("the window ends before it starts")
+        problems.append(MysteryCallError("error.mystery.window_reversed"))
     hotlines = [session.get(AuditedHotline, h) for h in hotline_ids]
     if not hotline_ids or any(h is None for h in hotlines):
-        problems.append("choose at least one registered hotline")
+        problems.append(MysteryCallError("error.mystery.choose_hotline"))
     auditors = [session.get(User, a) for a in auditor_ids]
     if not auditor_ids or any(a is None or a.role not in (Role.AUDITOR, Role.ADMIN) for a in auditors):
-        problems.append("choose at least one auditor")
+        problems.append(MysteryCallError("error.mystery.choose_auditor"))
     numbers = []
     for raw in caller_numbers:
         parsed = phones.normalise(raw, default_region)
         if parsed is None or not parsed.valid:
-            problems.append(f"caller number {raw!r} is not valid")
+            problems.append(MysteryCallError("error.mystery.bad_caller_number", number=raw))
         else:
             numbers.append(parsed.value)
     if not numbers:
-        problems.append("give at least one caller number")
+        problems.append(MysteryCallError("error.mystery.caller_number_required"))
     if calls_per_hotline < 1 or max_per_auditor_hotline_month < 1:
-        problems.append("calls per hotline and the monthly limit must be at least 1")
+        problems.append(MysteryCallError("error.mystery.limits_at_least_one"))
     if not [s for s in scenarios if s.title.strip()]:
-        problems.append("write at least one scenario")
+        problems.append(MysteryCallError("error.mystery.scenario_required"))
     if problems:
-        raise MysteryCallError("; ".join(problems))
+        raise MysteryCallError("error.mystery.problems", problems=problems)
     campaign = Campaign(
         name=name.strip(),
         window_start=window_start,
@@ -211,7 +217,7 @@ def plan_campaign(
 ) -> planner.Plan:
     """Spread the campaign's calls over its window, within the practice limits; each is a task."""
     if campaign.state != "draft":
-        raise MysteryCallError("this campaign is already planned")
+        raise MysteryCallError("error.mystery.already_planned")
     scenarios = session.scalars(select(Scenario).where(Scenario.campaign_id == campaign.id)).all()
     made: dict[tuple[str, str, str], int] = defaultdict(int)
     tz = runtime.settings.tz
@@ -228,15 +234,14 @@ def plan_campaign(
             try:
                 hotline_periods[str(hotline_id)] = planner.parse_service_hours(hotline.service_hours)
             except ValueError as exc:
-                raise MysteryCallError(f"{hotline.name}: {exc}") from exc
+                raise MysteryCallError(
+                    "error.mystery.bad_service_hours", hotline=hotline.name, hours=hotline.service_hours
+                ) from exc
     request_days = [
         campaign.window_start + timedelta(days=n) for n in range((campaign.window_end - campaign.window_start).days + 1)
     ]
     if request_days and not any(calendar.vouches_for(day) for day in request_days):
-        raise MysteryCallError(
-            f"the calendar has no schedule for {campaign.window_start.year}: an admin must enter the State "
-            "Council's holidays and make-up working days first"
-        )
+        raise MysteryCallError("error.mystery.no_calendar", year=campaign.window_start.year)
     request = planner.PlanRequest(
         hotlines=[str(h) for h in campaign.hotline_ids],
         auditors=[str(a) for a in campaign.auditor_ids],
@@ -256,7 +261,7 @@ def plan_campaign(
     try:
         result = planner.plan(request, rng or random.Random())
     except ValueError as exc:
-        raise MysteryCallError(str(exc)) from exc
+        raise MysteryCallError("error.mystery.cannot_plan") from exc
     for item in result.calls:
         session.add(
             MysteryCall(
@@ -303,14 +308,14 @@ def place_call(session: Session, runtime: Runtime, call: MysteryCall, user: User
     """Ring the hotline from the campaign's caller number; when it answers, Twilio bridges the
     auditor's phone in (TwiML at /twilio/mystery/<id>/answer) while the service measures."""
     if call.state not in ("planned", "retry_planned"):
-        raise MysteryCallError("this call has already been made")
+        raise MysteryCallError("error.mystery.already_made")
     if call.auditor_id != user.id and user.role != Role.ADMIN:
-        raise MysteryCallError("this call is on another auditor's list")
+        raise MysteryCallError("error.mystery.not_your_call")
     if not user.phone:
-        raise MysteryCallError("add your own phone number to your account first")
+        raise MysteryCallError("error.mystery.own_phone_required")
     base = runtime.settings.public_base_url
     if not base:
-        raise MysteryCallError("PUBLIC_BASE_URL is not set, so Twilio cannot report the call's progress")
+        raise MysteryCallError("error.mystery.no_base_url")
     hotline = session.get(AuditedHotline, call.hotline_id)
     assert hotline is not None
     try:
@@ -325,9 +330,9 @@ def place_call(session: Session, runtime: Runtime, call: MysteryCall, user: User
             timeout=60,
         )
     except NotConfigured as exc:
-        raise MysteryCallError("no Twilio account is configured: log the call by hand instead") from exc
+        raise MysteryCallError("error.mystery.no_twilio") from exc
     except SendError as exc:
-        raise MysteryCallError(f"the call could not be placed: {exc}") from exc
+        raise MysteryCallError("error.mystery.place_failed", code=exc.code or "—") from exc
     call.call_sid, call.state, call.mode, call.started_at = placed.sid, "calling", "auto", runtime.now()
     audit(session, Actor(f"user:{user.username}", user.id), "mystery.call_place", call)
     return placed.sid
@@ -349,7 +354,7 @@ def set_own_phone(session: Session, user: User, number: str, default_region: str
     """An auditor's own phone, the one Twilio bridges in when the audited hotline answers."""
     parsed = phones.normalise(number, default_region)
     if parsed is None or not parsed.valid:
-        raise MysteryCallError(f"{number!r} is not a valid phone number")
+        raise MysteryCallError("error.mystery.bad_phone", number=number)
     user.phone = parsed.value
     audit(session, Actor(f"user:{user.username}", user.id), "user.phone_set", user)
     return parsed.value
@@ -463,7 +468,7 @@ def flag_stale_job() -> int:
             select(MysteryCall).where(MysteryCall.state == "calling", MysteryCall.started_at < now - STALE_AFTER)
         ).all()
         for call in stale:
-            call.state, call.flagged_reason = "flagged", "no final status from Twilio; check the call by hand"
+            call.state, call.flagged_reason = "flagged", NO_FINAL_STATUS
         return len(stale)
 
 
@@ -483,18 +488,17 @@ def log_manual(
 ) -> None:
     """An auditor who called from an ordinary phone records what happened."""
     if call.state not in ("planned", "retry_planned", "flagged"):
-        raise MysteryCallError("this call already has a result")
+        raise MysteryCallError("error.mystery.already_logged")
     if answered and (seconds_to_answer is None or seconds_to_answer < 0):
-        raise MysteryCallError("give the seconds it took to answer")
+        raise MysteryCallError("error.mystery.seconds_required")
     if talk_seconds is not None and talk_seconds < 0:
-        raise MysteryCallError("the duration cannot be negative")
+        raise MysteryCallError("error.mystery.negative_duration")
     campaign = session.get(Campaign, call.campaign_id)
     assert campaign is not None
     local_day = called_at.astimezone(runtime.settings.tz).date()
     if not campaign.window_start <= local_day <= campaign.window_end:
         raise MysteryCallError(
-            f"the call time must lie inside the campaign ({campaign.window_start.isoformat()} to "
-            f"{campaign.window_end.isoformat()})"
+            "error.mystery.outside_window", start=campaign.window_start.isoformat(), end=campaign.window_end.isoformat()
         )
     call.mode, call.state, call.started_at = "manual", "completed", called_at
     call.result = "answered" if answered else "no_answer"
@@ -531,7 +535,7 @@ def submit_score(
 ) -> CallScore:
     """Submit (or correct, with a reason) the call's score; automatic items come from the call data."""
     if call.state != "completed":
-        raise MysteryCallError("score a call once it has a result")
+        raise MysteryCallError("error.mystery.score_needs_result")
     campaign = session.get(Campaign, call.campaign_id)
     assert campaign is not None
     row = session.get(ScorecardDefinition, campaign.scorecard_id)
@@ -539,6 +543,8 @@ def submit_score(
     card = card_of(row)
     values = {item.code: manual_values.get(item.code) for item in card.items if not item.automatic}
     values.update(automatic_values(call))
+    if score_history(session, call) and not (reason or "").strip():
+        raise MysteryCallError("error.mystery.correction_needs_reason")
     history = [
         scorecard.ScoreVersion(
             number=s.number,
@@ -557,7 +563,7 @@ def submit_score(
             else scorecard.correct(history, values, None, f"user:{user.username}", runtime.now(), card)
         )
     except ValueError as exc:
-        raise MysteryCallError(str(exc)) from exc
+        raise MysteryCallError("error.mystery.bad_score") from exc
     score = CallScore(
         mystery_call_id=call.id,
         scorecard_id=row.id,
@@ -604,21 +610,18 @@ def raise_dispute(session: Session, runtime: Runtime, call: MysteryCall, user: U
     hotline = session.get(AuditedHotline, call.hotline_id)
     assert hotline is not None
     if user.role != Role.UNIT_HEAD or user.unit_id != hotline.unit_id:
-        raise MysteryCallError("only the head of the audited unit may dispute its score")
-    if not reason.strip():
-        raise MysteryCallError("give the reason for the dispute")
+        raise MysteryCallError("error.mystery.only_unit_head_disputes")
+    reason = required_text(reason, "dispute_reason", MysteryCallError, MAX_TEXT)
     history = score_history(session, call)
     if not history:
-        raise MysteryCallError("this call has no score to dispute")
+        raise MysteryCallError("error.mystery.nothing_to_dispute")
     current_score = history[-1]
     if runtime.now() > dispute_deadline(session, runtime, current_score):
-        raise MysteryCallError(
-            f"the score can be disputed within {dispute_working_days(session)} working days of its submission"
-        )
+        raise MysteryCallError("error.mystery.dispute_too_late", days=dispute_working_days(session))
     if session.scalar(
         select(ScoreDispute.id).where(ScoreDispute.mystery_call_id == call.id, ScoreDispute.state == "open")
     ):
-        raise MysteryCallError("this score is already disputed")
+        raise MysteryCallError("error.mystery.already_disputed")
     dispute = ScoreDispute(
         mystery_call_id=call.id,
         call_score_id=current_score.id,
@@ -645,11 +648,10 @@ def decide_dispute(
 ) -> ScoreDispute:
     """An auditor upholds the disputed score, or corrects it (a new score version whose reason is the note)."""
     if dispute.state != "open":
-        raise MysteryCallError("this dispute is already decided")
+        raise MysteryCallError("error.mystery.dispute_decided")
     if user.role not in (Role.AUDITOR, Role.ADMIN):
-        raise MysteryCallError("only an auditor decides a dispute")
-    if not note.strip():
-        raise MysteryCallError("give the reason for the decision")
+        raise MysteryCallError("error.mystery.only_auditor_decides")
+    note = required_text(note, "decision_note", MysteryCallError, MAX_TEXT)
     call = session.get(MysteryCall, dispute.mystery_call_id)
     assert call is not None
     if not uphold:
@@ -681,13 +683,13 @@ def submit_review(
     """A second auditor's independent score of a scored call (it never changes the call's score)."""
     history = score_history(session, call)
     if not history:
-        raise MysteryCallError("a call is reviewed once it has a score")
+        raise MysteryCallError("error.mystery.review_needs_score")
     if any(s.submitted_by == user.id for s in history):
-        raise MysteryCallError("a second score must come from another auditor")
+        raise MysteryCallError("error.mystery.review_by_another")
     if session.scalar(
         select(CallReview.id).where(CallReview.mystery_call_id == call.id, CallReview.reviewer_id == user.id)
     ):
-        raise MysteryCallError("you have already reviewed this call")
+        raise MysteryCallError("error.mystery.already_reviewed")
     row = session.get(ScorecardDefinition, history[-1].scorecard_id)
     assert row is not None
     card = card_of(row)
@@ -697,7 +699,7 @@ def submit_review(
         result = scorecard.score(card, values)
         effective = scorecard.effective_values(card, values)
     except ValueError as exc:
-        raise MysteryCallError(str(exc)) from exc
+        raise MysteryCallError("error.mystery.bad_score") from exc
     review = CallReview(
         mystery_call_id=call.id,
         reviewer_id=user.id,
@@ -933,21 +935,22 @@ def rank(standings: list[Standing]) -> list[Standing]:
     return standings
 
 
-def results_csv_rows(res: Results) -> list[list[Any]]:
+def results_csv_rows(res: Results, language: str = "zh", labels: Mapping[str, str] | None = None) -> list[list[Any]]:
+    """The unit ranking as a spreadsheet, headed and worded in ``language`` (item labels from ``labels``)."""
     header = [
-        "rank",
-        "unit",
-        "calls",
-        "answered",
-        "answer_rate",
-        "average_score",
-        "median_seconds_to_answer",
-        "p90_seconds_to_answer",
-        "warned",
-        "tier",
-        "scored_calls",
-        *[f"group_{g}" for g in res.groups],
-        *res.item_codes,
+        t("mystery.csv.rank", language),
+        t("inbox.unit", language),
+        t("mystery.calls", language),
+        t("mystery.csv.answered", language),
+        t("mystery.answer_rate", language),
+        t("mystery.average", language),
+        t("mystery.median", language),
+        t("mystery.p90", language),
+        t("mystery.warned", language),
+        t("mystery.csv.tier", language),
+        t("mystery.scored_calls", language),
+        *[t(f"mystery.group.{g}", language) for g in res.groups],
+        *[(labels or {}).get(code, code) for code in res.item_codes],
     ]
     rows: list[list[Any]] = [header]
     for s in res.units:
@@ -961,8 +964,8 @@ def results_csv_rows(res: Results) -> list[list[Any]]:
                 s.average if s.average is not None else "",
                 s.median_seconds or "",
                 s.p90_seconds or "",
-                "yes" if s.warned else "",
-                s.tier,
+                t("mystery.yes", language) if s.warned else "",
+                t(f"mystery.tier.{s.tier}", language),
                 len(s.scores),
                 *[s.group_average(g) if s.group_average(g) is not None else "" for g in res.groups],
                 *[s.item_average(c) if s.item_average(c) is not None else "" for c in res.item_codes],

@@ -10,7 +10,9 @@ from pathlib import Path
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from hotline_core.errors import HotlineError
 from hotline_core.models import (
     AuditedHotline,
     CallProgress,
@@ -26,6 +28,7 @@ from hotline_core.models import (
 )
 from hotline_web.auth import current_actor, roles_required
 from hotline_web.context import db_session, language, runtime, tr
+from hotline_web.errors import flash_refusal, message
 from hotline_web.exports import csv_response
 from mystery_calls import services
 from mystery_calls.services import MysteryCallError, ScenarioIn
@@ -36,10 +39,22 @@ AUDIT_ROLES = (Role.AUDITOR, Role.ADMIN)
 READ_ROLES = (Role.AUDITOR, Role.ADMIN, Role.LEADER, Role.DISPATCHER)
 
 
-def _redirect_with(error: Exception | None, endpoint: str, **values: object):  # type: ignore[no-untyped-def]
+def _redirect_with(error: HotlineError | None, endpoint: str, **values: object):  # type: ignore[no-untyped-def]
     if error is not None:
-        flash(str(error), "error")
+        flash_refusal(error)
     return redirect(url_for(endpoint, **values)), 303
+
+
+def _score_values() -> dict[str, float | None]:
+    """The scorecard items of the posted form (``item_<code>``: a number, or empty / ``na`` for N/A)."""
+    values: dict[str, float | None] = {}
+    for key, raw in request.form.items():
+        if key.startswith("item_"):
+            try:
+                values[key[5:]] = None if raw in ("", "na") else float(raw)
+            except ValueError:
+                raise MysteryCallError("mystery.bad_values") from None
+    return values
 
 
 @bp.get("/")
@@ -141,8 +156,10 @@ def new_campaign():  # type: ignore[no-untyped-def]
                     )
                     campaign_id = campaign.id
                 return redirect(url_for("mystery.campaign", campaign_id=campaign_id)), 303
-            except (MysteryCallError, ValueError) as exc:
-                error = str(exc)
+            except MysteryCallError as exc:
+                error = message(exc)
+            except ValueError:  # a count that is not a number
+                error = message(MysteryCallError("error.mystery.limits_at_least_one"))
     return render_template(
         "mystery/new_campaign.html", hotlines=hotlines, auditors=auditors, error=error, form=request.form
     ), (400 if error else 200)
@@ -275,14 +292,14 @@ def log(call_id: int):  # type: ignore[no-untyped-def]
         seconds = float(form["seconds_to_answer"]) if form.get("seconds_to_answer") else None
         talk = int(form["talk_seconds"]) if form.get("talk_seconds") else None
     except (ValueError, KeyError):
-        return _redirect_with(MysteryCallError(tr("mystery.bad_log")), "mystery.call_page", call_id=call_id)
+        return _redirect_with(MysteryCallError("mystery.bad_log"), "mystery.call_page", call_id=call_id)
     recording = request.files.get("recording")
     path = None
     if recording and recording.filename:
         suffix = Path(recording.filename).suffix.lower()
         if suffix not in (".mp3", ".wav", ".m4a", ".amr"):
             return _redirect_with(
-                MysteryCallError(tr("form.file_type", name=recording.filename)), "mystery.call_page", call_id=call_id
+                MysteryCallError("form.file_type", name=recording.filename), "mystery.call_page", call_id=call_id
             )
         folder = rt.settings.instance_path / "uploads"
         folder.mkdir(parents=True, exist_ok=True)
@@ -315,10 +332,10 @@ def log(call_id: int):  # type: ignore[no-untyped-def]
 def score(call_id: int):  # type: ignore[no-untyped-def]
     _call_or_404(call_id)
     rt = runtime()
-    values: dict[str, float | None] = {}
-    for key, raw in request.form.items():
-        if key.startswith("item_"):
-            values[key[5:]] = None if raw in ("", "na") else float(raw)
+    try:
+        values = _score_values()
+    except MysteryCallError as exc:
+        return _redirect_with(exc, "mystery.call_page", call_id=call_id)
     dispute_id = int(request.form.get("dispute_id") or 0)
     try:
         with rt.db.transaction() as s:
@@ -342,7 +359,7 @@ def score(call_id: int):  # type: ignore[no-untyped-def]
                     values,
                     reason=request.form.get("reason") or None,
                 )
-    except (MysteryCallError, ValueError) as exc:
+    except MysteryCallError as exc:
         return _redirect_with(exc, "mystery.call_page", call_id=call_id)
     flash(tr("mystery.scored"), "ok")
     return _redirect_with(None, "mystery.call_page", call_id=call_id)
@@ -368,15 +385,15 @@ def can_review(call: MysteryCall) -> bool:
 def review(call_id: int):  # type: ignore[no-untyped-def]
     """A second auditor's score (any auditor may review any call: the call is not on their own list)."""
     rt = runtime()
-    values: dict[str, float | None] = {}
-    for key, raw in request.form.items():
-        if key.startswith("item_"):
-            values[key[5:]] = None if raw in ("", "na") else float(raw)
+    try:
+        values = _score_values()
+    except MysteryCallError as exc:
+        return _redirect_with(exc, "mystery.call_page", call_id=call_id)
     try:
         with rt.db.transaction() as s:
             call = s.get(MysteryCall, call_id) or abort(404)
             services.submit_review(s, rt, call, s.get(User, current_user.user.id), values)
-    except (MysteryCallError, ValueError) as exc:
+    except MysteryCallError as exc:
         return _redirect_with(exc, "mystery.index")
     flash(tr("mystery.reviewed"), "ok")
     return _redirect_with(None, "mystery.results")
@@ -434,6 +451,12 @@ def uphold(dispute_id: int):  # type: ignore[no-untyped-def]
     return _redirect_with(None, "mystery.call_page", call_id=call_id)
 
 
+def _item_labels(s: Session, res: services.Results) -> dict[str, str]:
+    """The scorecard items' labels in the reader's language."""
+    card = services.card_of(services.active_scorecard(s)) if res.item_codes else None
+    return {i.code: (i.label_zh if language() == "zh" else i.label_en) for i in card.items} if card else {}
+
+
 def _campaign_ids() -> list[int]:
     chosen = [int(x) for x in request.args.getlist("campaign") if x.isdigit()]
     return chosen or list(db_session().scalars(select(Campaign.id)))
@@ -445,8 +468,7 @@ def results():  # type: ignore[no-untyped-def]
     s = db_session()
     ids = _campaign_ids()
     res = services.results(s, ids, language=language())
-    card = services.card_of(services.active_scorecard(s)) if res.item_codes else None
-    labels = {i.code: (i.label_zh if language() == "zh" else i.label_en) for i in card.items} if card else {}
+    labels = _item_labels(s, res)
     return render_template(
         "mystery/results.html",
         res=res,
@@ -460,8 +482,10 @@ def results():  # type: ignore[no-untyped-def]
 @bp.get("/results.csv")
 @roles_required(*READ_ROLES)
 def results_csv():  # type: ignore[no-untyped-def]
-    res = services.results(db_session(), _campaign_ids(), language=language())
-    return csv_response(services.results_csv_rows(res), "mystery-call-ranking.csv")
+    s = db_session()
+    res = services.results(s, _campaign_ids(), language=language())
+    rows = services.results_csv_rows(res, language(), _item_labels(s, res))
+    return csv_response(rows, "mystery-call-ranking.csv")
 
 
 @bp.get("/units/<int:unit_id>")

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from hotline_core import phones
 from hotline_core.audit import Actor
 from hotline_core.audit import record as audit
-from hotline_core.errors import Label
+from hotline_core.errors import required_text
 from hotline_core.models import (
     Assignment,
     CallbackCall,
@@ -97,12 +97,7 @@ def _actor(user: User, ip: str | None = None) -> Actor:
 
 def _text(value: str, what: str) -> str:
     """``what`` names the field (``field.<what>`` in the catalogue) for the error message."""
-    value = (value or "").strip()
-    if not value:
-        raise PortalError("error.portal.text_required", field=Label(f"field.{what}"))
-    if len(value) > MAX_TEXT:
-        raise PortalError("error.portal.text_too_long", field=Label(f"field.{what}"), limit=MAX_TEXT)
-    return value
+    return required_text(value, what, PortalError, MAX_TEXT)
 
 
 def _acting_assignment(session: Session, user: User, ticket: Ticket) -> Assignment:
@@ -363,7 +358,7 @@ def start_callback(
     except NotConfigured as exc:
         raise PortalError("error.portal.twilio_not_configured") from exc
     except SendError as exc:
-        raise PortalError("error.portal.call_failed", detail=str(exc)[:200]) from exc
+        raise PortalError("error.portal.call_failed", code=exc.code or "—") from exc  # Twilio's text is English
     call.call_sid, call.status = placed.sid, placed.status
     session.add(
         TicketEvent(

@@ -15,6 +15,7 @@ from flask_login import current_user
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import aliased
 
+from hotline_core import formatting
 from hotline_core.audit import record as audit
 from hotline_core.errors import HotlineError
 from hotline_core.models import (
@@ -65,19 +66,9 @@ def time_left(due: datetime | None, now: datetime) -> tuple[str, bool]:
     """("3h 20m", False) or ("2d 4h", True) for overdue, in the reader's language."""
     if due is None:
         return "", False
-    seconds = int((due - now).total_seconds())
-    overdue, seconds = seconds < 0, abs(seconds)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    zh = language() == "zh"
-    if days:
-        text = f"{days}天{hours}小时" if zh else f"{days}d {hours}h"
-    else:
-        text = f"{hours}小时{minutes}分" if zh else f"{hours}h {minutes}m"
-    return (f"超期 {text}" if zh else f"{text} overdue") if overdue else (
-        f"剩余 {text}" if zh else f"{text} left"
-    ), overdue
+    seconds = (due - now).total_seconds()
+    overdue = seconds < 0
+    return tr("time.overdue" if overdue else "time.left", span=formatting.span(seconds, language())), overdue
 
 
 def inbox_query(filters: dict[str, str]) -> Any:
@@ -263,7 +254,8 @@ def _evidence() -> list[AttachmentIn]:
     )
     if errors:
         raise PortalError(
-            "error.portal.evidence_rejected", detail="; ".join(tr(key, **fields) for key, fields in errors)
+            "error.portal.evidence_rejected",
+            detail=tr("error.list_separator").join(tr(key, **fields) for key, fields in errors),
         )
     return [intake_forms.store(settings.instance_path, checked, "evidence") for checked in files]
 

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotline_core import phones
+from hotline_core.errors import HotlineError
 from hotline_core.models import Area, Category, DirectorySetting, RoutingRule, Unit
 from routing.calendar import BusinessCalendar
 from routing.deadlines import DEFAULT_POLICIES, DeadlinePolicy
@@ -93,12 +94,29 @@ OPEN311_SETTINGS = {
 OPEN311_TEXT_SETTINGS = {"jurisdiction_id", "contact", "key_service", "public_rate_limit"}
 
 
+class DirectoryProblem(HotlineError):
+    """What is wrong with a directory file, as a message key (``directory.problem.*``) and fields."""
+
+
+def _problem(key: str, /, **params: object) -> DirectoryProblem:
+    return DirectoryProblem(f"directory.problem.{key}", **params)
+
+
 @dataclass(frozen=True)
 class Problem:
+    """One problem of a directory file: where (section, row, line) and what, in the reader's language."""
+
     section: str
     row: int | None
     line: int | None
-    message: str
+    error: DirectoryProblem
+
+    @property
+    def message(self) -> str:  # logs, the CLI and tests read English
+        return self.error.message("en")
+
+    def text(self, language: str) -> str:
+        return self.error.message(language)
 
     def __str__(self) -> str:
         where = f"line {self.line}: " if self.line else ""
@@ -133,9 +151,9 @@ def parse_yaml(text: str) -> Directory:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
-        raise DirectoryError([Problem("file", None, line, f"not valid YAML: {exc}")]) from None
+        raise DirectoryError([Problem("file", None, line, _problem("bad_yaml"))]) from None
     if not isinstance(data, dict):
-        raise DirectoryError([Problem("file", None, 1, "the file must be a mapping of sections")])
+        raise DirectoryError([Problem("file", None, 1, _problem("not_a_mapping_of_sections"))])
     lines: dict[tuple[str, int], int] = {}
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
@@ -149,7 +167,7 @@ def parse_yaml(text: str) -> Directory:
 def parse_csv(text: str, section: str) -> Directory:
     """One table as CSV with a header row; list fields are separated by ``|``."""
     if section not in FIELDS:
-        raise DirectoryError([Problem(section, None, None, f"CSV import supports {', '.join(FIELDS)}")])
+        raise DirectoryError([Problem(section, None, None, _problem("csv_tables", tables=", ".join(FIELDS)))])
     reader = csv.DictReader(io.StringIO(text))
     rows: list[dict[str, Any]] = []
     lines: dict[tuple[str, int], int] = {}
@@ -190,13 +208,13 @@ def validate(session: Session, directory: Directory, default_region: str = "CN")
     problems: list[Problem] = []
     data = directory.data
 
-    def problem(section: str, row: int | None, message: str) -> None:
+    def problem(section: str, row: int | None, key: str, **params: object) -> None:
         line = directory.lines.get((section, row if row is not None else -1))
-        problems.append(Problem(section, row, line, message))
+        problems.append(Problem(section, row, line, _problem(key, **params)))
 
     for key in data:
         if key not in SECTIONS and key != "users":
-            problem(str(key), None, f"unknown section (expected one of {', '.join(SECTIONS)})")
+            problem(str(key), None, "unknown_section", sections=", ".join(SECTIONS))
 
     existing_units = set(session.scalars(select(Unit.code)))
     existing_areas = set(session.scalars(select(Area.code)))
@@ -205,110 +223,123 @@ def validate(session: Session, directory: Directory, default_region: str = "CN")
     for section in ("units", "areas", "categories"):
         rows = data.get(section)
         if rows is not None and not isinstance(rows, list):
-            problem(section, None, "must be a list")
+            problem(section, None, "must_be_list")
             continue
         seen: set[str] = set()
         for i, row in enumerate(rows or []):
             if not isinstance(row, dict):
-                problem(section, i, "must be a mapping")
+                problem(section, i, "must_be_mapping")
                 continue
             _check_row(section, i, row, problem)
             code = str(row.get("code", ""))
             if code in seen:
-                problem(section, i, f"duplicate code {code!r}")
+                problem(section, i, "duplicate_code", code=code)
             seen.add(code)
         codes[section] = seen
     units = existing_units | codes.get("units", set())
     areas = existing_areas | codes.get("areas", set())
     categories = existing_categories | codes.get("categories", set())
 
-    policy_names = set(DEFAULT_POLICIES) | set((data.get("policies") or {}).keys())
-    for name, entry in (data.get("policies") or {}).items():
+    for section in ("policies", "settings"):
+        if data.get(section) is not None and not isinstance(data[section], dict):
+            problem(section, None, "must_be_mapping")
+    if data.get("rules") is not None and not isinstance(data["rules"], list):
+        problem("rules", None, "must_be_list")
+    policies: dict[str, Any] = data["policies"] if isinstance(data.get("policies"), dict) else {}
+    settings: dict[str, Any] = data["settings"] if isinstance(data.get("settings"), dict) else {}
+    policy_names = set(DEFAULT_POLICIES) | set(policies.keys())
+    for name, entry in policies.items():
         try:
             DeadlinePolicy.from_config(name, entry)
-        except (KeyError, ValueError, TypeError) as exc:
-            problem("policies", None, f"policy {name!r}: {exc}")
+        except (KeyError, ValueError, TypeError):
+            problem("policies", None, "bad_policy", name=name)
     if data.get("calendar") is not None:
         try:
             BusinessCalendar.from_config(data["calendar"])
-        except (KeyError, ValueError, TypeError) as exc:
-            problem("calendar", None, str(exc))
-    for key, value in (data.get("settings") or {}).items():
+        except (KeyError, ValueError, TypeError):
+            problem("calendar", None, "bad_calendar")
+    for key, value in settings.items():
         if key not in SETTINGS_KEYS:
-            problem("settings", None, f"unknown setting {key!r}")
+            problem("settings", None, "unknown_setting", setting=key)
         elif key == "open311":
-            for message in open311_settings_problems(value):
-                problem("settings", None, f"open311: {message}")
+            for found in open311_settings_problems(value):
+                problem("settings", None, "open311_settings", detail=found)
         elif key in ("auto_dispatch_min_confidence", "warning_share") and not (
             isinstance(value, int | float) and 0 <= value <= 1
         ):
-            problem("settings", None, f"{key} must be a number between 0 and 1")
+            problem("settings", None, "share", setting=key)
         elif key == "operator":  # issue 13 (desk13): press 0 for a person, during staffed hours
-            for message in operator_problems(value):
-                problem("settings", None, message)
+            for found, params in operator_problems(value):
+                problem("settings", None, found, **params)
             if isinstance(value, dict) and value.get("phone"):
                 parsed = phones.normalise(str(value["phone"]), default_region)
                 if parsed is None or not parsed.valid:
-                    problem("settings", None, f"operator: phone {value['phone']!r} is not a valid phone number")
+                    problem("settings", None, "operator_bad_phone", phone=str(value["phone"]))
         elif key == "bulletin_recipients":  # the leaders the weekly bulletin is emailed to
             entries = value if isinstance(value, list) else [value]
             for entry in entries:
                 email = entry.get("email") if isinstance(entry, dict) else entry
                 if not (isinstance(email, str) and re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email.strip())):
-                    problem("settings", None, f"bulletin_recipients: {email!r} is not an email address")
+                    problem("settings", None, "bad_email", email=email)
 
-    for i, row in enumerate(data.get("units") or []):
+    for i, row in enumerate(_listed(data, "units")):
         if not isinstance(row, dict):
             continue
         if row.get("kind") and row["kind"] not in UNIT_KINDS:
-            problem("units", i, f"kind {row['kind']!r} is not one of {', '.join(UNIT_KINDS)}")
+            problem("units", i, "bad_kind", kind=row["kind"], kinds=", ".join(UNIT_KINDS))
         if row.get("parent") and row["parent"] not in units:
-            problem("units", i, f"parent unit {row['parent']!r} does not exist")
+            problem("units", i, "no_parent_unit", code=row["parent"])
         for name in ("contact_phones", "service_hotlines"):
             for number in row.get(name) or []:
                 parsed = phones.normalise(str(number), default_region)
                 if parsed is None or not parsed.valid:
-                    problem("units", i, f"{name}: {number!r} is not a valid phone number")
-    for i, row in enumerate(data.get("areas") or []):
+                    problem("units", i, "bad_phone", field=name, number=number)
+    for i, row in enumerate(_listed(data, "areas")):
         if not isinstance(row, dict):
             continue
         if row.get("parent") and row["parent"] not in areas:
-            problem("areas", i, f"parent area {row['parent']!r} does not exist")
+            problem("areas", i, "no_parent_area", code=row["parent"])
         if row.get("fallback_unit") and row["fallback_unit"] not in units:
-            problem("areas", i, f"fallback unit {row['fallback_unit']!r} does not exist")
-    for i, row in enumerate(data.get("categories") or []):
+            problem("areas", i, "no_fallback_unit", code=row["fallback_unit"])
+    for i, row in enumerate(_listed(data, "categories")):
         if not isinstance(row, dict):
             continue
         if row.get("parent") and row["parent"] not in categories:
-            problem("categories", i, f"parent category {row['parent']!r} does not exist")
+            problem("categories", i, "no_parent_category", code=row["parent"])
         if row.get("urgency") and row["urgency"] not in URGENCIES:
-            problem("categories", i, f"urgency {row['urgency']!r} is not one of {', '.join(URGENCIES)}")
+            problem("categories", i, "bad_urgency", urgency=row["urgency"], urgencies=", ".join(URGENCIES))
         if row.get("policy") and row["policy"] not in policy_names:
-            problem("categories", i, f"policy {row['policy']!r} is not defined")
+            problem("categories", i, "no_policy", name=row["policy"])
         for name in ("safety_advice_zh", "safety_advice_en"):
             if row.get(name) is not None and (not isinstance(row[name], str) or len(row[name]) > MAX_ADVICE):
-                problem("categories", i, f"{name} must be a text of at most {MAX_ADVICE} characters")
+                problem("categories", i, "advice_too_long", field=name, limit=MAX_ADVICE)
         if "open311_attributes" in row:
-            for message in open311_attribute_problems(row["open311_attributes"]):
-                problem("categories", i, f"open311_attributes: {message}")
+            for found in open311_attribute_problems(row["open311_attributes"]):
+                problem("categories", i, "open311_attributes", detail=found)
     seen_rules: set[tuple[str | None, str | None]] = set()
-    for i, row in enumerate(data.get("rules") or []):
+    for i, row in enumerate(_listed(data, "rules")):
         if not isinstance(row, dict):
-            problem("rules", i, "must be a mapping")
+            problem("rules", i, "must_be_mapping")
             continue
         _check_row("rules", i, row, problem)
         if row.get("category") and row["category"] not in categories:
-            problem("rules", i, f"category {row['category']!r} does not exist")
+            problem("rules", i, "no_category", code=row["category"])
         if row.get("area") and row["area"] not in areas:
-            problem("rules", i, f"area {row['area']!r} does not exist")
+            problem("rules", i, "no_area", code=row["area"])
         for unit in [row.get("lead"), *(row.get("co") or [])]:
             if unit and unit not in units:
-                problem("rules", i, f"unit {unit!r} does not exist")
+                problem("rules", i, "no_unit", code=unit)
         rule_key = (row.get("category"), row.get("area"))
         if rule_key in seen_rules:
-            problem("rules", i, f"a rule for category {rule_key[0]!r} and area {rule_key[1]!r} is already given")
+            problem("rules", i, "duplicate_rule", category=rule_key[0] or "—", area=rule_key[1] or "—")
         seen_rules.add(rule_key)
     return problems
+
+
+def _listed(data: dict[str, Any], section: str) -> list[Any]:
+    """A section's rows, or none when it is not a list (already reported as a problem)."""
+    rows = data.get(section)
+    return rows if isinstance(rows, list) else []
 
 
 def _phone(value: object, default_region: str) -> str:
@@ -317,83 +348,83 @@ def _phone(value: object, default_region: str) -> str:
     return parsed.value if parsed is not None else str(value)
 
 
-def open311_attribute_problems(attributes: Any) -> list[str]:
+def open311_attribute_problems(attributes: Any) -> list[DirectoryProblem]:
     """What is wrong with a category's Open311 attribute definitions (GeoReport v2 service definition)."""
     if not isinstance(attributes, list):
-        return ["must be a list of attributes"]
-    problems: list[str] = []
+        return [_problem("attributes_not_list")]
+    problems: list[DirectoryProblem] = []
     codes: set[str] = set()
     orders: set[int] = set()
     for n, attribute in enumerate(attributes, start=1):
         if not isinstance(attribute, dict):
-            problems.append(f"attribute {n} must be a mapping")
+            problems.append(_problem("attribute_not_mapping", n=n))
             continue
         unknown = set(attribute) - OPEN311_ATTRIBUTE_FIELDS
         if unknown:
-            problems.append(f"attribute {n}: unknown field(s): {', '.join(sorted(map(str, unknown)))}")
+            problems.append(_problem("attribute_unknown_fields", n=n, fields=", ".join(sorted(map(str, unknown)))))
         code = attribute.get("code")
         if not isinstance(code, str) or not code.strip() or len(code) > 64 or any(c in code for c in "[]"):
-            problems.append(f"attribute {n}: code must be a text of at most 64 characters without brackets")
+            problems.append(_problem("attribute_bad_code", n=n))
         elif code in codes:
-            problems.append(f"attribute {n}: duplicate code {code!r}")
+            problems.append(_problem("attribute_duplicate_code", n=n, code=code))
         else:
             codes.add(code)
         datatype = attribute.get("datatype")
         if datatype not in OPEN311_DATATYPES:
-            problems.append(f"attribute {n}: datatype must be one of {', '.join(OPEN311_DATATYPES)}")
+            problems.append(_problem("attribute_bad_datatype", n=n, datatypes=", ".join(OPEN311_DATATYPES)))
         for flag in ("required", "variable"):
             if flag in attribute and not isinstance(attribute[flag], bool):
-                problems.append(f"attribute {n}: {flag} must be true or false")
+                problems.append(_problem("attribute_not_boolean", n=n, field=flag))
         order = attribute.get("order")
         if not isinstance(order, int) or isinstance(order, bool) or order < 1:
-            problems.append(f"attribute {n}: order must be a positive whole number")
+            problems.append(_problem("attribute_bad_order", n=n))
         elif order in orders:
-            problems.append(f"attribute {n}: order {order} is already used")
+            problems.append(_problem("attribute_order_used", n=n, order=order))
         else:
             orders.add(order)
         for name in ("description_zh", "description_en"):
             if not isinstance(attribute.get(name), str) or not attribute[name].strip():
-                problems.append(f"attribute {n}: {name} is required")
+                problems.append(_problem("attribute_required", n=n, field=name))
         values = attribute.get("values")
         if datatype in ("singlevaluelist", "multivaluelist"):
             if not isinstance(values, list) or not values:
-                problems.append(f"attribute {n}: a {datatype} needs a list of values")
+                problems.append(_problem("attribute_needs_values", n=n, datatype=datatype))
                 continue
             keys: set[str] = set()
             for value in values:
                 if not isinstance(value, dict) or set(value) - {"key", "name_zh", "name_en"}:
-                    problems.append(f"attribute {n}: each value has only key, name_zh and name_en")
+                    problems.append(_problem("attribute_value_fields", n=n))
                     continue
                 key = value.get("key")
                 if not isinstance(key, str | int) or isinstance(key, bool) or not str(key).strip():
-                    problems.append(f"attribute {n}: each value needs a key")
+                    problems.append(_problem("attribute_value_key", n=n))
                 elif str(key) in keys:
-                    problems.append(f"attribute {n}: duplicate value key {key!r}")
+                    problems.append(_problem("attribute_duplicate_value", n=n, value=key))
                 else:
                     keys.add(str(key))
                 if not all(isinstance(value.get(f), str) and value[f].strip() for f in ("name_zh", "name_en")):
-                    problems.append(f"attribute {n}: each value needs name_zh and name_en")
+                    problems.append(_problem("attribute_value_names", n=n))
         elif values is not None:
-            problems.append(f"attribute {n}: only a singlevaluelist or multivaluelist has values")
+            problems.append(_problem("attribute_values_not_allowed", n=n))
     return problems
 
 
-def open311_settings_problems(value: Any) -> list[str]:
+def open311_settings_problems(value: Any) -> list[DirectoryProblem]:
     """What is wrong with the directory's ``settings.open311`` mapping."""
     if not isinstance(value, dict):
-        return ["must be a mapping"]
-    problems: list[str] = []
+        return [_problem("must_be_mapping")]
+    problems: list[DirectoryProblem] = []
     for key, entry in value.items():
         if key in OPEN311_SETTINGS:
             if entry not in OPEN311_SETTINGS[key]:
-                problems.append(f"{key} must be one of {', '.join(OPEN311_SETTINGS[key])}")
+                problems.append(_problem("setting_choice", setting=key, choices=", ".join(OPEN311_SETTINGS[key])))
         elif key in OPEN311_TEXT_SETTINGS:
             if not isinstance(entry, str) or not entry.strip():
-                problems.append(f"{key} must be a text")
+                problems.append(_problem("setting_text", setting=key))
             elif key == "public_rate_limit" and not _is_rate(entry):
-                problems.append(f"{key} must be a rate such as 60/minute")
+                problems.append(_problem("setting_rate", setting=key))
         else:
-            problems.append(f"unknown setting {key!r}")
+            problems.append(_problem("unknown_setting", setting=key))
     return problems
 
 
@@ -405,16 +436,16 @@ def _is_rate(text: str) -> bool:
 def _check_row(section: str, i: int, row: dict[str, Any], problem: Any) -> None:
     unknown = set(row) - FIELDS[section]
     if unknown:
-        problem(section, i, f"unknown field(s): {', '.join(sorted(map(str, unknown)))}")
+        problem(section, i, "unknown_fields", fields=", ".join(sorted(map(str, unknown))))
     for name in REQUIRED[section]:
         if not str(row.get(name) or "").strip():
-            problem(section, i, f"{name} is required")
+            problem(section, i, "required", field=name)
     for name in LIST_FIELDS & set(row):
         if not isinstance(row[name], list) or not all(isinstance(v, str | int) for v in row[name]):
-            problem(section, i, f"{name} must be a list of texts")
+            problem(section, i, "list_of_texts", field=name)
     code = row.get("code")
     if code is not None and (not isinstance(code, str) or len(code) > 64 or not code.strip()):
-        problem(section, i, "code must be a text of at most 64 characters")
+        problem(section, i, "bad_code")
 
 
 # --- applying ------------------------------------------------------------------------------------

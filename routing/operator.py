@@ -46,14 +46,15 @@ def _clock(hours: str, minutes: str) -> time | None:
     return None if hours == "24" else time(int(hours), int(minutes))
 
 
-def problems(value: Any) -> list[str]:
-    """What is wrong with a directory's ``operator`` setting (checked by the directory import)."""
+def problems(value: Any) -> list[tuple[str, dict[str, object]]]:
+    """What is wrong with a directory's ``operator`` setting (checked by the directory import), as
+    ``directory.problem.operator_*`` message keys and their fields."""
     if not isinstance(value, dict):
-        return ["operator must be a mapping with phone, hours and days"]
-    found = []
+        return [("operator_not_mapping", {})]
+    found: list[tuple[str, dict[str, object]]] = []
     unknown = set(value) - {"phone", "hours", "days"}
     if unknown:
-        found.append(f"operator: unknown field(s): {', '.join(sorted(map(str, unknown)))}")
+        found.append(("operator_unknown_fields", {"fields": ", ".join(sorted(map(str, unknown)))}))
     for period in value.get("hours") or []:
         match = PERIOD.match(str(period))
         if (
@@ -61,12 +62,12 @@ def problems(value: Any) -> list[str]:
             or (match.group(1) == "24" and match.group(2) != "00")
             or (match.group(3) == "24" and match.group(4) != "00")
         ):
-            found.append(f"operator: hours {period!r} is not a period like 08:00-20:00")
+            found.append(("operator_bad_hours", {"period": str(period)}))
         elif _clock(match.group(1), match.group(2)) is None:
-            found.append(f"operator: hours {period!r} cannot start at 24:00")
+            found.append(("operator_starts_at_24", {"period": str(period)}))
     for day in value.get("days") or []:
         if not (isinstance(day, int) and 1 <= day <= 7):
-            found.append(f"operator: day {day!r} is not an ISO weekday (1 = Monday ... 7 = Sunday)")
+            found.append(("operator_bad_day", {"day": str(day)}))
     return found
 
 

@@ -85,7 +85,7 @@ def _filters() -> Filters:
 
 
 class Fmt:
-    """Formatting for templates in the reader's language (stats.formatting)."""
+    """Formatting for templates in the reader's language (hotline_core.formatting)."""
 
     def __init__(self, lang: str, tz: Any) -> None:
         self.lang, self.tz = lang, tz

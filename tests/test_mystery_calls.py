@@ -74,9 +74,12 @@ def test_a_campaign_is_planned_within_the_limits(runtime, campaign):
 def test_a_campaign_with_bad_input_lists_every_problem(runtime):
     with runtime.db.transaction() as s, pytest.raises(MysteryCallError) as caught:
         make_campaign(s, runtime, name=" ", caller_numbers=["123"], hotline_ids=[999], scenarios=[])
-    message = str(caught.value)
-    for part in ("a name is required", "caller number '123' is not valid", "registered hotline", "scenario"):
-        assert part in message
+    keys = [problem.key for problem in caught.value.params["problems"]]
+    for key in ("name_required", "bad_caller_number", "choose_hotline", "scenario_required"):
+        assert f"error.mystery.{key}" in keys
+    # shown in the reader's language, every problem in one message
+    assert "请填写批次名称；" in caught.value.message("zh") and "“123”" in caught.value.message("zh")
+    assert "A name is required; " in caught.value.message("en")
 
 
 def test_the_monthly_limit_per_auditor_and_hotline_holds_across_campaigns(runtime, campaign):
@@ -319,9 +322,10 @@ def test_unit_results_rank_and_warn_the_bottom(runtime, campaign):
     assert middle.average == 71.0
     assert bottom.average == 0.0 and bottom.answer_rate == 0.0 and bottom.warned
     assert not top.warned and not middle.warned
-    rows = services.results_csv_rows(res)
-    assert rows[0][:6] == ["rank", "unit", "calls", "answered", "answer_rate", "average_score"]
-    assert rows[3][8] == "yes"
+    rows = services.results_csv_rows(res, "en")
+    assert rows[0][:6] == ["Rank", "Unit", "Calls", "Answered", "Answer rate", "Average score"]
+    assert services.results_csv_rows(res, "zh")[0][:3] == ["名次", "承办单位", "拨测次数"]
+    assert rows[3][8] == "Yes"
 
 
 def test_an_auditor_plans_logs_scores_and_reads_the_ranking_through_the_pages(app, runtime, clock):
@@ -374,7 +378,7 @@ def test_an_auditor_plans_logs_scores_and_reads_the_ranking_through_the_pages(ap
     ranking = client.get("/staff/mystery/results?lang=en").get_data(as_text=True)
     assert "Unit ranking" in ranking and "100.0" in ranking
     csv_text = client.get("/staff/mystery/results.csv").get_data(as_text=True)
-    assert csv_text.startswith("\ufeffrank,unit,calls")
+    assert csv_text.startswith("\ufeffRank,Unit,Calls")
 
 
 def test_auditors_see_only_their_own_tasks(app, runtime, campaign):

@@ -71,7 +71,7 @@ def test_unit_staff_see_only_their_units_tickets(app, runtime):
 def test_the_inbox_shows_time_left_and_filters_overdue(app, runtime, clock):
     ticket = housing_ticket(runtime)
     client = sign_in(app, "unitstaff")
-    assert "剩余 5小时30分" in client.get("/staff/tickets").get_data(as_text=True)
+    assert "剩余 5小时30分钟" in client.get("/staff/tickets").get_data(as_text=True)
     assert ticket.number not in client.get("/staff/tickets?overdue=1").get_data(as_text=True)
     clock.advance(8 * 3600)
     assert ticket.number in client.get("/staff/tickets?overdue=1&lang=en").get_data(as_text=True)

@@ -239,7 +239,7 @@ def test_a_dispatcher_sees_the_acknowledgement_sms_in_the_outbox_as_not_sent_wit
     page.wait_for_selector("#outbox")
     shoot("03-outbox")
 
-    row = page.locator("#outbox tr", has_text=number).filter(has_text="acknowledgement")
+    row = page.locator("#outbox tr", has_text=number).filter(has_text="受理回执" if lang == "zh" else "acknowledgement")
     assert row.count() == 1
     assert row.locator("td").nth(1).inner_text().strip() == PHONE_E164
     assert row.locator("td.status").inner_text().strip() == status
