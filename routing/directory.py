@@ -269,8 +269,8 @@ def validate(session: Session, directory: Directory, default_region: str = "CN")
         ):
             problem("settings", None, "share", setting=key)
         elif key == "operator":  # issue 13 (desk13): press 0 for a person, during staffed hours
-            for found, params in operator_problems(value):
-                problem("settings", None, found, **params)
+            for operator_key, params in operator_problems(value):
+                problem("settings", None, operator_key, **params)
             if isinstance(value, dict) and value.get("phone"):
                 parsed = phones.normalise(str(value["phone"]), default_region)
                 if parsed is None or not parsed.valid:
