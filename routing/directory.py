@@ -23,7 +23,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hotline_core import phones
+from hotline_core import phones, quiet_hours
 from hotline_core.models import Area, Category, DirectorySetting, RoutingRule, Unit
 from routing.calendar import BusinessCalendar
 from routing.deadlines import DEFAULT_POLICIES, DeadlinePolicy
@@ -66,6 +66,7 @@ SETTINGS_KEYS = {
     "bulletin_recipients",
     "mystery_min_scored_calls",
     "mystery_dispute_working_days",
+    "quiet_hours",  # "21:00-08:00" city time: surveys and reminders to citizens wait until morning
 }
 OPEN311_DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
 OPEN311_ATTRIBUTE_FIELDS = {
@@ -238,6 +239,11 @@ def validate(session: Session, directory: Directory, default_region: str = "CN")
             isinstance(value, int | float) and 0 <= value <= 1
         ):
             problem("settings", None, f"{key} must be a number between 0 and 1")
+        elif key == "quiet_hours":
+            try:
+                quiet_hours.parse(str(value or ""))
+            except ValueError:
+                problem("settings", None, f"quiet_hours {value!r} must be HH:MM-HH:MM (city time) or off")
         elif key == "bulletin_recipients":  # the leaders the weekly bulletin is emailed to
             entries = value if isinstance(value, list) else [value]
             for entry in entries:
