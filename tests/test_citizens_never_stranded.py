@@ -260,7 +260,7 @@ def test_new_alone_makes_the_next_text_a_new_ticket_and_later_texts_join_it(app,
     phone.text(CITIZEN, "东湖小区电梯坏了一周")
     clock.advance(60)
     phone.text(CITIZEN, "补充：是3号楼的电梯")
-    first, second = sms_tickets(runtime)
+    _first, second = sms_tickets(runtime)
     assert second.text == "东湖小区电梯坏了一周"
     [added] = rows(runtime, TicketEvent, ticket_id=second.id, kind="citizen_message")
     assert added.body == "补充：是3号楼的电梯"
