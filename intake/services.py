@@ -282,26 +282,6 @@ def add_citizen_message(
     return event
 
 
-WEB_RESUBMIT_MINUTES = 10
-
-
-def recent_web_complaint(session: Session, runtime: Runtime, phone: str, text: str) -> Ticket | None:
-    """A web ticket with the same words from the same number in the last few minutes: the form
-    sent again (after going back, from a fresh page), not a new complaint."""
-    since = runtime.now() - timedelta(minutes=WEB_RESUBMIT_MINUTES)
-    return session.scalars(
-        select(Ticket)
-        .where(
-            Ticket.channel == Channel.WEB,
-            Ticket.citizen_phone == phone,
-            Ticket.created_at >= since,
-            Ticket.text == text.strip(),
-        )
-        .order_by(Ticket.id.desc())
-        .limit(1)
-    ).first()
-
-
 def open_sms_thread(session: Session, runtime: Runtime, phone: str) -> Ticket | None:
     """The citizen's open SMS ticket still within the thread window, if any."""
     window = timedelta(hours=runtime.settings.sms_thread_window_hours)

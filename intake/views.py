@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
+from datetime import datetime, timedelta
 from typing import cast
 
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
@@ -110,12 +112,11 @@ def new():  # type: ignore[no-untyped-def]
         )
         for key, fields in file_errors:
             errors.setdefault("attachments", []).append(tr(key, **fields))
-        if not errors and phone is not None and not anonymous:
-            # Sent again after going back (a fresh form, a new token): the same words from the
-            # same number a few minutes ago are that ticket, not a second one.
-            recent = services.recent_web_complaint(db_session(), rt, phone.value, text)
-            if recent is not None:
-                return _show_filed(recent.number or "", None, already=True)
+        digest = _filing_digest(text, phone.value if phone else "", anonymous)
+        if not errors and (again := _filed_lately(digest)) is not None:
+            # Sent again from this browser after going back (a fresh form, a new token): the same
+            # words and number a few minutes ago are that ticket, not a second one.
+            return _show_filed(again["number"], again.get("code"), already=True)
         if not errors:
             stored = [forms.store(rt.settings.instance_path, f) for f in files]
             source_ref = f"form:{submission}" if submission else None
@@ -150,6 +151,7 @@ def new():  # type: ignore[no-untyped-def]
                     raise
                 return done
             phone_dropped = anonymous and bool((form.phone.data or "").strip())
+            _remember_filing(digest, number or "", code if anonymous or not phone else None)
             return _show_filed(number or "", code if anonymous or not phone else None, phone_dropped=phone_dropped)
     status = 400 if errors else 200
     return render_template(
@@ -160,6 +162,29 @@ def new():  # type: ignore[no-untyped-def]
         max_files=settings.upload_max_files,
         max_mb=settings.upload_max_bytes // (1 << 20),
     ), status
+
+
+RESUBMIT_WINDOW = timedelta(minutes=10)
+REMEMBERED_FILINGS = 5
+
+
+def _filing_digest(text: str, phone: str, anonymous: bool) -> str:
+    return hashlib.sha256(f"{anonymous}\x00{phone}\x00{text}".encode()).hexdigest()[:32]
+
+
+def _filed_lately(digest: str) -> dict | None:
+    """This browser's filing of the same complaint in the last few minutes (kept in its session)."""
+    now = runtime().now()
+    for entry in session.get("recent_filings", []):
+        at = datetime.fromisoformat(entry["at"])
+        if entry["digest"] == digest and now - at <= RESUBMIT_WINDOW:
+            return dict(entry)
+    return None
+
+
+def _remember_filing(digest: str, number: str, code: str | None) -> None:
+    entry = {"digest": digest, "number": number, "code": code, "at": runtime().now().isoformat()}
+    session["recent_filings"] = [entry, *session.get("recent_filings", [])][:REMEMBERED_FILINGS]
 
 
 def _submission_token() -> str | None:
