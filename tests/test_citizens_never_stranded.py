@@ -65,6 +65,7 @@ def set_quiet_hours(runtime, value):
 # --- 8. The tracking page and the status SMS -----------------------------------------------------
 
 
+@pytest.mark.committed  # the texts are answered by jobs on their own connections
 def test_the_status_sms_names_the_unit_the_deadline_and_the_units_reply(app, runtime, settings):
     ticket = housing_ticket(runtime)
     act(sign_in(app, "unitstaff"), ticket.number, "reply", text="已约物业明天上午到现场核实")
@@ -76,6 +77,7 @@ def test_the_status_sms_names_the_unit_the_deadline_and_the_units_reply(app, run
     assert not re.search(r"[A-Za-z]", zh.replace(ticket.number, ""))  # a Chinese SMS has no English
 
 
+@pytest.mark.committed  # the texts are answered by jobs on their own connections
 def test_the_status_sms_in_english_says_the_same(app, runtime, settings):
     ticket = housing_ticket(runtime)
     [en] = wsgi_phone(app, settings).text(CITIZEN, f"STATUS {ticket.number}").replies
@@ -83,6 +85,7 @@ def test_the_status_sms_in_english_says_the_same(app, runtime, settings):
     assert "Handled by the Housing and Urban-Rural Development Bureau, due by 2026-12-02 17:30." in en
 
 
+@pytest.mark.committed  # the texts are answered by jobs on their own connections
 def test_the_deadline_is_given_in_the_citys_time(app, runtime, settings):
     ticket = housing_ticket(runtime)
     [deadline] = rows(runtime, Deadline, ticket_id=ticket.id, kind="resolution")
@@ -121,6 +124,7 @@ def test_a_merged_tickets_citizen_is_told_which_ticket_it_joined(app, runtime):
     assert rows(runtime, TicketEvent, ticket_id=second.id, kind="merge_notice_sent")
 
 
+@pytest.mark.committed  # the texts are answered by jobs on their own connections
 def test_a_merged_ticket_points_to_the_ticket_it_joined_by_sms_and_on_the_page(app, runtime, settings):
     first, second = merged_pair(app, runtime)
     [zh] = wsgi_phone(app, settings).text(NEIGHBOUR, f"查询 {second.number}").replies
@@ -153,6 +157,7 @@ def test_a_merged_tickets_citizen_gets_the_resolution_and_the_survey(app, runtim
     assert sorted(s.phone for s in surveys) == sorted([CITIZEN, NEIGHBOUR])
 
 
+@pytest.mark.committed  # the texts are answered by jobs on their own connections
 def test_the_merged_citizens_answer_counts_and_the_ticket_closes_when_both_answered(app, runtime, drain, settings):
     first, _second = merged_pair(app, runtime)
     resolve(app, first)
@@ -164,6 +169,7 @@ def test_the_merged_citizens_answer_counts_and_the_ticket_closes_when_both_answe
     assert rows(runtime, Ticket, id=first.id)[0].state == "closed"
 
 
+@pytest.mark.committed  # the texts are answered by jobs on their own connections
 def test_a_merged_citizen_saying_not_solved_reopens_the_ticket(app, runtime, drain, settings):
     first, _second = merged_pair(app, runtime)
     resolve(app, first)
@@ -197,6 +203,7 @@ def test_a_complaint_that_starts_like_a_keyword_is_still_a_complaint():
     assert sms_commands.parse("NEWS kiosk on Main street is blocking the pavement") is None
 
 
+@pytest.mark.committed  # the texts are answered by jobs on their own connections
 def test_status_without_a_number_lists_the_callers_open_tickets(app, runtime, settings):
     one = housing_ticket(runtime)
     two = housing_ticket(runtime, "让胡路区路灯坏了三天")
@@ -206,11 +213,13 @@ def test_status_without_a_number_lists_the_callers_open_tickets(app, runtime, se
     assert "已派单（期限 12-02 17:30）" in reply and reply.endswith("回复“查询 工单号”看详情。")
 
 
+@pytest.mark.committed  # the texts are answered by jobs on their own connections
 def test_status_without_a_number_and_nothing_open_says_so(app, settings):
     [reply] = wsgi_phone(app, settings).text(CITIZEN, "查询").replies
     assert reply == "【效能投诉热线】您目前没有在办的工单。直接发送问题描述即可投诉。"
 
 
+@pytest.mark.committed  # the texts are answered by jobs on their own connections
 def test_help_says_what_can_be_texted_in_both_languages(app, settings):
     phone = wsgi_phone(app, settings)
     [zh] = phone.text(CITIZEN, "帮助").replies
@@ -219,12 +228,14 @@ def test_help_says_what_can_be_texted_in_both_languages(app, settings):
     assert "STATUS" in en and "NEW" in en and "STOP" in en
 
 
+@pytest.mark.committed  # the texts are answered by jobs on their own connections
 def test_help_in_english_is_answered_in_the_citizens_language(app, runtime, settings):
     housing_ticket(runtime)
     [reply] = wsgi_phone(app, settings).text(CITIZEN, "HELP").replies
     assert reply.startswith("【效能投诉热线】直接发送问题描述即可投诉")
 
 
+@pytest.mark.committed  # the texts are answered by jobs on their own connections
 def test_start_is_answered_in_the_citizens_language(app, runtime, settings):
     housing_ticket(runtime, "The property manager overcharges every owner", language="en", phone=NEIGHBOUR)
     housing_ticket(runtime)
@@ -237,6 +248,7 @@ def sms_tickets(runtime):
     return [t for t in rows(runtime, Ticket) if t.channel == "sms"]
 
 
+@pytest.mark.committed  # the texts are answered by jobs on their own connections
 def test_new_followed_by_text_opens_a_new_ticket_instead_of_joining(app, runtime, settings):
     phone = wsgi_phone(app, settings)
     phone.text(CITIZEN, "东湖小区物业乱收费")
@@ -249,6 +261,7 @@ def test_new_followed_by_text_opens_a_new_ticket_instead_of_joining(app, runtime
     assert not rows(runtime, TicketEvent, ticket_id=first.id, kind="citizen_message")
 
 
+@pytest.mark.committed  # the texts are answered by jobs on their own connections
 def test_new_alone_makes_the_next_text_a_new_ticket_and_later_texts_join_it(app, runtime, settings, clock):
     phone = wsgi_phone(app, settings)
     phone.text(CITIZEN, "东湖小区物业乱收费")
@@ -266,6 +279,7 @@ def test_new_alone_makes_the_next_text_a_new_ticket_and_later_texts_join_it(app,
     assert added.body == "补充：是3号楼的电梯"
 
 
+@pytest.mark.committed  # the texts are answered by jobs on their own connections
 def test_a_clearly_different_matter_in_the_thread_window_opens_a_new_ticket(app, runtime, settings):
     phone = wsgi_phone(app, settings)
     phone.text(CITIZEN, "东湖小区物业乱收费，业主多次反映无人处理")
@@ -278,6 +292,7 @@ def test_a_clearly_different_matter_in_the_thread_window_opens_a_new_ticket(app,
     )
 
 
+@pytest.mark.committed  # the texts are answered by jobs on their own connections
 def test_the_same_matter_in_another_district_opens_a_new_ticket(app, runtime, settings):
     phone = wsgi_phone(app, settings)
     phone.text(CITIZEN, "萨尔图区东湖小区路灯坏了")
@@ -285,6 +300,7 @@ def test_the_same_matter_in_another_district_opens_a_new_ticket(app, runtime, se
     assert len(sms_tickets(runtime)) == 2
 
 
+@pytest.mark.committed  # the texts are answered by jobs on their own connections
 def test_a_follow_up_naming_nothing_new_joins_the_thread(app, runtime, settings):
     phone = wsgi_phone(app, settings)
     phone.text(CITIZEN, "萨尔图区东湖小区路灯坏了")
@@ -317,6 +333,7 @@ def test_a_survey_due_at_night_waits_in_the_outbox_until_the_morning(app, runtim
     assert rows(runtime, OutboxMessage, kind="survey")[0].status != "pending"
 
 
+@pytest.mark.committed  # the texts are answered by jobs on their own connections
 def test_an_acknowledgement_and_a_reply_at_night_go_at_once(app, runtime, settings, clock):
     clock.set(datetime(2026, 11, 23, 23, 30, tzinfo=BEIJING))
     wsgi_phone(app, settings).text(CITIZEN, "燃气泄漏，闻到很大的煤气味")
