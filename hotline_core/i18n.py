@@ -1254,7 +1254,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "sms.list": {
         "zh": "【效能投诉热线】您有 {count} 件工单在办：{items}。回复“查询 工单号”看详情。",
-        "en": "[Efficiency Hotline] You have {count} open tickets: {items}. Reply STATUS and a number for details.",
+        "en": "[Efficiency Hotline] Your open tickets ({count}): {items}. Reply STATUS and a number for details.",
     },
     "sms.list_item": {"zh": "{number} {state}", "en": "{number} {state}"},
     "sms.list_item_due": {"zh": "{number} {state}（期限 {due}）", "en": "{number} {state} (due {due})"},

@@ -181,7 +181,7 @@ CONVERSATION = {
     ],
     "en": [
         ("The property manager of Donghu estate overcharges every owner", "Your complaint is registered"),
-        ("status", "You have 1 open tickets"),
+        ("status", "Your open tickets (1)"),
         ("STATUS 2026000001", "is now"),
         ("HELP", "NEW and a description opens a new ticket"),
         ("My employer has unpaid wages for three months", "This text is about another matter"),
