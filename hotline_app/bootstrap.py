@@ -6,7 +6,7 @@ import logging
 
 from hotline_core import outbox
 from hotline_core.db import Database
-from hotline_core.events import ComplaintReceived, EventBus, TextArrived
+from hotline_core.events import ComplaintReceived, EventBus, MatterAsked, TextArrived
 from hotline_core.queue import JobQueue, PeriodicJob
 from hotline_core.runtime import Runtime, set_current
 from hotline_core.settings import Settings
@@ -17,7 +17,7 @@ from mystery_calls import services as mystery
 from responders import survey
 from responders.survey import intercept_sms
 from routing import escalation
-from routing.services import on_complaint_received
+from routing.services import describe_matter, on_complaint_received
 from stats import facts, reports
 from webhooks import processors as inbound_processors
 
@@ -53,6 +53,7 @@ def bootstrap(settings: Settings | None = None, *, make_current: bool = True) ->
     )
     runtime.events.subscribe(ComplaintReceived, on_complaint_received)
     runtime.events.subscribe(TextArrived, intercept_sms)
+    runtime.events.subscribe(MatterAsked, describe_matter)  # a new matter in an open SMS thread
     inbound_processors.subscribe(runtime.events)  # stored webhooks: one processor per kind
     if settings.skip_twilio_signature:
         log.warning("!!! TWILIO_SKIP_SIGNATURE is ON: webhooks are accepted unsigned. Development only. !!!")

@@ -55,6 +55,35 @@ class TextArrived:
 
 
 @dataclass(frozen=True)
+class MatterAsked:
+    """What is this text about? Intake asks before adding a text to an open SMS thread, to tell a
+    new matter from a follow-up; routing answers with a :class:`Matter` (directory keywords).
+    An open ticket is asked about with its category and area, which win over its words."""
+
+    text: str
+    category_id: int | None = None
+    area_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Matter:
+    """A text's broad category (the level-1 category its keywords point to) and district (the
+    top-level area named in it); None where the text says nothing clear."""
+
+    category: str | None
+    area: str | None
+
+    def differs_from(self, other: Matter) -> str | None:
+        """Why two texts are clearly about different matters ("category" or "area"), or None:
+        only what both texts name is compared."""
+        if self.category and other.category and self.category != other.category:
+            return "category"
+        if self.area and other.area and self.area != other.area:
+            return "area"
+        return None
+
+
+@dataclass(frozen=True)
 class InboundDue:
     """A stored webhook request (``InboundEvent``) waiting to be processed. Exactly one processor
     is subscribed per kind (``webhooks.processors``); it answers with the TwiML to return, if any."""

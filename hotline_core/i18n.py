@@ -1516,6 +1516,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "「{field}」须为不超过 {limit} 字的文本",
         "en": "{field} must be a text of at most {limit} characters",
     },
+    "directory.problem.bad_quiet_hours": {
+        "zh": "免打扰时段「{value}」须为 HH:MM-HH:MM（本市时间）或 off",
+        "en": "quiet_hours '{value}' must be HH:MM-HH:MM (city time) or off",
+    },
     "directory.problem.no_policy": {"zh": "时限规则「{name}」未定义", "en": "policy '{name}' is not defined"},
     "directory.problem.open311_attributes": {"zh": "Open311 属性：{detail}", "en": "open311_attributes: {detail}"},
     "directory.problem.no_category": {"zh": "类别「{code}」不存在", "en": "category '{code}' does not exist"},
@@ -1688,6 +1692,87 @@ MESSAGES: dict[str, dict[str, str]] = {
     "mystery.call_status.no-answer": {"zh": "无人接听", "en": "no answer"},
     "mystery.call_status.failed": {"zh": "呼叫失败", "en": "failed"},
     "mystery.call_status.canceled": {"zh": "已取消", "en": "canceled"},
+    # --- citizens are never stranded (issue 13, points 8-10: citizens13) ---
+    "sms.status_merged": {
+        "zh": "【效能投诉热线】工单 {number} 与同一问题的工单 {into} 已合并办理，工单 {into} 当前状态：{state}。",
+        "en": "[Efficiency Hotline] Ticket {number} was merged into ticket {into} about the same problem. "
+        "Ticket {into} is now: {state}.",
+    },
+    "sms.status_unit_due": {"zh": "承办单位：{unit}，办结期限 {due}。", "en": "Handled by the {unit}, due by {due}."},
+    "sms.status_unit": {"zh": "承办单位：{unit}。", "en": "Handled by the {unit}."},
+    "sms.status_reply": {"zh": "单位答复：{text}", "en": "The unit's reply: {text}"},
+    "sms.status_resolution": {"zh": "办理结果：{text}", "en": "Outcome: {text}"},
+    "sms.help": {
+        "zh": "【效能投诉热线】直接发送问题描述即可投诉；回复“查询”看您在办的工单，“查询 工单号”看进度；"
+        "“新投诉”加描述另立新工单；“退订”停止短信，“订阅”恢复。",
+        "en": "[Efficiency Hotline] Text the problem to file a complaint. STATUS lists your open tickets, "
+        "STATUS and a ticket number shows its progress, NEW and a description opens a new ticket, "
+        "STOP ends texts and START resumes them.",
+    },
+    "sms.new_ready": {
+        "zh": "【效能投诉热线】好的，请发送新问题的描述，我们将另立工单。",
+        "en": "[Efficiency Hotline] OK: text the new problem and it will get a ticket of its own.",
+    },
+    "sms.ack_new_matter": {
+        "zh": "【效能投诉热线】这条短信反映的是另一件事，已另立工单 {number}，与工单 {previous} 分开办理。"
+        "如是对工单 {previous} 的补充，工作人员会合并处理。",
+        "en": "[Efficiency Hotline] This text is about another matter: it is registered as ticket {number}, "
+        "apart from ticket {previous}. If it belongs to ticket {previous}, our staff will merge them.",
+    },
+    "sms.list": {
+        "zh": "【效能投诉热线】您有 {count} 件工单在办：{items}。回复“查询 工单号”看详情。",
+        "en": "[Efficiency Hotline] Your open tickets ({count}): {items}. Reply STATUS and a number for details.",
+    },
+    "sms.list_item": {"zh": "{number} {state}", "en": "{number} {state}"},
+    "sms.list_item_due": {"zh": "{number} {state}（期限 {due}）", "en": "{number} {state} (due {due})"},
+    "sms.list_separator": {"zh": "；", "en": "; "},
+    "sms.list_more": {"zh": "另有 {count} 件未列出。", "en": " {count} more not listed."},
+    "sms.list_none": {
+        "zh": "【效能投诉热线】您目前没有在办的工单。直接发送问题描述即可投诉。",
+        "en": "[Efficiency Hotline] You have no open tickets. Text the problem to file a complaint.",
+    },
+    "citizen.merged": {
+        "zh": "【效能投诉热线】您的工单 {number} 与工单 {into} 反映的是同一问题，已合并办理。"
+        "办理进展和结果会继续短信告知您，回复“查询 {number}”也可查看。",
+        "en": "[Efficiency Hotline] Ticket {number} is about the same problem as ticket {into}; they are handled "
+        "together. We will keep texting you its progress; reply STATUS {number} to see it.",
+    },
+    "citizen.resolved_merged": {
+        "zh": "【效能投诉热线】您的工单 {number}（已并入工单 {into}）已办结：{text}",
+        "en": "[Efficiency Hotline] Ticket {number} (merged into ticket {into}) is resolved: {text}",
+    },
+    "survey.ask_merged": {
+        "zh": "【效能投诉热线】工单 {number}（已并入工单 {into}）回访：问题是否解决？回复1已解决、2未解决；"
+        "并为服务打分1-5（5非常满意，1非常不满意），例如回复“1 5”。",
+        "en": "[Efficiency Hotline] Ticket {number} (merged into {into}): was your problem solved? Reply 1 yes or "
+        '2 no, and rate the service 1-5 (5 = very satisfied), e.g. "1 5".',
+    },
+    "event.merge_notice_sent": {"zh": "已短信告知市民合并情况", "en": "The citizen was texted about the merge"},
+    "lookup.progress": {"zh": "办理进展", "en": "Progress"},
+    "lookup.unit": {"zh": "承办单位", "en": "Handled by"},
+    "lookup.unit_none": {"zh": "正在分派承办单位", "en": "A unit is being chosen"},
+    "lookup.due": {"zh": "办结期限", "en": "Due by"},
+    "lookup.reply": {"zh": "单位答复", "en": "The unit's reply"},
+    "lookup.resolution": {"zh": "办理结果", "en": "Outcome"},
+    "lookup.merged_into": {
+        "zh": "此工单与工单 {into} 反映的是同一问题，已合并办理；以下是工单 {into} 的进展。",
+        "en": "This ticket is about the same problem as ticket {into} and is handled with it; "
+        "below is the progress of ticket {into}.",
+    },
+    "form.sending": {"zh": "正在提交…", "en": "Sending…"},
+    "form.anonymous_phone_note": {
+        "zh": "您选择了匿名：填写的手机号码不会保存，也不会用于短信通知或联系您。请记下提交后显示的工单号和查询码。",
+        "en": "You chose to stay anonymous: the number you typed will not be kept, nor used to text or call you. "
+        "Note the ticket number and access code shown after sending.",
+    },
+    "filed.phone_dropped": {
+        "zh": "您选择了匿名，填写的手机号码未保存，我们不会通过它联系您。",
+        "en": "You chose to stay anonymous: the number you typed was not kept and will not be used.",
+    },
+    "filed.already": {
+        "zh": "这份表单已经提交过，以下是它的工单号（没有重复建单）。",
+        "en": "This form was already sent: here is its ticket number (no second ticket was made).",
+    },
 }
 
 

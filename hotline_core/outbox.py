@@ -22,7 +22,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hotline_core import sms
+from hotline_core import quiet_hours, sms
 from hotline_core.models import MessageStatusEvent, OptOut, OutboxMessage
 from hotline_core.models.messaging import MessageStatus, Priority
 from hotline_core.runtime import Runtime, current
@@ -48,8 +48,12 @@ def queue_sms(
     kind: str,
     priority: int = Priority.NOTIFICATION,
     ticket_id: int | None = None,
+    deferrable: bool = False,
 ) -> OutboxMessage:
-    """Add a message to the outbox; it is dispatched after the session commits."""
+    """Add a message to the outbox; it is dispatched after the session commits.
+
+    ``deferrable``: a non-urgent text (a survey, a reminder to a citizen) queued during the quiet
+    hours waits until they end (``hotline_core.quiet_hours``)."""
     message = OutboxMessage(
         to_number=to,
         body=body,
@@ -58,7 +62,7 @@ def queue_sms(
         ticket_id=ticket_id,
         segments=sms.segments(body),
         encoding=sms.encoding(body),
-        next_attempt_at=runtime.now(),
+        next_attempt_at=quiet_hours.not_before(session, runtime) if deferrable else runtime.now(),
     )
     session.add(message)
     runtime.jobs.enqueue_after_commit(session, DISPATCH_JOB, queue="messages", once=DISPATCH_JOB)

@@ -28,6 +28,7 @@ from hotline_core.models.routing import AssignmentRole, AssignmentState
 from hotline_core.models.ticket import Channel, TicketState
 from hotline_core.runtime import Runtime
 from hotline_core.twilio_gateway import NotConfigured, SendError
+from intake import progress
 from intake.services import AttachmentIn, Complaint, add_attachment, submit_complaint
 from responders.survey import start_survey_job
 from routing import lifecycle
@@ -168,6 +169,14 @@ def resolve(
     for item in evidence or []:
         add_attachment(session, ticket, item, now)
     routing.notify_citizen(session, runtime, ticket, "citizen.resolved", text=text[:300])
+    told = {ticket.citizen_phone}
+    for follower in progress.followers(session, ticket):  # merged tickets' citizens follow this one
+        if follower.citizen_phone in told:
+            continue
+        if routing.notify_citizen(
+            session, runtime, follower, "citizen.resolved_merged", into=ticket.number, text=text[:300]
+        ):
+            told.add(follower.citizen_phone)
     runtime.jobs.enqueue_after_commit(session, start_survey_job, ticket.id, queue="messages")
 
 
@@ -321,7 +330,18 @@ def duplicate_candidates(session: Session, ticket: Ticket, days: int = 7) -> lis
 def merge(
     session: Session, runtime: Runtime, duplicate: Ticket, into: Ticket, user: User, ip: str | None = None
 ) -> None:
+    """Merge ``duplicate`` into ``into``; its citizen (and those of tickets merged into it before)
+    is told the ticket it now follows, and later gets that ticket's resolution and survey."""
     lifecycle.merge(session, duplicate, into, runtime.now(), actor=_actor(user, ip))
+    told: set[str | None] = set()
+    for ticket in [duplicate, *progress.followers(session, duplicate)]:
+        if ticket.citizen_phone in told:
+            continue
+        if routing.notify_citizen(session, runtime, ticket, "citizen.merged", into=into.number, deferrable=True):
+            told.add(ticket.citizen_phone)
+            session.add(
+                TicketEvent(ticket=ticket, at=runtime.now(), kind="merge_notice_sent", data={"into": into.number})
+            )
 
 
 # --- masked call-back ----------------------------------------------------------------------------

@@ -9,12 +9,12 @@ ticket for the same unit, with fresh clocks; a second failure goes to the dispat
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hotline_core import outbox
+from hotline_core import outbox, quiet_hours
 from hotline_core.events import TextArrived
 from hotline_core.i18n import t
 from hotline_core.models import Survey, Ticket, TicketEvent
@@ -22,6 +22,7 @@ from hotline_core.models.messaging import Priority
 from hotline_core.models.ticket import Channel, TicketState
 from hotline_core.runtime import Runtime, current
 from hotline_core.twilio_gateway import NotConfigured, SendError
+from intake import progress
 from routing import lifecycle
 from routing import services as routing
 
@@ -91,22 +92,54 @@ def pending_for(session: Session, phone: str) -> Survey | None:
 
 
 def start_survey(session: Session, runtime: Runtime, ticket: Ticket) -> Survey | None:
-    """Ask the citizen, once per resolution round."""
-    if ticket.anonymous or not (ticket.citizen_phone and ticket.citizen_phone_valid):
-        return None
-    if session.scalar(select(Survey.id).where(Survey.ticket_id == ticket.id, Survey.round == ticket.redo_count)):
+    """Ask the citizen, once per resolution round; and the citizens whose tickets were merged into
+    this one (they follow it: same survey, their own number in the text).
+
+    Never at night: inside the directory's quiet hours the SMS waits in the outbox until morning
+    (a caller's voice survey becomes that SMS), and the reply time counts from then."""
+    now = runtime.now()
+    quiet_until = quiet_hours.not_before(session, runtime, now)
+    asked: list[Survey] = []
+    if not ticket.anonymous and ticket.citizen_phone and ticket.citizen_phone_valid:
+        main = _ask(session, runtime, ticket, ticket, quiet_until)
+        if main is not None:
+            asked.append(main)
+    for follower in progress.followers(session, ticket):
+        if follower.anonymous or not (follower.citizen_phone and follower.citizen_phone_valid):
+            continue
+        if follower.citizen_phone == ticket.citizen_phone:
+            continue  # the same person is asked once, about the surviving ticket
+        extra = _ask(session, runtime, ticket, follower, quiet_until)
+        if extra is not None:
+            asked.append(extra)
+    return asked[0] if asked else None
+
+
+def _ask(session: Session, runtime: Runtime, ticket: Ticket, citizen: Ticket, quiet_until: datetime) -> Survey | None:
+    """One survey of ``ticket`` sent to the citizen of ``citizen`` (the ticket itself or one merged into it)."""
+    phone = citizen.citizen_phone
+    if session.scalar(
+        select(Survey.id).where(Survey.ticket_id == ticket.id, Survey.round == ticket.redo_count, Survey.phone == phone)
+    ):
         return None
     now = runtime.now()
-    voice = ticket.channel == Channel.PHONE and runtime.twilio.configured and runtime.settings.public_base_url
+    night = quiet_until > now
+    voice = (
+        citizen.id == ticket.id
+        and not night
+        and ticket.channel == Channel.PHONE
+        and runtime.twilio.configured
+        and runtime.settings.public_base_url
+    )
     survey = Survey(
         ticket_id=ticket.id,
         unit_id=ticket.lead_unit_id,
         round=ticket.redo_count,
         channel="voice" if voice else "sms",
-        language=ticket.language,
-        phone=ticket.citizen_phone,
-        sent_at=now,
-        reply_by=now + timedelta(hours=runtime.settings.survey_reply_hours),
+        language=citizen.language,
+        phone=phone,
+        sent_at=quiet_until,
+        reply_by=quiet_until + timedelta(hours=runtime.settings.survey_reply_hours),
     )
     session.add(survey)
     session.flush()
@@ -114,24 +147,32 @@ def start_survey(session: Session, runtime: Runtime, ticket: Ticket) -> Survey |
         base = runtime.settings.public_base_url
         try:
             placed = runtime.twilio.place_call(
-                ticket.citizen_phone, f"{base}/twilio/survey/{survey.id}/voice", machine_detection=True
+                phone or "", f"{base}/twilio/survey/{survey.id}/voice", machine_detection=True
             )
             survey.call_sid = placed.sid
         except (NotConfigured, SendError):
             survey.channel = "sms"
     if survey.channel == "sms":
+        if citizen.id == ticket.id:
+            body = t("survey.ask", citizen.language, number=ticket.number)
+        else:
+            body = t("survey.ask_merged", citizen.language, number=citizen.number, into=ticket.number)
         outbox.queue_sms(
             session,
             runtime,
-            to=ticket.citizen_phone,
-            body=t("survey.ask", ticket.language, number=ticket.number),
+            to=phone or "",
+            body=body,
             kind="survey",
             priority=Priority.SURVEY,
-            ticket_id=ticket.id,
+            ticket_id=citizen.id,
+            deferrable=True,
         )
-    session.add(
-        TicketEvent(ticket=ticket, at=now, kind="survey_sent", data={"survey_id": survey.id, "channel": survey.channel})
-    )
+    data = {"survey_id": survey.id, "channel": survey.channel}
+    if night:
+        data["deferred_until"] = quiet_until.isoformat()
+    if citizen.id != ticket.id:
+        data["merged_ticket"] = citizen.number
+    session.add(TicketEvent(ticket=ticket, at=now, kind="survey_sent", data=data))
     return survey
 
 
@@ -183,8 +224,20 @@ def finish(session: Session, runtime: Runtime, survey: Survey, ticket: Ticket) -
             session, runtime, ticket, reason="citizen: not solved" if survey.solved is False else "citizen: unsatisfied"
         )
         return t("survey.reopened", survey.language, number=ticket.number)
-    lifecycle.close(session, ticket, now, by="survey")
+    _close_when_settled(session, ticket, survey.round, now, by="survey")
     return t("survey.thanks", survey.language)
+
+
+def _close_when_settled(session: Session, ticket: Ticket, round_: int, now: datetime, *, by: str) -> None:
+    """Close a resolved ticket once no survey of the round is pending (the citizens of merged
+    tickets are asked too; the ticket closes when the last has answered or run out of time)."""
+    if ticket.state != TicketState.RESOLVED or round_ != ticket.redo_count:
+        return  # already closed, reopened by another citizen's answer, or an earlier round's survey
+    pending = session.scalar(
+        select(Survey.id).where(Survey.ticket_id == ticket.id, Survey.round == round_, Survey.state == "pending")
+    )
+    if pending is None:
+        lifecycle.close(session, ticket, now, by=by)
 
 
 def reopen(session: Session, runtime: Runtime, ticket: Ticket, *, reason: str) -> None:
@@ -227,5 +280,6 @@ def sweep_no_reply_job() -> int:
             if ticket is None:
                 continue
             session.add(TicketEvent(ticket=ticket, at=now, kind="survey_no_reply", data={"survey_id": survey.id}))
-            lifecycle.close(session, ticket, now, by="no reply")
+            session.flush()
+            _close_when_settled(session, ticket, survey.round, now, by="no reply")
         return len(overdue)

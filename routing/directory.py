@@ -23,7 +23,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hotline_core import phones
+from hotline_core import phones, quiet_hours
 from hotline_core.errors import HotlineError
 from hotline_core.models import Area, Category, DirectorySetting, RoutingRule, Unit
 from routing.calendar import BusinessCalendar
@@ -71,6 +71,7 @@ SETTINGS_KEYS = {
     "mystery_min_scored_calls",
     "mystery_dispute_working_days",
     "operator",  # issue 13 (desk13): the number a caller reaches by pressing 0, and its staffed hours
+    "quiet_hours",  # "21:00-08:00" city time: surveys and reminders to citizens wait until morning
 }
 MAX_ADVICE = 300  # safety advice goes by SMS: a few segments at most
 OPEN311_DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
@@ -275,6 +276,11 @@ def validate(session: Session, directory: Directory, default_region: str = "CN")
                 parsed = phones.normalise(str(value["phone"]), default_region)
                 if parsed is None or not parsed.valid:
                     problem("settings", None, "operator_bad_phone", phone=str(value["phone"]))
+        elif key == "quiet_hours":
+            try:
+                quiet_hours.parse(str(value or ""))
+            except ValueError:
+                problem("settings", None, "bad_quiet_hours", value=str(value))
         elif key == "bulletin_recipients":  # the leaders the weekly bulletin is emailed to
             entries = value if isinstance(value, list) else [value]
             for entry in entries:

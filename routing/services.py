@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from hotline_core import outbox
 from hotline_core.audit import Actor
-from hotline_core.events import ComplaintReceived
+from hotline_core.events import ComplaintReceived, Matter, MatterAsked
 from hotline_core.i18n import t
 from hotline_core.models import Area, Assignment, Category, Deadline, RoutingRule, Ticket, TicketEvent, Unit
 from hotline_core.models.messaging import Priority
@@ -63,6 +63,33 @@ def _routing_inputs(session: Session, runtime: Runtime) -> tuple[RoutingConfig, 
         inputs = (config(session, runtime), snapshot(session), model_store.load_active(session))
         session.info["hotline_routing_inputs"] = cached = (transaction, inputs)
     return cached[1]
+
+
+# --- what a text is about (issue 13, point 9) ----------------------------------------------------
+
+
+def describe_matter(session: Session, runtime: Runtime, event: MatterAsked) -> Matter:
+    """Subscribed to intake's MatterAsked: the level-1 category (the ticket's own, else the one the
+    directory's keywords point to) and the district (the ticket's area, else the one named in the
+    text); each None when unclear."""
+    categories, areas, _rules = snapshot(session)
+    by_id = {c.id: c for c in categories}
+    parents = {c.id: c.parent_id for c in categories}
+    category_id = event.category_id
+    if category_id is None:
+        chosen = engine.keyword_choice(engine.keyword_matches(event.text, categories), by_id)
+        category_id = chosen[0].id if chosen is not None else None
+    root = engine.chain(category_id, parents)[-1] if category_id in by_id else None
+    area_by_id = {a.id: a for a in areas}
+    area_id = event.area_id
+    if area_id is None:
+        named = engine.detect_area(event.text, areas)
+        area_id = named.id if named is not None else None
+    district = engine.chain(area_id, {a.id: a.parent_id for a in areas})[-1] if area_id in area_by_id else None
+    return Matter(
+        by_id[root].code if root is not None else None,
+        area_by_id[district].code if district is not None else None,
+    )
 
 
 # --- automatic routing ---------------------------------------------------------------------------
@@ -170,6 +197,7 @@ def notify_assigned(
         "citizen.assigned",
         unit=lead.name(ticket.language),
         due=_local(runtime, resolution.due_at),
+        deferrable=True,  # routine news: not at night (the acknowledgement already went out)
     )
 
 
@@ -353,8 +381,11 @@ def _notify_unit(session: Session, runtime: Runtime, ticket: Ticket, unit_id: in
     send_sms(session, runtime, unit_phones(session, unit_id), ticket, key, **fields)
 
 
-def notify_citizen(session: Session, runtime: Runtime, ticket: Ticket, key: str, **fields: Any) -> bool:
-    """Text the citizen in the language they used, if they left a valid number."""
+def notify_citizen(
+    session: Session, runtime: Runtime, ticket: Ticket, key: str, *, deferrable: bool = False, **fields: Any
+) -> bool:
+    """Text the citizen in the language they used, if they left a valid number. ``deferrable``:
+    routine news that waits for the end of the quiet hours (``hotline_core.quiet_hours``)."""
     if ticket.anonymous or not ticket.citizen_phone or not ticket.citizen_phone_valid:
         return False
     outbox.queue_sms(
@@ -365,6 +396,7 @@ def notify_citizen(session: Session, runtime: Runtime, ticket: Ticket, key: str,
         kind=key.replace(".", "_"),
         priority=Priority.REPLY,
         ticket_id=ticket.id,
+        deferrable=deferrable,
     )
     return True
 

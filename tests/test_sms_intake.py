@@ -128,7 +128,8 @@ def test_stop_and_start_are_honoured(phone, runtime, drain):
         ("acknowledgement", MessageStatus.OPTED_OUT),  # after STOP: held back
     ]
     start = phone.text(CITIZEN, "START")
-    assert start.replies[-1] == "[Efficiency Hotline] You will receive texts again."
+    # Answered in the language the citizen complained in (issue 13, point 9), not the keyword's.
+    assert start.replies[-1] == "【效能投诉热线】您已恢复接收短信通知。"
     with runtime.db.session() as s:
         assert not s.get(OptOut, CITIZEN).opted_out
 

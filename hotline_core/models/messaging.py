@@ -93,3 +93,17 @@ class OptOut(Base):
     phone: Mapped[str] = mapped_column(String(40), primary_key=True)
     opted_out: Mapped[bool] = mapped_column(default=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SmsConversation(Base):
+    """What the hotline remembers about a number's text conversation (issue 13, point 9).
+
+    ``new_since``: the citizen texted 新投诉/NEW; texts from then on do not join a ticket whose last
+    message came earlier (the next complaint opens a new ticket).
+    """
+
+    __tablename__ = "sms_conversations"
+
+    phone: Mapped[str] = mapped_column(String(40), primary_key=True)
+    new_since: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
