@@ -21,10 +21,11 @@ from hotline_core.models import (
 )
 from hotline_core.models.ticket import TicketState
 from hotline_web.auth import current_actor, roles_required
-from hotline_web.context import db_session, language, runtime, tr
+from hotline_web.context import db_session, language, local_time, runtime, tr
 from hotline_web.errors import flash_refusal
-from responders import services
+from responders import overview, services
 from responders.tickets import suggestions, time_left
+from routing.directory import units_without_contact
 
 bp = Blueprint("dispatch", __name__, url_prefix="/staff/dispatch", template_folder="templates")
 
@@ -52,11 +53,23 @@ def queue():  # type: ignore[no-untyped-def]
                 "suggested_unit": unit_names.get(returned.data.get("suggested_unit_id") or 0) if returned else None,
                 "duplicates": services.duplicate_candidates(s, tk),
                 "phone": services.shown_phone(current_user.user, tk),
+                # a twice-failed (referred) ticket: what the citizen said each round (issue 13 point 7)
+                "surveys": overview.surveys_of(s, tk.id) if tk.redo_count else [],
             }
         )
+    now = runtime().now()
+    problems = overview.notification_problems(s, now)
+    problem_tickets = {
+        tk.id: tk for tk in s.scalars(select(Ticket).where(Ticket.id.in_({e.ticket_id for e in problems})))
+    } if problems else {}
+    contactless = units_without_contact(s)
     return render_template(
         "staff/dispatch.html",
         items=items,
+        problems=list(zip(overview.timeline(s, problems, language(), local_time), problems, strict=True)),
+        problem_tickets=problem_tickets,
+        contactless={u.id for u in contactless},
+        contactless_names=("、" if language() == "zh" else ", ").join(u.name(language()) for u in contactless),
         units=units,
         categories=sorted(categories.values(), key=lambda c: (c.level, c.code)),
     )

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotline_core import phones
-from hotline_core.models import Area, Category, DirectorySetting, RoutingRule, Unit
+from hotline_core.models import Area, Category, DirectorySetting, Role, RoutingRule, Unit, User
 from routing.calendar import BusinessCalendar
 from routing.deadlines import DEFAULT_POLICIES, DeadlinePolicy
 
@@ -66,6 +66,7 @@ SETTINGS_KEYS = {
     "bulletin_recipients",
     "mystery_min_scored_calls",
     "mystery_dispute_working_days",
+    "resolution_approval",  # issue 13 point 5: true, false or a list of unit codes
 }
 OPEN311_DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
 OPEN311_ATTRIBUTE_FIELDS = {
@@ -238,6 +239,10 @@ def validate(session: Session, directory: Directory, default_region: str = "CN")
             isinstance(value, int | float) and 0 <= value <= 1
         ):
             problem("settings", None, f"{key} must be a number between 0 and 1")
+        elif key == "resolution_approval" and not (
+            isinstance(value, bool) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+        ):
+            problem("settings", None, "resolution_approval must be true, false or a list of unit codes")
         elif key == "bulletin_recipients":  # the leaders the weekly bulletin is emailed to
             entries = value if isinstance(value, list) else [value]
             for entry in entries:
@@ -411,6 +416,9 @@ class ImportSummary:
     updated: dict[str, int] = field(default_factory=dict)
     rules_closed: int = 0
     rules_added: int = 0
+    # Not failures: things that import but will not work (a unit nobody can be told of a ticket).
+    # Each a message key and its fields (issue 13 point 4).
+    warnings: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def __str__(self) -> str:
         parts = [
@@ -419,6 +427,7 @@ class ImportSummary:
             if k in self.created or k in self.updated
         ]
         parts.append(f"rules: {self.rules_added} added, {self.rules_closed} closed")
+        parts += [f"warning: {key} {fields}" for key, fields in self.warnings]
         return "; ".join(parts)
 
 
@@ -494,7 +503,41 @@ def import_directory(
     if data.get("rules") is not None:
         _apply_rules(session, data["rules"], unit_by_code, area_by_code, category_by_code, now, summary)
     session.flush()
+    for unit in units_without_contact(session):
+        summary.warnings.append(("warning.unit_without_contact", {"code": unit.code, "zh": unit.name_zh, "en": unit.name_en}))
     return summary
+
+
+# --- who hears of a unit's tickets (issue 13 point 4) ---------------------------------------------
+
+UNIT_ROLES = (Role.UNIT_STAFF, Role.UNIT_HEAD)
+
+
+def unit_contact_numbers(session: Session, unit: Unit) -> list[str]:
+    """The numbers a unit's notifications go to: its contact phones, or else its active staff's."""
+    if unit.contact_phones:
+        return [str(p) for p in unit.contact_phones]
+    staff = session.scalars(
+        select(User.phone)
+        .where(User.unit_id == unit.id, User.active, User.role.in_(UNIT_ROLES), User.phone.is_not(None))
+        .order_by(User.role.desc(), User.id)
+    )
+    return [p for p in staff if p]
+
+
+def units_without_contact(session: Session) -> list[Unit]:
+    """Active units whose notifications would reach nobody: no contact phone and no active staff
+    member with a phone."""
+    with_staff_phone = set(
+        session.scalars(
+            select(User.unit_id).where(User.active, User.role.in_(UNIT_ROLES), User.phone.is_not(None), User.phone != "")
+        )
+    )
+    return [
+        u
+        for u in session.scalars(select(Unit).where(Unit.active).order_by(Unit.code))
+        if not u.contact_phones and u.id not in with_staff_phone
+    ]
 
 
 def _count(summary: ImportSummary, section: str, created: bool) -> None:
