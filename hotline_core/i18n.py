@@ -671,7 +671,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "event.deadline_warning": {"zh": "即将超期提醒", "en": "Deadline warning"},
     "event.overdue": {"zh": "已超期", "en": "Overdue"},
     "event.escalated": {"zh": "升级督办", "en": "Escalated"},
-    "event.reminder": {"zh": "催办", "en": "Reminder sent"},
+    "event.reminder": {"zh": "催办", "en": "Reminder"},  # what went out is said beside it (issue 13)
     "event.returned": {"zh": "承办单位退回", "en": "Returned by the unit"},
     "event.clock_paused": {"zh": "计时暂停", "en": "Clock paused"},
     "event.clock_resumed": {"zh": "计时恢复", "en": "Clock resumed"},
@@ -1232,12 +1232,18 @@ MESSAGES: dict[str, dict[str, str]] = {
     "command.approve": {"zh": "批准办结", "en": "approve the resolution"},
     "command.send_back": {"zh": "退回承办人", "en": "send the resolution back"},
     "event.delegated": {"zh": "单位负责人分派承办人", "en": "Given to an officer by the unit head"},
-    "event.resolution_proposed": {"zh": "承办人提交办结，待负责人审核", "en": "Resolution proposed, awaiting the unit head"},
+    "event.resolution_proposed": {
+        "zh": "承办人提交办结，待负责人审核",
+        "en": "Resolution proposed, awaiting the unit head",
+    },
     "event.resolution_approved": {"zh": "负责人批准办结", "en": "Resolution approved by the unit head"},
     "event.resolution_sent_back": {"zh": "负责人退回办结意见", "en": "Resolution sent back by the unit head"},
     "event.notification_failed": {"zh": "短信未送达", "en": "Text not delivered"},
     "event.notification_not_sent": {"zh": "通知无法发送", "en": "Notification could not be sent"},
-    "error.ticket.not_the_units": {"zh": "该工单已不在本单位办理中。", "en": "This ticket is no longer with your unit."},
+    "error.ticket.not_the_units": {
+        "zh": "该工单已不在本单位办理中。",
+        "en": "This ticket is no longer with your unit.",
+    },
     "error.ticket.officer_not_in_unit": {
         "zh": "只能分派给本单位在岗的工作人员。",
         "en": "A ticket can only be given to an active officer of the unit.",
@@ -1250,7 +1256,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "error.portal.only_unit_head": {"zh": "只有单位负责人可以这样做。", "en": "Only the unit head can do this."},
     "action.delegate": {"zh": "分派承办人", "en": "Give to an officer"},
     "action.delegate.done": {"zh": "已分派承办人。", "en": "The ticket was given to the officer."},
-    "action.approve_resolution": {"zh": "批准办结（通知市民并回访）", "en": "Approve (the citizen is told and surveyed)"},
+    "action.approve_resolution": {
+        "zh": "批准办结（通知市民并回访）",
+        "en": "Approve (the citizen is told and surveyed)",
+    },
     "action.approve.done": {"zh": "已批准办结，将向市民回访。", "en": "Approved; the citizen will be surveyed."},
     "action.send_back": {"zh": "退回承办人重新办理", "en": "Send back to the officer"},
     "action.send_back.done": {"zh": "已退回承办人。", "en": "Sent back to the officer."},
@@ -1280,6 +1289,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "unit.officer": {"zh": "承办人", "en": "Officer"},
     "unit.workload": {"zh": "本单位工作量", "en": "The unit's workload"},
     "unit.open": {"zh": "在办", "en": "Open"},
+    "unit.overdue": {"zh": "已超期", "en": "Overdue"},
+    "unit.approval": {"zh": "待审核办结", "en": "To approve"},
     "unit.tickets": {"zh": "工单", "en": "Tickets"},
     "unit.unassigned": {"zh": "未分派承办人", "en": "No officer yet"},
     "unit.my_tickets": {"zh": "我承办的工单", "en": "My tickets"},
@@ -1337,7 +1348,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "timeline.delivery.queued": {"zh": "{n} 条短信排队待发", "en": "{n} text(s) queued"},
     "timeline.delivery.sent": {"zh": "{n} 条短信已发出", "en": "{n} text(s) sent"},
     "timeline.delivery.failed": {"zh": "{n} 条短信发送失败", "en": "{n} text(s) failed"},
-    "timeline.delivery.not_sent": {"zh": "{n} 条短信未发出（未配置短信服务）", "en": "{n} text(s) not sent (no SMS service set up)"},
+    "timeline.delivery.not_sent": {
+        "zh": "{n} 条短信未发出（未配置短信服务）",
+        "en": "{n} text(s) not sent (no SMS service set up)",
+    },
     "timeline.opted_out": {"zh": "对方已退订短信", "en": "the recipient opted out of texts"},
     "timeline.not_sent.no_contact": {
         "zh": "承办单位没有有效联系方式",
@@ -1346,6 +1360,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "timeline.not_sent.no_number": {"zh": "市民未留有效号码", "en": "the citizen left no valid number"},
     "actor.system": {"zh": "系统", "en": "system"},
     "actor.citizen": {"zh": "市民", "en": "citizen"},
+    "actor.citizen_by": {"zh": "市民（{channel}）", "en": "citizen ({channel})"},
 }
 
 

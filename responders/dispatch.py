@@ -59,9 +59,11 @@ def queue():  # type: ignore[no-untyped-def]
         )
     now = runtime().now()
     problems = overview.notification_problems(s, now)
-    problem_tickets = {
-        tk.id: tk for tk in s.scalars(select(Ticket).where(Ticket.id.in_({e.ticket_id for e in problems})))
-    } if problems else {}
+    problem_tickets = (
+        {tk.id: tk for tk in s.scalars(select(Ticket).where(Ticket.id.in_({e.ticket_id for e in problems})))}
+        if problems
+        else {}
+    )
     contactless = units_without_contact(s)
     return render_template(
         "staff/dispatch.html",

@@ -72,24 +72,22 @@ def home_counts(session: Session, user: User, now: datetime) -> Counts:
         return c
     if user.role not in (Role.UNIT_HEAD, Role.UNIT_STAFF) or user.unit_id is None:
         return Counts()
-    active = select(Assignment).where(
-        Assignment.unit_id == user.unit_id, Assignment.state.in_(AssignmentState.ACTIVE)
-    )
+    active = select(Assignment).where(Assignment.unit_id == user.unit_id, Assignment.state.in_(AssignmentState.ACTIVE))
     if user.role == Role.UNIT_STAFF:  # the officer: what is theirs, and the unit's pool no one holds
         active = active.where((Assignment.officer_id == user.id) | Assignment.officer_id.is_(None))
     assignments = session.scalars(active).all()
     ids = [a.ticket_id for a in assignments]
     head = user.role == Role.UNIT_HEAD
-    c = Counts(shown=("new", "due_soon", "overdue", "approval", "unassigned") if head else ("new", "due_soon", "overdue"))
+    c = Counts(
+        shown=("new", "due_soon", "overdue", "approval", "unassigned") if head else ("new", "due_soon", "overdue")
+    )
     c.new = sum(1 for a in assignments if a.state == AssignmentState.ASSIGNED)
     c.unassigned = sum(1 for a in assignments if a.officer_id is None) if head else 0
     if ids:
         c.due_soon, c.overdue = _clock_counts(_open_deadlines_due_by(session, now + DUE_SOON, ticket_ids=ids), now)
         if head:
             c.approval = (
-                session.scalar(
-                    select(func.count()).where(Ticket.id.in_(ids), Ticket.state == TicketState.APPROVAL)
-                )
+                session.scalar(select(func.count()).where(Ticket.id.in_(ids), Ticket.state == TicketState.APPROVAL))
                 or 0
             )
     return c
@@ -241,11 +239,10 @@ def timeline(
         if ids["users"]
         else {}
     )
-    statuses = (
-        dict(session.execute(select(OutboxMessage.id, OutboxMessage.status).where(OutboxMessage.id.in_(ids["messages"]))).all())
-        if ids["messages"]
-        else {}
-    )
+    statuses: dict[int, str] = {}
+    if ids["messages"]:
+        query = select(OutboxMessage.id, OutboxMessage.status).where(OutboxMessage.id.in_(ids["messages"]))
+        statuses = {message_id: status for message_id, status in session.execute(query)}
 
     def when(value: Any) -> str:
         if not isinstance(value, str):
@@ -312,11 +309,16 @@ def actor_name(actor: str, names: dict[str, str], language: str) -> str:
     key = f"actor.{actor}"
     if key in MESSAGES:
         return t(key, language)
+    who, _, channel = actor.partition(":")  # "citizen:web": the citizen, by the channel they used
+    if who == "citizen" and f"channel.{channel}" in MESSAGES:
+        return t("actor.citizen_by", language, channel=t(f"channel.{channel}", language))
     return actor.removeprefix("user:")
 
 
 def survey_summary(solved: bool | None, satisfaction: int | None, language: str) -> str:
-    said = t("survey.solved_yes" if solved else "survey.solved_no" if solved is False else "survey.solved_unknown", language)
+    said = t(
+        "survey.solved_yes" if solved else "survey.solved_no" if solved is False else "survey.solved_unknown", language
+    )
     if satisfaction:
         said += " · " + t("survey.rating", language, n=satisfaction)
     return said

@@ -228,7 +228,9 @@ def send_back_resolution(
     session: Session, runtime: Runtime, ticket: Ticket, user: User, reason: str, ip: str | None = None
 ) -> None:
     _head_of(session, user, ticket)
-    lifecycle.send_back_resolution(session, ticket, runtime.now(), reason=_text(reason, "reason"), actor=_actor(user, ip))
+    lifecycle.send_back_resolution(
+        session, ticket, runtime.now(), reason=_text(reason, "reason"), actor=_actor(user, ip)
+    )
 
 
 def return_ticket(

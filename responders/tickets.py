@@ -228,11 +228,16 @@ def ticket(number: str):  # type: ignore[no-untyped-def]
         surveys=overview.surveys_of(s, tk.id),
         problems=overview.notification_problems(s, now, tk.id),
         officers=services.unit_officers(s, u.unit_id) if u.role == Role.UNIT_HEAD and mine else [],
-        officer_names={o.id: o.display_name for o in s.scalars(select(User).where(User.id.in_([a.officer_id for a in assignments if a.officer_id])))},
+        officer_names={
+            o.id: o.display_name
+            for o in s.scalars(select(User).where(User.id.in_([a.officer_id for a in assignments if a.officer_id])))
+        },
         proposal=lifecycle.proposed_resolution(s, tk),
         needs_approval=services.needs_approval(s, runtime(), u, tk),
         contactless={x.id for x in contactless},
-        contactless_names="、".join(x.name(lang) for x in contactless) if lang == "zh" else ", ".join(x.name(lang) for x in contactless),
+        contactless_names="、".join(x.name(lang) for x in contactless)
+        if lang == "zh"
+        else ", ".join(x.name(lang) for x in contactless),
         ticket=tk,
         phone=services.shown_phone(u, tk),
         user=u,

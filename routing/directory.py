@@ -504,7 +504,9 @@ def import_directory(
         _apply_rules(session, data["rules"], unit_by_code, area_by_code, category_by_code, now, summary)
     session.flush()
     for unit in units_without_contact(session):
-        summary.warnings.append(("warning.unit_without_contact", {"code": unit.code, "zh": unit.name_zh, "en": unit.name_en}))
+        summary.warnings.append(
+            ("warning.unit_without_contact", {"code": unit.code, "zh": unit.name_zh, "en": unit.name_en})
+        )
     return summary
 
 
@@ -530,7 +532,9 @@ def units_without_contact(session: Session) -> list[Unit]:
     member with a phone."""
     with_staff_phone = set(
         session.scalars(
-            select(User.unit_id).where(User.active, User.role.in_(UNIT_ROLES), User.phone.is_not(None), User.phone != "")
+            select(User.unit_id).where(
+                User.active, User.role.in_(UNIT_ROLES), User.phone.is_not(None), User.phone != ""
+            )
         )
     )
     return [

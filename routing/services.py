@@ -310,7 +310,10 @@ def not_notified(session: Session, runtime: Runtime, ticket: Ticket, key: str, r
     page and the dispatcher's console show it, instead of nothing happening."""
     session.add(
         TicketEvent(
-            ticket=ticket, at=runtime.now(), kind="notification_not_sent", data={"message": key, "reason": reason, **data}
+            ticket=ticket,
+            at=runtime.now(),
+            kind="notification_not_sent",
+            data={"message": key, "reason": reason, **data},
         )
     )
 

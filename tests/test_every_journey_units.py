@@ -7,9 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from hotline_core.audit import Actor
 from hotline_core.models import (
-    Assignment,
     DirectorySetting,
     OptOut,
     OutboxMessage,
@@ -61,7 +59,9 @@ def page(client, path):
 def events(runtime, ticket_id, kind):
     with runtime.db.session() as s:
         return s.scalars(
-            select(TicketEvent).where(TicketEvent.ticket_id == ticket_id, TicketEvent.kind == kind).order_by(TicketEvent.id)
+            select(TicketEvent)
+            .where(TicketEvent.ticket_id == ticket_id, TicketEvent.kind == kind)
+            .order_by(TicketEvent.id)
         ).all()
 
 
@@ -95,7 +95,10 @@ def test_the_directory_import_warns_about_a_unit_nobody_can_be_told_of_without_f
     with runtime.db.transaction() as s:
         summary = directory.import_directory(s, parsed, runtime.now())
     assert summary.created == {"units": 1}
-    assert ("warning.unit_without_contact", {"code": "PARKS", "zh": "市园林局", "en": "Parks Bureau"}) in summary.warnings
+    assert (
+        "warning.unit_without_contact",
+        {"code": "PARKS", "zh": "市园林局", "en": "Parks Bureau"},
+    ) in summary.warnings
     with runtime.db.session() as s:
         assert s.scalars(select(Unit).where(Unit.code == "PARKS")).one().active
 
@@ -178,8 +181,9 @@ def test_a_reminder_with_nobody_to_tell_says_so(runtime, clock):
     ticket = housing_ticket(runtime)
     clock.set(MONDAY_9 + timedelta(hours=6))
     escalation.sweep(runtime)
-    assert reminder_details(runtime, ticket.id, "en") == ["unit: Housing and Urban-Rural Development Bureau · "
-                                                          "sign-for clock · nobody to send to: not sent"]
+    assert reminder_details(runtime, ticket.id, "en") == [
+        "unit: Housing and Urban-Rural Development Bureau · sign-for clock · nobody to send to: not sent"
+    ]
 
 
 def test_home_counts_what_waits_for_the_dispatcher_and_for_the_unit(app, runtime, clock):
@@ -228,7 +232,10 @@ def test_the_workload_shows_open_due_soon_and_overdue_per_officer(app, runtime, 
     act(sign_in(app, "unithead"), first.number, "delegate", officer=str(officer_id))
     clock.set(MONDAY_9 + timedelta(hours=8))  # both sign-for clocks are late
     with runtime.db.session() as s:
-        rows = {r.officer.username if r.officer else None: r for r in overview.unit_workload(s, housing(runtime).id, clock())}
+        rows = {
+            r.officer.username if r.officer else None: r
+            for r in overview.unit_workload(s, housing(runtime).id, clock())
+        }
     assert (rows["unitstaff"].open, rows["unitstaff"].overdue) == (1, 1)
     assert (rows[None].open, rows[None].overdue) == (1, 1) and rows[None].tickets[0].id == second.id
     html = page(sign_in(app, "unithead"), "/staff/unit")
@@ -356,7 +363,11 @@ def test_a_twice_failed_tickets_card_shows_what_the_citizen_said(app, runtime):
     resolve_and_answer(app, runtime, ticket, (False, 1, "还是没解决 1"))
     with runtime.db.session() as s:
         assert s.get(Ticket, ticket.id).state == "dispatch"
-    card = page(sign_in(app, "dispatcher"), "/staff/dispatch/").split(f'id="surveys-{ticket.number}"')[1].split("</div>")[0]
+    card = (
+        page(sign_in(app, "dispatcher"), "/staff/dispatch/")
+        .split(f'id="surveys-{ticket.number}"')[1]
+        .split("</div>")[0]
+    )
     assert "根本没人来" in card and "还是没解决" in card and "满意度 1/5" in card and "未解决" in card
 
 
