@@ -26,6 +26,7 @@ from hotline_web.errors import flash_refusal
 from responders import overview, services
 from responders.tickets import suggestions, time_left
 from routing.directory import units_without_contact
+from routing.lifecycle import is_paused
 
 bp = Blueprint("dispatch", __name__, url_prefix="/staff/dispatch", template_folder="templates")
 
@@ -139,15 +140,17 @@ def overdue():  # type: ignore[no-untyped-def]
         .limit(500)
     ).all()
     unit_names = {u.id: u.name(language()) for u in s.scalars(select(Unit))}
-    open_now = {
-        d.id for d in s.scalars(select(Deadline).where(Deadline.met_at.is_(None), Deadline.closed_at.is_(None)))
-    }
+    running = s.scalars(select(Deadline).where(Deadline.met_at.is_(None), Deadline.closed_at.is_(None))).all()
+    open_now = {d.id for d in running}
+    # a paused clock reads paused, with its reason, not "still open" (issue 13 point 6)
+    paused = {d.id: overview.pause_reason(d.pauses[-1].reason, language()) for d in running if is_paused(d)}
     leads = {a.ticket_id: a.unit_id for a in s.scalars(select(Assignment).where(Assignment.role == "lead"))}
     return render_template(
         "staff/overdue.html",
         rows=rows,
         unit_names=unit_names,
         open_now=open_now,
+        paused=paused,
         now=now,
         time_left=time_left,
         leads=leads,

@@ -62,13 +62,15 @@ def _open_deadlines_due_by(session: Session, until: datetime, *, ticket_ids: Any
     return session.scalars(query)
 
 
-def home_counts(session: Session, user: User, now: datetime) -> Counts:
-    """The counts for the person's role and unit."""
+def home_counts(session: Session, user: User, now: datetime, *, clocks: bool = True) -> Counts:
+    """The counts for the person's role and unit; ``clocks=False`` (the navigation's count, on every
+    page) skips the deadline and delivery counts."""
     if user.role in (Role.DISPATCHER, Role.ADMIN, Role.LEADER):
         c = Counts(shown=("new", "due_soon", "overdue", "undelivered"))
         c.new = session.scalar(select(func.count()).where(Ticket.state == TicketState.DISPATCH)) or 0
-        c.due_soon, c.overdue = _clock_counts(_open_deadlines_due_by(session, now + DUE_SOON), now)
-        c.undelivered = len(notification_problems(session, now))
+        if clocks:
+            c.due_soon, c.overdue = _clock_counts(_open_deadlines_due_by(session, now + DUE_SOON), now)
+            c.undelivered = len(notification_problems(session, now))
         return c
     if user.role not in (Role.UNIT_HEAD, Role.UNIT_STAFF) or user.unit_id is None:
         return Counts()
@@ -83,8 +85,9 @@ def home_counts(session: Session, user: User, now: datetime) -> Counts:
     )
     c.new = sum(1 for a in assignments if a.state == AssignmentState.ASSIGNED)
     c.unassigned = sum(1 for a in assignments if a.officer_id is None) if head else 0
-    if ids:
+    if ids and clocks:
         c.due_soon, c.overdue = _clock_counts(_open_deadlines_due_by(session, now + DUE_SOON, ticket_ids=ids), now)
+    if ids:
         if head:
             c.approval = (
                 session.scalar(select(func.count()).where(Ticket.id.in_(ids), Ticket.state == TicketState.APPROVAL))

@@ -135,7 +135,9 @@ def navigation_count() -> dict[str, int]:
     if not current_user.is_authenticated:
         return {}
     try:
-        return {"nav_waiting": overview.home_counts(db_session(), current_user.user, runtime().now()).waiting}
+        return {
+            "nav_waiting": overview.home_counts(db_session(), current_user.user, runtime().now(), clocks=False).waiting
+        }
     except Exception:  # never let a count break a page (e.g. an error page after a failed transaction)
         return {}
 

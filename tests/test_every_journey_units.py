@@ -390,3 +390,14 @@ def test_the_survey_answer_on_the_timeline_says_what_the_citizen_chose(app, runt
     html = page(sign_in(app, "dispatcher"), f"/staff/tickets/{ticket.number}")
     timeline = html.split('id="timeline"')[1].split("</ul>")[0]
     assert "市民评价" in timeline and "已解决 · 满意度 5/5" in timeline
+
+
+def test_a_late_clock_paused_since_reads_paused_on_the_overdue_list(app, runtime, clock):
+    ticket = housing_ticket(runtime)
+    clock.set(MONDAY_9 + timedelta(days=30))  # both clocks long past
+    escalation.sweep(runtime)
+    dispatcher = sign_in(app, "dispatcher")
+    act(dispatcher, ticket.number, "pause", reason="awaiting_citizen")
+    listed = page(dispatcher, "/staff/dispatch/overdue")
+    assert "已暂停：等待市民补充材料" in listed  # the resolution clock
+    assert "仍未完成" in listed  # the sign-for clock, not paused
