@@ -87,12 +87,9 @@ def home_counts(session: Session, user: User, now: datetime, *, clocks: bool = T
     c.unassigned = sum(1 for a in assignments if a.officer_id is None) if head else 0
     if ids and clocks:
         c.due_soon, c.overdue = _clock_counts(_open_deadlines_due_by(session, now + DUE_SOON, ticket_ids=ids), now)
-    if ids:
-        if head:
-            c.approval = (
-                session.scalar(select(func.count()).where(Ticket.id.in_(ids), Ticket.state == TicketState.APPROVAL))
-                or 0
-            )
+    if ids and head:
+        approval = select(func.count()).where(Ticket.id.in_(ids), Ticket.state == TicketState.APPROVAL)
+        c.approval = session.scalar(approval) or 0
     return c
 
 
