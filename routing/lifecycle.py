@@ -566,7 +566,13 @@ def reopen(session: Session, ticket: Ticket, now: datetime, cfg: RoutingConfig, 
             reason=f"redo failed {ticket.redo_count} times: the dispatcher decides",
         )
         return False
-    assign(
+    officer_id = session.scalar(  # the officer who resolved it redoes it (issue 13 point 5)
+        select(Assignment.officer_id)
+        .where(Assignment.ticket_id == ticket.id, Assignment.role == AssignmentRole.LEAD)
+        .order_by(Assignment.id.desc())
+        .limit(1)
+    )
+    made, _, _ = assign(
         session,
         ticket,
         ticket.lead_unit_id,
@@ -577,6 +583,7 @@ def reopen(session: Session, ticket: Ticket, now: datetime, cfg: RoutingConfig, 
         reason=f"redo ({reason})",
         command=Command.REOPEN,
     )
+    made[0].officer_id = officer_id
     return True
 
 

@@ -321,3 +321,22 @@ def test_a_ticket_is_delegated_only_to_an_active_officer_of_its_unit(runtime, cl
         assert lead_assignment(s, ticket_id).officer_id == insider.id
         assert s.get(Ticket, ticket_id).state == "signed"
         assert kinds(s, ticket_id)[-1] == "delegated"
+
+
+def test_a_redo_goes_back_to_the_officer_who_resolved_it(runtime, clock):
+    from hotline_core.models import User
+    from tests.factories import user
+
+    ticket_id = signed_ticket(runtime)
+    with runtime.db.session() as s:
+        unit_id = lead_assignment(s, ticket_id).unit_id
+    officer_id = user(runtime, "lights", "unit_staff", unit_id=unit_id).id
+    with runtime.db.transaction() as s:
+        lifecycle.delegate(s, lead_assignment(s, ticket_id), s.get(User, officer_id), clock(), actor=UNIT)
+        routing.resolve(s, runtime, s.get(Ticket, ticket_id), text="已修复", actor=UNIT)
+    with runtime.db.transaction() as s:
+        cfg = routing.config(s, runtime)
+        assert lifecycle.reopen(s, s.get(Ticket, ticket_id), clock(), cfg, reason="citizen: not solved", max_redos=1)
+    with runtime.db.session() as s:
+        redo = lead_assignment(s, ticket_id)
+        assert (redo.state, redo.officer_id) == ("assigned", officer_id)
