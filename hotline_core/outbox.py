@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hotline_core import quiet_hours, sms
-from hotline_core.models import MessageStatusEvent, OptOut, OutboxMessage
+from hotline_core.models import MessageStatusEvent, OptOut, OutboxMessage, TicketEvent
 from hotline_core.models.messaging import MessageStatus, Priority
 from hotline_core.runtime import Runtime, current
 from hotline_core.twilio_gateway import SendError, SentMessage
@@ -143,6 +143,7 @@ class Dispatcher:
             message.attempts += 1
             if message.kind != OPT_OUT_CONFIRMATION and is_opted_out(session, message.to_number):
                 message.status, message.status_updated_at = MessageStatus.OPTED_OUT, now
+                note_undelivered(session, message, now)
                 return _DONE
             if not self.runtime.twilio.configured:
                 message.status, message.status_updated_at = MessageStatus.NOT_SENT_NO_CREDENTIALS, now
@@ -177,6 +178,7 @@ def record_result(session: Session, runtime: Runtime, message: OutboxMessage, se
         if sent.permanent or message.attempts >= runtime.settings.outbox_max_attempts:
             message.status = MessageStatus.FAILED
             message.status_updated_at = now
+            note_undelivered(session, message, now)
         else:
             message.status = MessageStatus.PENDING
             message.next_attempt_at = now + backoff(message.attempts)
@@ -187,6 +189,31 @@ def record_result(session: Session, runtime: Runtime, message: OutboxMessage, se
     message.status_updated_at = now
     # A status callback may have beaten us to it; never move a message backwards.
     message.status = _latest_status(session, sent.sid) or sent.status
+
+
+UNDELIVERED = (MessageStatus.FAILED, MessageStatus.UNDELIVERED, MessageStatus.OPTED_OUT)
+
+
+def note_undelivered(
+    session: Session, message: OutboxMessage, now: datetime, *, status: str | None = None, error_code: str | None = None
+) -> None:
+    """A text about a ticket that will not arrive (failed, undelivered, opted out) is written on the
+    ticket's timeline, so staff see it (issue 13 point 4)."""
+    if message.ticket_id is None:
+        return
+    session.add(
+        TicketEvent(
+            ticket_id=message.ticket_id,
+            at=now,
+            kind="notification_failed",
+            data={
+                "message_id": message.id,
+                "message_kind": message.kind,
+                "status": status or message.status,
+                "error_code": error_code or message.error_code,
+            },
+        )
+    )
 
 
 def dispatch_job() -> int:
@@ -339,6 +366,10 @@ def record_status_callback(session: Session, form: dict[str, Any], now: datetime
     except IntegrityError:
         return False
     latest = _latest_status(session, sid) or status
+    if latest in UNDELIVERED and status == latest:
+        for message in session.scalars(select(OutboxMessage).where(OutboxMessage.twilio_sid == sid)):
+            if message.status not in UNDELIVERED:
+                note_undelivered(session, message, now, status=latest, error_code=form.get("ErrorCode") or None)
     session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.twilio_sid == sid)

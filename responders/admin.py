@@ -340,6 +340,10 @@ def _import(text: str, filename: str, suffix: str, table: str) -> list[str]:
                 )
             )
     lines.append(tr("admin.directory.summary_rules", added=result.rules_added, closed=result.rules_closed))
+    # Warnings, not failures: listed with the result (issue 13 point 4).
+    lang = language()
+    for key, fields in result.warnings:
+        lines.append(tr(key, unit=fields.get(lang) or fields.get("zh", ""), code=fields.get("code", "")))
     return lines
 
 

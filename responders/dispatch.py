@@ -22,10 +22,12 @@ from hotline_core.models import (
 )
 from hotline_core.models.ticket import TicketState
 from hotline_web.auth import current_actor, roles_required
-from hotline_web.context import db_session, language, runtime, tr
+from hotline_web.context import db_session, language, local_time, runtime, tr
 from hotline_web.errors import flash_refusal
-from responders import services
+from responders import overview, services
 from responders.tickets import suggestions, time_left
+from routing.directory import units_without_contact
+from routing.lifecycle import is_paused
 
 URGENT = ("emergency", "utility")
 URGENT_FIRST = case((Ticket.urgency == "emergency", 0), (Ticket.urgency == "utility", 1), else_=2)
@@ -63,13 +65,27 @@ def queue():  # type: ignore[no-untyped-def]
                 "urgent": tk.urgency in URGENT,
                 # The clock runs from when the ticket last came to a person's queue (returned, queued, filed).
                 "waiting_since": waited_from.at if (waited_from := returned or queued) else tk.created_at,
+                # a twice-failed (referred) ticket: what the citizen said each round (issue 13 point 7)
+                "surveys": overview.surveys_of(s, tk.id) if tk.redo_count else [],
             }
         )
+    now = runtime().now()
+    problems = overview.notification_problems(s, now)
+    problem_tickets = (
+        {tk.id: tk for tk in s.scalars(select(Ticket).where(Ticket.id.in_({e.ticket_id for e in problems})))}
+        if problems
+        else {}
+    )
+    contactless = units_without_contact(s)
     return render_template(
         "staff/dispatch.html",
         items=items,
         areas=areas,
         now=runtime().now(),
+        problems=list(zip(overview.timeline(s, problems, language(), local_time), problems, strict=True)),
+        problem_tickets=problem_tickets,
+        contactless={u.id for u in contactless},
+        contactless_names=("、" if language() == "zh" else ", ").join(u.name(language()) for u in contactless),
         units=units,
         categories=sorted(categories.values(), key=lambda c: (c.level, c.code)),
     )
@@ -137,15 +153,17 @@ def overdue():  # type: ignore[no-untyped-def]
         .limit(500)
     ).all()
     unit_names = {u.id: u.name(language()) for u in s.scalars(select(Unit))}
-    open_now = {
-        d.id for d in s.scalars(select(Deadline).where(Deadline.met_at.is_(None), Deadline.closed_at.is_(None)))
-    }
+    running = s.scalars(select(Deadline).where(Deadline.met_at.is_(None), Deadline.closed_at.is_(None))).all()
+    open_now = {d.id for d in running}
+    # a paused clock reads paused, with its reason, not "still open" (issue 13 point 6)
+    paused = {d.id: overview.pause_reason(d.pauses[-1].reason, language()) for d in running if is_paused(d)}
     leads = {a.ticket_id: a.unit_id for a in s.scalars(select(Assignment).where(Assignment.role == "lead"))}
     return render_template(
         "staff/overdue.html",
         rows=rows,
         unit_names=unit_names,
         open_now=open_now,
+        paused=paused,
         now=now,
         time_left=time_left,
         leads=leads,

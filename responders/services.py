@@ -22,6 +22,7 @@ from hotline_core.models import (
     Role,
     Ticket,
     TicketEvent,
+    Unit,
     User,
 )
 from hotline_core.models.routing import AssignmentRole, AssignmentState
@@ -165,9 +166,20 @@ def resolve(
         raise PortalError("error.portal.only_lead_resolves")
     text = _text(text, "resolution")
     now = runtime.now()
+    if needs_approval(session, runtime, user, ticket):
+        # An officer of a unit whose head approves resolutions: proposed, not yet resolved; the
+        # citizen hears nothing until the head approves (issue 13 point 5).
+        lifecycle.propose_resolution(session, ticket, now, text=text, actor=_actor(user, ip))
+        for item in evidence or []:
+            add_attachment(session, ticket, item, now)
+        return
     routing.resolve(session, runtime, ticket, text=text, actor=_actor(user, ip))
     for item in evidence or []:
         add_attachment(session, ticket, item, now)
+    _tell_citizen_resolved(session, runtime, ticket, text)
+
+
+def _tell_citizen_resolved(session: Session, runtime: Runtime, ticket: Ticket, text: str) -> None:
     routing.notify_citizen(session, runtime, ticket, "citizen.resolved", text=text[:300])
     told = {ticket.citizen_phone}
     for follower in progress.followers(session, ticket):  # merged tickets' citizens follow this one
@@ -178,6 +190,67 @@ def resolve(
         ):
             told.add(follower.citizen_phone)
     runtime.jobs.enqueue_after_commit(session, start_survey_job, ticket.id, queue="messages")
+
+
+# --- inside a unit (issue 13 point 5) --------------------------------------------------------------
+
+
+def needs_approval(session: Session, runtime: Runtime, user: User, ticket: Ticket) -> bool:
+    """An officer's resolution waits for the head when the directory asks it of the lead unit."""
+    if user.role != Role.UNIT_STAFF or ticket.lead_unit_id is None:
+        return False
+    unit = session.get(Unit, ticket.lead_unit_id)
+    return routing.config(session, runtime).needs_approval(unit.code if unit else None)
+
+
+def _head_of(session: Session, user: User, ticket: Ticket) -> Assignment:
+    if user.role != Role.UNIT_HEAD:
+        raise PortalError("error.portal.only_unit_head")
+    assignment = unit_assignment(session, user, ticket)
+    if assignment is None:
+        raise PortalError("error.portal.no_assignment")
+    return assignment
+
+
+def unit_officers(session: Session, unit_id: int | None) -> list[User]:
+    """The active people of a unit a ticket can be given to (officers first, then the head)."""
+    if unit_id is None:
+        return []
+    return list(
+        session.scalars(
+            select(User)
+            .where(User.unit_id == unit_id, User.active, User.role.in_(UNIT_ROLES))
+            .order_by(User.role.desc(), User.display_name)
+        )
+    )
+
+
+def delegate(
+    session: Session, runtime: Runtime, ticket: Ticket, user: User, officer_id: int | None, ip: str | None = None
+) -> None:
+    """The unit head gives the unit's ticket to a named officer, who is told by SMS if they have a phone."""
+    assignment = _head_of(session, user, ticket)
+    officer = session.get(User, officer_id) if officer_id is not None else None
+    lifecycle.delegate(session, assignment, officer, runtime.now(), actor=_actor(user, ip))
+    assert officer is not None
+    if officer.phone and officer.id != user.id:
+        routing.queue_notifications(session, runtime, [officer.phone], ticket, "notify.delegated")
+
+
+def approve_resolution(session: Session, runtime: Runtime, ticket: Ticket, user: User, ip: str | None = None) -> None:
+    """The head approves the officer's resolution: now the citizen is told and surveyed."""
+    _head_of(session, user, ticket)
+    text = lifecycle.approve_resolution(session, ticket, runtime.now(), actor=_actor(user, ip))
+    _tell_citizen_resolved(session, runtime, ticket, text)
+
+
+def send_back_resolution(
+    session: Session, runtime: Runtime, ticket: Ticket, user: User, reason: str, ip: str | None = None
+) -> None:
+    _head_of(session, user, ticket)
+    lifecycle.send_back_resolution(
+        session, ticket, runtime.now(), reason=_text(reason, "reason"), actor=_actor(user, ip)
+    )
 
 
 def return_ticket(

@@ -29,15 +29,20 @@ from hotline_core.models import (
     Ticket,
     TicketEvent,
     Unit,
+    User,
 )
+from hotline_core.models.routing import AssignmentState
 from hotline_core.models.ticket import Channel, TicketState
 from hotline_web.auth import current_actor, roles_required
-from hotline_web.context import db_session, language, runtime, tr
+from hotline_web.context import db_session, language, local_time, runtime, tr
 from hotline_web.errors import flash_refusal
 from intake import forms as intake_forms
 from intake.services import AttachmentIn
-from responders import services
+from responders import overview, services
 from responders.services import PortalError
+from routing import lifecycle
+from routing.directory import units_without_contact
+from routing.lifecycle import is_paused
 
 bp = Blueprint("tickets", __name__, url_prefix="/staff", template_folder="templates")
 
@@ -48,6 +53,7 @@ STATES = (
     TicketState.DISPATCH,
     TicketState.ASSIGNED,
     TicketState.SIGNED,
+    TicketState.APPROVAL,
     TicketState.RESOLVED,
     TicketState.CLOSED,
     TicketState.MERGED,
@@ -90,7 +96,13 @@ def inbox_query(filters: dict[str, str]) -> Any:
     )
     u = user()
     if u.role in services.UNIT_ROLES:
-        query = query.where(Ticket.id.in_(select(Assignment.ticket_id).where(Assignment.unit_id == u.unit_id)))
+        # A ticket the unit returned (or that was moved to another unit) leaves its inbox at once;
+        # the unit's current and finished tickets stay (issue 13 point 6).
+        kept = (*AssignmentState.ACTIVE, AssignmentState.RESOLVED)
+        mine = select(Assignment.ticket_id).where(Assignment.unit_id == u.unit_id, Assignment.state.in_(kept))
+        if filters.get("mine"):
+            mine = mine.where(Assignment.officer_id == u.id)
+        query = query.where(Ticket.id.in_(mine))
     if filters.get("state") in STATES:
         query = query.where(Ticket.state == filters["state"])
     tz = runtime().settings.tz
@@ -121,7 +133,9 @@ INBOX_PAGE = 100
 @roles_required(*TICKET_ROLES)
 def inbox():  # type: ignore[no-untyped-def]
     s = db_session()
-    filters = {k: request.args.get(k, "") for k in ("state", "category", "overdue", "unit", "from", "to", "channel")}
+    filters = {
+        k: request.args.get(k, "") for k in ("state", "category", "overdue", "unit", "from", "to", "channel", "mine")
+    }
     page = int(request.args["page"]) if request.args.get("page", "").isdigit() else 1
     page = max(page, 1)
     listed = inbox_query(filters)
@@ -138,6 +152,7 @@ def inbox():  # type: ignore[no-untyped-def]
     categories = s.scalars(select(Category).where(Category.level == 1).order_by(Category.code)).all()
     names = {c.id: c.name(language()) for c in s.scalars(select(Category))}
     units = {x.id: x.name(language()) for x in s.scalars(select(Unit))}
+    paused = overview.paused_clocks(s, [tk.id for tk, _, _ in rows])
     items = [
         {
             "ticket": tk,
@@ -146,6 +161,7 @@ def inbox():  # type: ignore[no-untyped-def]
             "phone": services.shown_phone(u, tk),
             "sign": time_left(sign_due, now),
             "resolve": time_left(res_due, now),
+            "paused": overview.pause_reason(paused[tk.id], language()) if tk.id in paused else None,
         }
         for tk, sign_due, res_due in rows
     ]
@@ -195,10 +211,27 @@ def ticket(number: str):  # type: ignore[no-untyped-def]
         select(ExtensionRequest).where(ExtensionRequest.ticket_id == tk.id, ExtensionRequest.state == "pending")
     ).first()
     categories = s.scalars(select(Category).where(Category.active).order_by(Category.level, Category.code)).all()
+    lang = language()
+    contactless = units_without_contact(s) if u.role in (Role.DISPATCHER, Role.ADMIN) else []
     return render_template(
         "staff/ticket.html",
         areas=s.scalars(select(Area).order_by(Area.code)).all(),
         earlier=services.earlier_tickets(s, u, tk),
+        entries=overview.timeline(s, events, lang, local_time),
+        paused={d.id: overview.pause_reason(d.pauses[-1].reason, lang) for d in deadlines if is_paused(d)},
+        surveys=overview.surveys_of(s, tk.id),
+        problems=overview.notification_problems(s, now, tk.id),
+        officers=services.unit_officers(s, u.unit_id) if u.role == Role.UNIT_HEAD and mine else [],
+        officer_names={
+            o.id: o.display_name
+            for o in s.scalars(select(User).where(User.id.in_([a.officer_id for a in assignments if a.officer_id])))
+        },
+        proposal=lifecycle.proposed_resolution(s, tk),
+        needs_approval=services.needs_approval(s, runtime(), u, tk),
+        contactless={x.id for x in contactless},
+        contactless_names="、".join(x.name(lang) for x in contactless)
+        if lang == "zh"
+        else ", ".join(x.name(lang) for x in contactless),
         ticket=tk,
         phone=services.shown_phone(u, tk),
         user=u,
@@ -240,6 +273,10 @@ ACTIONS = {
     "merge": (Role.DISPATCHER, Role.ADMIN),
     "pause": (Role.DISPATCHER, Role.ADMIN),
     "resume": (Role.DISPATCHER, Role.ADMIN),
+    # issue 13 point 5: inside a unit
+    "delegate": (Role.UNIT_HEAD,),
+    "approve": (Role.UNIT_HEAD,),
+    "send_back": (Role.UNIT_HEAD,),
 }
 
 
@@ -275,11 +312,13 @@ def act(number: str, action: str):  # type: ignore[no-untyped-def]
             tk = s.scalars(select(Ticket).where(Ticket.number == number)).one()
             u = s.merge(user(), load=False)
             _dispatch_action(s, rt, tk, u, action, form)
+            proposed = action == "resolve" and tk.state == TicketState.APPROVAL
+            done = "action.resolve.proposed" if proposed else f"action.{action}.done"
     except HotlineError as exc:
         # Shown on the ticket page itself, with the refusal's status (nothing was changed).
         flash_refusal(exc)
         return ticket(number), exc.status
-    flash(tr(f"action.{action}.done"), "ok")
+    flash(tr(done), "ok")
     return redirect(url_for("tickets.ticket", number=number)), 303
 
 
@@ -329,6 +368,12 @@ def _dispatch_action(s, rt, tk, u, action, form) -> None:  # type: ignore[no-unt
         if into is None:
             raise PortalError("action.merge.not_found")
         services.merge(s, rt, tk, into, u, ip)
+    elif action == "delegate":
+        services.delegate(s, rt, tk, u, _int_or_none(form.get("officer")), ip)
+    elif action == "approve":
+        services.approve_resolution(s, rt, tk, u, ip)
+    elif action == "send_back":
+        services.send_back_resolution(s, rt, tk, u, form.get("reason", ""), ip)
     elif action == "pause":
         from routing import services as routing
 

@@ -12,11 +12,12 @@ from sqlalchemy.orm import Session
 from wtforms import PasswordField, StringField
 
 from hotline_core.audit import record as audit
-from hotline_core.models import OutboxMessage, Role, User
+from hotline_core.models import OutboxMessage, Role, Unit, User
 from hotline_core.models.user import check_decoy_password
 from hotline_web.auth import LoginUser, current_actor, roles_required
 from hotline_web.context import db_session, runtime, tr
 from hotline_web.security import limit_value, limiter, safe_next
+from responders import overview
 from routing.schedules import missing_next_year
 
 bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="templates")
@@ -115,7 +116,43 @@ def home():  # type: ignore[no-untyped-def]
     missing_year = None
     if current_user.role == Role.ADMIN:
         missing_year = missing_next_year(db_session(), runtime().now().astimezone(runtime().settings.tz).date())
-    return render_template("staff/home.html", user=current_user.user, missing_year=missing_year)
+    s = db_session()
+    now = runtime().now()
+    user = current_user.user
+    counts = overview.home_counts(s, user, now)
+    return render_template(
+        "staff/home.html",
+        user=user,
+        missing_year=missing_year,
+        counts=counts,
+        due_soon_hours=int(overview.DUE_SOON.total_seconds() // 3600),
+    )
+
+
+@bp.app_context_processor
+def navigation_count() -> dict[str, int]:
+    """The number beside 工作台 in the navigation: what waits for the signed-in person (issue 13 point 4)."""
+    if not current_user.is_authenticated:
+        return {}
+    try:
+        return {
+            "nav_waiting": overview.home_counts(db_session(), current_user.user, runtime().now(), clocks=False).waiting
+        }
+    except Exception:  # never let a count break a page (e.g. an error page after a failed transaction)
+        return {}
+
+
+@bp.get("/unit")
+@roles_required(Role.UNIT_HEAD)
+def unit_workload():  # type: ignore[no-untyped-def]
+    """The unit head's view of the unit: open tickets per officer, due soon, overdue (issue 13 point 5)."""
+    user = current_user.user
+    if user.unit_id is None:
+        abort(404)
+    s = db_session()
+    rows = overview.unit_workload(s, user.unit_id, runtime().now())
+    unit = s.get(Unit, user.unit_id)
+    return render_template("staff/unit.html", rows=rows, unit=unit)
 
 
 @bp.get("/outbox")

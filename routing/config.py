@@ -25,6 +25,15 @@ class RoutingConfig:
     warning_share: float = WARNING_SHARE
     ladder: tuple[tuple[str, timedelta], ...] = ()
     return_window_working_days: int = 1
+    # Issue 13 point 5: units whose head approves a resolution before the citizen hears of it
+    # (``resolution_approval`` in the directory's settings: true for every unit, or a list of unit
+    # codes; default off).
+    resolution_approval: bool | frozenset[str] = False
+
+    def needs_approval(self, unit_code: str | None) -> bool:
+        if isinstance(self.resolution_approval, frozenset):
+            return unit_code in self.resolution_approval
+        return self.resolution_approval
 
     def policy(self, name: str | None) -> DeadlinePolicy:
         return self.policies.get(name or "general") or self.policies["general"]
@@ -50,4 +59,11 @@ def load_config(session: Session, timezone: str = "Asia/Shanghai") -> RoutingCon
         warning_share=float(settings.get("warning_share", WARNING_SHARE)),
         ladder=tuple((step, _duration(ladder_config[step])) for step in ("unit_head", "supervision", "leaders")),
         return_window_working_days=int(settings.get("return_window_working_days", 1)),
+        resolution_approval=_approval(settings.get("resolution_approval", False)),
     )
+
+
+def _approval(value: Any) -> bool | frozenset[str]:
+    if isinstance(value, list | tuple):
+        return frozenset(str(code) for code in value)
+    return bool(value)

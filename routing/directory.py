@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from hotline_core import phones, quiet_hours
 from hotline_core.errors import HotlineError
-from hotline_core.models import Area, Category, DirectorySetting, RoutingRule, Unit
+from hotline_core.models import Area, Category, DirectorySetting, Role, RoutingRule, Unit, User
 from routing.calendar import BusinessCalendar
 from routing.deadlines import DEFAULT_POLICIES, DeadlinePolicy
 from routing.operator import problems as operator_problems
@@ -72,6 +72,7 @@ SETTINGS_KEYS = {
     "mystery_dispute_working_days",
     "operator",  # issue 13 (desk13): the number a caller reaches by pressing 0, and its staffed hours
     "quiet_hours",  # "21:00-08:00" city time: surveys and reminders to citizens wait until morning
+    "resolution_approval",  # issue 13 point 5: true, false or a list of unit codes
 }
 MAX_ADVICE = 300  # safety advice goes by SMS: a few segments at most
 OPEN311_DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
@@ -281,6 +282,10 @@ def validate(session: Session, directory: Directory, default_region: str = "CN")
                 quiet_hours.parse(str(value or ""))
             except ValueError:
                 problem("settings", None, "bad_quiet_hours", value=str(value))
+        elif key == "resolution_approval" and not (
+            isinstance(value, bool) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+        ):
+            problem("settings", None, "bad_resolution_approval")
         elif key == "bulletin_recipients":  # the leaders the weekly bulletin is emailed to
             entries = value if isinstance(value, list) else [value]
             for entry in entries:
@@ -463,6 +468,9 @@ class ImportSummary:
     updated: dict[str, int] = field(default_factory=dict)
     rules_closed: int = 0
     rules_added: int = 0
+    # Not failures: things that import but will not work (a unit nobody can be told of a ticket).
+    # Each a message key and its fields (issue 13 point 4).
+    warnings: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def __str__(self) -> str:
         parts = [
@@ -471,6 +479,7 @@ class ImportSummary:
             if k in self.created or k in self.updated
         ]
         parts.append(f"rules: {self.rules_added} added, {self.rules_closed} closed")
+        parts += [f"warning: {key} {fields}" for key, fields in self.warnings]
         return "; ".join(parts)
 
 
@@ -548,12 +557,50 @@ def import_directory(
     if data.get("rules") is not None:
         _apply_rules(session, data["rules"], unit_by_code, area_by_code, category_by_code, now, summary)
     session.flush()
+    for unit in units_without_contact(session):
+        summary.warnings.append(
+            ("warning.unit_without_contact", {"code": unit.code, "zh": unit.name_zh, "en": unit.name_en})
+        )
     return summary
 
 
 def _advice(value: object) -> str | None:
     text = str(value).strip() if value is not None else ""
     return text or None
+
+
+# --- who hears of a unit's tickets (issue 13 point 4) ---------------------------------------------
+
+UNIT_ROLES = (Role.UNIT_STAFF, Role.UNIT_HEAD)
+
+
+def unit_contact_numbers(session: Session, unit: Unit) -> list[str]:
+    """The numbers a unit's notifications go to: its contact phones, or else its active staff's."""
+    if unit.contact_phones:
+        return [str(p) for p in unit.contact_phones]
+    staff = session.scalars(
+        select(User.phone)
+        .where(User.unit_id == unit.id, User.active, User.role.in_(UNIT_ROLES), User.phone.is_not(None))
+        .order_by(User.role.desc(), User.id)
+    )
+    return [p for p in staff if p]
+
+
+def units_without_contact(session: Session) -> list[Unit]:
+    """Active units whose notifications would reach nobody: no contact phone and no active staff
+    member with a phone."""
+    with_staff_phone = set(
+        session.scalars(
+            select(User.unit_id).where(
+                User.active, User.role.in_(UNIT_ROLES), User.phone.is_not(None), User.phone != ""
+            )
+        )
+    )
+    return [
+        u
+        for u in session.scalars(select(Unit).where(Unit.active).order_by(Unit.code))
+        if not u.contact_phones and u.id not in with_staff_phone
+    ]
 
 
 def _count(summary: ImportSummary, section: str, created: bool) -> None:

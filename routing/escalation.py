@@ -69,7 +69,7 @@ def fire(session: Session, runtime: Runtime, deadline: Deadline, step: str, now:
     assert ticket is not None
     local_due = deadline.due_at.astimezone(runtime.settings.tz).strftime("%Y-%m-%d %H:%M")
     kind = {"warning": "deadline_warning", "overdue": "overdue"}.get(step, "escalated")
-    sent = services.send_sms(
+    queued = services.queue_notifications(
         session,
         runtime,
         _phones_for(session, step, deadline.unit_id),
@@ -78,6 +78,10 @@ def fire(session: Session, runtime: Runtime, deadline: Deadline, step: str, now:
         due=local_due,
         clock=deadline.kind,
     )
+    session.flush()
+    # The timeline says what was queued, by outbox row: the page reads each one's outcome (queued,
+    # sent, failed), so it never claims a reminder went out when none did (issue 13 point 4).
+    messages = [m.id for m in queued]
     session.add(
         TicketEvent(
             ticket=ticket,
@@ -88,12 +92,21 @@ def fire(session: Session, runtime: Runtime, deadline: Deadline, step: str, now:
                 "clock": deadline.kind,
                 "step": step,
                 "due_at": deadline.due_at.isoformat(),
-                "notified": sent,
+                "unit_id": deadline.unit_id,
+                "notified": len(queued),
+                "messages": messages,
             },
         )
     )
     if step != "warning":
-        session.add(TicketEvent(ticket=ticket, at=now, kind="reminder", data={"step": step, "clock": deadline.kind}))
+        session.add(
+            TicketEvent(
+                ticket=ticket,
+                at=now,
+                kind="reminder",
+                data={"step": step, "clock": deadline.kind, "unit_id": deadline.unit_id, "messages": messages},
+            )
+        )
     if step == "overdue":
         session.add(
             AccountabilityEntry(
@@ -111,6 +124,36 @@ def fire(session: Session, runtime: Runtime, deadline: Deadline, step: str, now:
         ).first()
         if entry is not None:
             entry.level = step
+    return True
+
+
+def skip_warning(session: Session, deadline: Deadline, now: datetime) -> bool:
+    """A sweep catching up after a gap finds the deadline already past: the "due soon" warning is
+    recorded as skipped (nothing is sent), so the unit does not get "due soon" and "late" in the
+    same second (issue 13 point 6). Returns False if the warning was taken before."""
+    try:
+        with session.begin_nested():
+            session.add(EscalationStep(deadline_id=deadline.id, step="warning", fired_at=now, outcome="skipped"))
+            session.flush()
+    except IntegrityError:
+        return False
+    session.add(
+        TicketEvent(
+            ticket_id=deadline.ticket_id,
+            at=now,
+            kind="deadline_warning",
+            data={
+                "deadline_id": deadline.id,
+                "clock": deadline.kind,
+                "step": "warning",
+                "due_at": deadline.due_at.isoformat(),
+                "unit_id": deadline.unit_id,
+                "skipped": True,
+                "notified": 0,
+                "messages": [],
+            },
+        )
+    )
     return True
 
 
@@ -139,7 +182,11 @@ def sweep(runtime: Runtime, limit: int = 5000) -> dict[str, int]:
                 deadline.due_at = outcome.deadline
             taken = set(session.scalars(select(EscalationStep.step).where(EscalationStep.deadline_id == deadline.id)))
             for step in due_steps(deadline, now, cfg, clock.elapsed_share(now)):
-                if step not in taken and fire(session, runtime, deadline, step, now):
+                if step in taken:
+                    continue
+                if step == "warning" and now > deadline.due_at:
+                    skip_warning(session, deadline, now)  # already late: warning it is "due soon" is a lie
+                elif fire(session, runtime, deadline, step, now):
                     fired[step] += 1
     return fired
 

@@ -26,6 +26,11 @@ extend         assigned, signed                           unchanged (the resolut
 pause, resume  assigned, signed                           unchanged
 return         assigned, signed                           dispatch (resolution clock paused)
 resolve        signed                                     resolved (clocks met, resolved_at set)
+delegate       assigned, signed, approval                 unchanged (the unit head names an officer)
+propose        signed                                     approval (the officer's resolution waits for
+                                                          the unit head; the clocks keep running)
+approve        approval                                   resolved (as resolve, with the proposed text)
+send_back      approval                                   signed (the head's reason; the officer redoes)
 reopen         resolved                                   assigned (重办: same unit, fresh clocks)
 refer          resolved                                   dispatch (redo failed again)
 close          resolved                                   closed (survey answered or no reply)
@@ -50,7 +55,7 @@ from hotline_core.audit import Actor
 from hotline_core.audit import record as audit
 from hotline_core.clock_types import Extension, Pause, PauseReason
 from hotline_core.errors import Conflict, HotlineError, Label
-from hotline_core.models import Assignment, Deadline, Ticket, TicketEvent, Unit
+from hotline_core.models import Assignment, Deadline, Ticket, TicketEvent, Unit, User
 from hotline_core.models.routing import AssignmentRole, AssignmentState
 from hotline_core.models.ticket import TicketState
 from routing.config import RoutingConfig
@@ -83,10 +88,14 @@ class Command(StrEnum):
     REFER = "refer"
     CLOSE = "close"
     MERGE = "merge"
+    DELEGATE = "delegate"
+    PROPOSE = "propose"
+    APPROVE = "approve"
+    SEND_BACK = "send_back"
 
 
 _WORKING = (S.ASSIGNED, S.SIGNED)
-_OPEN = (S.RECEIVED, S.DISPATCH, S.ASSIGNED, S.SIGNED)
+_OPEN = (S.RECEIVED, S.DISPATCH, S.ASSIGNED, S.SIGNED, S.APPROVAL)
 
 #: state x command -> state. A pair not in the table is refused with ``InvalidTransition``.
 TRANSITIONS: dict[tuple[str, Command], str] = {
@@ -102,6 +111,12 @@ TRANSITIONS: dict[tuple[str, Command], str] = {
     (S.RESOLVED, Command.REFER): S.DISPATCH,
     (S.RESOLVED, Command.CLOSE): S.CLOSED,
     **{(state, Command.MERGE): S.MERGED for state in _OPEN},
+    # Inside a unit (issue 13 point 5): the head names the officer; with approval required, the
+    # officer's resolution waits for the head, who approves it or sends it back.
+    **{(state, Command.DELEGATE): state for state in (*_WORKING, S.APPROVAL)},
+    (S.SIGNED, Command.PROPOSE): S.APPROVAL,
+    (S.APPROVAL, Command.APPROVE): S.RESOLVED,
+    (S.APPROVAL, Command.SEND_BACK): S.SIGNED,
 }
 
 
@@ -509,12 +524,19 @@ def extend(
     return deadline
 
 
-def resolve(session: Session, ticket: Ticket, now: datetime, *, text: str, actor: Actor) -> None:
-    """The lead unit, having signed for it, resolves the ticket: the clocks are met."""
+def _signed_lead(session: Session, ticket: Ticket) -> Assignment:
     lead = next((a for a in active_assignments(session, ticket.id) if a.role == AssignmentRole.LEAD), None)
     if lead is None or lead.state != AssignmentState.SIGNED:
         raise TicketError("error.ticket.sign_before_resolving")
-    _move(ticket, Command.RESOLVE, now)
+    return lead
+
+
+def resolve(
+    session: Session, ticket: Ticket, now: datetime, *, text: str, actor: Actor, command: Command = Command.RESOLVE
+) -> None:
+    """The lead unit, having signed for it, resolves the ticket: the clocks are met."""
+    _signed_lead(session, ticket)
+    _move(ticket, command, now)
     deadline = open_deadline(session, ticket.id, ClockKind.RESOLUTION)
     if deadline is not None:
         deadline.met_at = now
@@ -544,7 +566,13 @@ def reopen(session: Session, ticket: Ticket, now: datetime, cfg: RoutingConfig, 
             reason=f"redo failed {ticket.redo_count} times: the dispatcher decides",
         )
         return False
-    assign(
+    officer_id = session.scalar(  # the officer who resolved it redoes it (issue 13 point 5)
+        select(Assignment.officer_id)
+        .where(Assignment.ticket_id == ticket.id, Assignment.role == AssignmentRole.LEAD)
+        .order_by(Assignment.id.desc())
+        .limit(1)
+    )
+    made, _, _ = assign(
         session,
         ticket,
         ticket.lead_unit_id,
@@ -555,6 +583,7 @@ def reopen(session: Session, ticket: Ticket, now: datetime, cfg: RoutingConfig, 
         reason=f"redo ({reason})",
         command=Command.REOPEN,
     )
+    made[0].officer_id = officer_id
     return True
 
 
@@ -580,3 +609,74 @@ def merge(session: Session, duplicate: Ticket, into: Ticket, now: datetime, *, a
     _event(session, duplicate, now, "merged", actor, into=into.number)
     _event(session, into, now, "merged_in", actor, body=duplicate.text, duplicate=duplicate.number)
     audit(session, actor, "ticket.merge", duplicate, into=into.number)
+
+
+# --- inside a unit (issue 13 point 5) --------------------------------------------------------------
+
+
+def delegate(session: Session, assignment: Assignment, officer: User | None, now: datetime, *, actor: Actor) -> Ticket:
+    """The unit head gives the unit's ticket to a named officer of the unit (an active user of it)."""
+    if assignment.state not in AssignmentState.ACTIVE:
+        raise TicketError("error.ticket.not_the_units")
+    if officer is None or not officer.active or officer.unit_id != assignment.unit_id:
+        raise TicketError("error.ticket.officer_not_in_unit")
+    ticket = _ticket_of(session, assignment)
+    _move(ticket, Command.DELEGATE, now)
+    previous, assignment.officer_id = assignment.officer_id, officer.id
+    _event(
+        session,
+        ticket,
+        now,
+        "delegated",
+        actor,
+        assignment_id=assignment.id,
+        unit_id=assignment.unit_id,
+        officer_id=officer.id,
+        previous_officer_id=previous,
+    )
+    audit(session, actor, "ticket.delegate", ticket, officer=officer.username)
+    return ticket
+
+
+def propose_resolution(session: Session, ticket: Ticket, now: datetime, *, text: str, actor: Actor) -> None:
+    """The officer's resolution, when the unit's head must approve it: nothing reaches the citizen
+    yet, and the resolution clock keeps running (the head's time is the unit's time)."""
+    if not (text or "").strip():
+        raise TicketError("error.ticket.resolution_needs_text")
+    _signed_lead(session, ticket)
+    _move(ticket, Command.PROPOSE, now)
+    _event(session, ticket, now, "resolution_proposed", actor, body=text)
+    audit(session, actor, "ticket.propose_resolution", ticket)
+
+
+def proposed_resolution(session: Session, ticket: Ticket) -> TicketEvent | None:
+    """The latest proposal waiting for the head's decision."""
+    if ticket.state != S.APPROVAL:
+        return None
+    return session.scalars(
+        select(TicketEvent)
+        .where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "resolution_proposed")
+        .order_by(TicketEvent.id.desc())
+        .limit(1)
+    ).first()
+
+
+def approve_resolution(session: Session, ticket: Ticket, now: datetime, *, actor: Actor) -> str:
+    """The head approves the proposal: the ticket is resolved with the proposed text (returned)."""
+    if not allowed(ticket, Command.APPROVE):
+        raise refused(ticket, Command.APPROVE)
+    proposal = proposed_resolution(session, ticket)
+    text = (proposal.body if proposal else "") or ""
+    _event(session, ticket, now, "resolution_approved", actor)
+    resolve(session, ticket, now, text=text, actor=actor, command=Command.APPROVE)
+    return text
+
+
+def send_back_resolution(session: Session, ticket: Ticket, now: datetime, *, reason: str, actor: Actor) -> None:
+    """The head sends the proposal back to the officer, with a reason."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise TicketError("error.ticket.send_back_needs_reason")
+    _move(ticket, Command.SEND_BACK, now)
+    _event(session, ticket, now, "resolution_sent_back", actor, body=reason)
+    audit(session, actor, "ticket.send_back_resolution", ticket, reason=reason)

@@ -14,11 +14,21 @@ from hotline_core import outbox
 from hotline_core.audit import Actor
 from hotline_core.events import ComplaintReceived, Matter, MatterAsked
 from hotline_core.i18n import t
-from hotline_core.models import Area, Assignment, Category, Deadline, RoutingRule, Ticket, TicketEvent, Unit
+from hotline_core.models import (
+    Area,
+    Assignment,
+    Category,
+    Deadline,
+    OutboxMessage,
+    RoutingRule,
+    Ticket,
+    TicketEvent,
+    Unit,
+)
 from hotline_core.models.messaging import Priority
 from hotline_core.models.ticket import TicketState
 from hotline_core.runtime import Runtime
-from routing import engine, lifecycle, model_store
+from routing import directory, engine, lifecycle, model_store
 from routing.config import RoutingConfig, load_config
 from routing.deadlines import TicketClock
 from routing.lifecycle import TicketError
@@ -373,12 +383,28 @@ def _local(runtime: Runtime, moment: datetime) -> str:
 
 
 def unit_phones(session: Session, unit_id: int) -> list[str]:
+    """The unit's contact phones, or else its active staff's phones (``routing.directory``)."""
     unit = session.get(Unit, unit_id)
-    return list(unit.contact_phones or []) if unit else []
+    return directory.unit_contact_numbers(session, unit) if unit else []
 
 
 def _notify_unit(session: Session, runtime: Runtime, ticket: Ticket, unit_id: int, key: str, **fields: Any) -> None:
-    send_sms(session, runtime, unit_phones(session, unit_id), ticket, key, **fields)
+    queued = queue_notifications(session, runtime, unit_phones(session, unit_id), ticket, key, **fields)
+    if not queued:
+        not_notified(session, runtime, ticket, key, "no_contact", unit_id=unit_id)
+
+
+def not_notified(session: Session, runtime: Runtime, ticket: Ticket, key: str, reason: str, **data: Any) -> None:
+    """A notification nobody could be sent (issue 13 point 4): said on the timeline, so the ticket
+    page and the dispatcher's console show it, instead of nothing happening."""
+    session.add(
+        TicketEvent(
+            ticket=ticket,
+            at=runtime.now(),
+            kind="notification_not_sent",
+            data={"message": key, "reason": reason, **data},
+        )
+    )
 
 
 def notify_citizen(
@@ -386,7 +412,10 @@ def notify_citizen(
 ) -> bool:
     """Text the citizen in the language they used, if they left a valid number. ``deferrable``:
     routine news that waits for the end of the quiet hours (``hotline_core.quiet_hours``)."""
-    if ticket.anonymous or not ticket.citizen_phone or not ticket.citizen_phone_valid:
+    if ticket.anonymous:
+        return False
+    if not ticket.citizen_phone or not ticket.citizen_phone_valid:
+        not_notified(session, runtime, ticket, key, "no_number")
         return False
     outbox.queue_sms(
         session,
@@ -401,9 +430,12 @@ def notify_citizen(
     return True
 
 
-def send_sms(session: Session, runtime: Runtime, numbers: list[str], ticket: Ticket, key: str, **fields: Any) -> int:
+def queue_notifications(
+    session: Session, runtime: Runtime, numbers: list[str], ticket: Ticket, key: str, **fields: Any
+) -> list[OutboxMessage]:
+    """Queue one text per number; returns the outbox rows (their outcome is the outbox's)."""
     body = t(key, runtime.settings.default_language, number=ticket.number, **fields)
-    for number in dict.fromkeys(numbers):
+    return [
         outbox.queue_sms(
             session,
             runtime,
@@ -413,4 +445,9 @@ def send_sms(session: Session, runtime: Runtime, numbers: list[str], ticket: Tic
             priority=Priority.NOTIFICATION,
             ticket_id=ticket.id,
         )
-    return len(set(numbers))
+        for number in dict.fromkeys(numbers)
+    ]
+
+
+def send_sms(session: Session, runtime: Runtime, numbers: list[str], ticket: Ticket, key: str, **fields: Any) -> int:
+    return len(queue_notifications(session, runtime, numbers, ticket, key, **fields))

@@ -55,6 +55,11 @@ ROUTES = [
     ("POST", "/staff/tickets/<number>/<action>", "merge", DISPATCH, {"into": "<other_number>"}),
     ("POST", "/staff/tickets/<number>/<action>", "pause", DISPATCH, {"reason": "awaiting_citizen"}),
     ("POST", "/staff/tickets/<number>/<action>", "resume", DISPATCH, {}),
+    # issue 13 points 4-7 (units13): inside a unit, the head's screens
+    ("POST", "/staff/tickets/<number>/<action>", "delegate", {Role.UNIT_HEAD}, {"officer": "<officer_id>"}),
+    ("POST", "/staff/tickets/<number>/<action>", "approve", {Role.UNIT_HEAD}, {}),
+    ("POST", "/staff/tickets/<number>/<action>", "send_back", {Role.UNIT_HEAD}, {"reason": "缺少凭证"}),
+    ("GET", "/staff/unit", None, {Role.UNIT_HEAD}, None),
     ("GET", "/staff/outbox", None, DISPATCH, None),
     ("GET", "/staff/dispatch/", None, DISPATCH, None),
     ("GET", "/staff/dispatch/extensions", None, DISPATCH, None),
@@ -147,6 +152,8 @@ def real_ids(app, runtime, rule, form):
             ids["unit_id"] = s.scalars(select(Unit.id).where(Unit.code == "HOUSING")).one()
         if "user_id" in wanted:
             ids["user_id"] = s.scalars(select(User.id).where(User.username == "leader")).one()
+        if "officer_id" in wanted:
+            ids["officer_id"] = s.scalars(select(User.id).where(User.username == "unitstaff")).one()
     if "event_id" in wanted:  # a text that failed for good, waiting for a person
         from hotline_core.models import InboundEvent
 

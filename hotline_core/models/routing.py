@@ -76,6 +76,8 @@ class Assignment(Base):
     return_reason: Mapped[str | None] = mapped_column(Text)
     suggested_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     ended_at: Mapped[datetime | None]
+    # The officer of the unit the unit head gave the ticket to (issue 13 point 5); none = the unit's.
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class Deadline(Base):
@@ -112,6 +114,8 @@ class EscalationStep(Base):
     deadline_id: Mapped[int] = mapped_column(ForeignKey("deadlines.id"))
     step: Mapped[str] = mapped_column(String(30))
     fired_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # "sent", or "skipped" when a sweep catching up found the deadline already past (no warning sent).
+    outcome: Mapped[str] = mapped_column(String(20), default="sent", server_default="sent")
 
 
 class AccountabilityEntry(Base):

@@ -27,10 +27,11 @@ class TicketState:
     DISPATCH = "dispatch"
     ASSIGNED = "assigned"
     SIGNED = "signed"
+    APPROVAL = "approval"  # the officer proposed a resolution; the unit head approves or sends it back
     RESOLVED = "resolved"
     CLOSED = "closed"
     MERGED = "merged"
-    OPEN = (RECEIVED, DISPATCH, ASSIGNED, SIGNED)
+    OPEN = (RECEIVED, DISPATCH, ASSIGNED, SIGNED, APPROVAL)
 
 
 class Ticket(Base):

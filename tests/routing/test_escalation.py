@@ -113,24 +113,20 @@ def test_a_paused_clock_does_not_escalate(runtime, clock, ticket):
 
 def test_a_crash_half_way_loses_and_repeats_nothing(runtime, clock, ticket, monkeypatch):
     at(clock, SIGN_FOR_DUE + timedelta(minutes=1))
-    real = services.send_sms
-    calls = {"n": 0}
+    real = services.queue_notifications
 
-    def crash_on_second(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise RuntimeError("worker died")
-        return real(*args, **kwargs)
+    def crash(*args, **kwargs):
+        raise RuntimeError("worker died")
 
-    monkeypatch.setattr(services, "send_sms", crash_on_second)
+    monkeypatch.setattr(services, "queue_notifications", crash)
     with pytest.raises(RuntimeError):
         escalation.sweep(runtime)
-    # the warning and the overdue step of a deadline share one transaction: both were rolled back
-    assert steps(runtime) == [] and sms(runtime, "warning") == []
-    monkeypatch.setattr(services, "send_sms", real)
+    # the skipped warning and the overdue step of a deadline share one transaction: both were rolled back
+    assert steps(runtime) == [] and sms(runtime, "overdue") == []
+    monkeypatch.setattr(services, "queue_notifications", real)
     escalation.sweep(runtime)
     assert steps(runtime) == ["warning", "overdue"]
-    assert len(sms(runtime, "warning")) == 1 and len(sms(runtime, "overdue")) == 1
+    assert len(sms(runtime, "warning")) == 0 and len(sms(runtime, "overdue")) == 1
 
 
 @pytest.mark.committed  # two threads, two connections
@@ -156,3 +152,31 @@ def test_two_sweeps_at_once_fire_each_step_once(runtime, clock, ticket):
 
 def test_the_sweep_is_a_periodic_job(runtime):
     assert any(job.func is escalation.sweep_job for job in runtime.jobs.periodic)
+
+
+# --- issue 13 point 6: a sweep catching up after a gap --------------------------------------------
+
+
+def step_outcomes(runtime):
+    with runtime.db.session() as s:
+        return dict(s.execute(select(EscalationStep.step, EscalationStep.outcome).order_by(EscalationStep.id)).all())
+
+
+def test_a_sweep_catching_up_on_a_late_deadline_skips_the_warning_instead_of_sending_it(runtime, clock, ticket):
+    at(clock, SIGN_FOR_DUE + timedelta(hours=2))  # the worker was down through the warning time
+    fired = escalation.sweep(runtime)
+    assert fired["warning"] == 0 and fired["overdue"] == 1
+    assert step_outcomes(runtime) == {"warning": "skipped", "overdue": "sent"}
+    assert sms(runtime, "warning") == [] and len(sms(runtime, "overdue")) == 1
+    with runtime.db.session() as s:
+        [warning] = s.scalars(select(TicketEvent).where(TicketEvent.kind == "deadline_warning")).all()
+    assert warning.data["skipped"] is True and warning.data["messages"] == []
+
+
+def test_a_warning_on_time_is_recorded_as_sent_with_its_outbox_messages(runtime, clock, ticket):
+    at(clock, datetime(2026, 11, 23, 12, 0, tzinfo=BEIJING))
+    escalation.sweep(runtime)
+    assert step_outcomes(runtime) == {"warning": "sent"}
+    with runtime.db.session() as s:
+        [warning] = s.scalars(select(TicketEvent).where(TicketEvent.kind == "deadline_warning")).all()
+        assert warning.data["messages"] == [m.id for m in sms(runtime, "warning")]

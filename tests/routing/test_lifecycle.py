@@ -20,7 +20,7 @@ from routing.lifecycle import TRANSITIONS, Command, InvalidTransition, StateWrit
 from tests.factories import complaint, demo_city
 
 BEIJING = ZoneInfo("Asia/Shanghai")
-UNIT = Actor("user:unitstaff", 3)
+UNIT = Actor("user:unitstaff")  # no user id: the demo users' ids differ between backends
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_PACKAGES = ("hotline_core", "hotline_web", "intake", "routing", "responders", "mystery_calls", "stats")
 
@@ -109,7 +109,7 @@ def test_every_state_command_pair_outside_the_table_is_refused(runtime):
 
 
 def test_closed_and_merged_tickets_allow_no_command():
-    assert {state for state, _ in TRANSITIONS} == {"received", "dispatch", "assigned", "signed", "resolved"}
+    assert {state for state, _ in TRANSITIONS} == {"received", "dispatch", "assigned", "signed", "approval", "resolved"}
 
 
 # --- commands --------------------------------------------------------------------------------
@@ -236,3 +236,107 @@ def test_a_domain_error_reads_in_both_languages_with_translated_labels():
 def test_a_domain_error_with_an_unknown_key_is_a_programming_error():
     with pytest.raises(KeyError):
         HotlineError("error.no_such_key")
+
+
+# --- inside a unit: delegation and the head's approval (issue 13 point 5) ---------------------------
+
+
+def signed_ticket(runtime):
+    ticket_id = assigned_ticket(runtime)
+    with runtime.db.transaction() as s:
+        routing.sign_for(s, runtime, lead_assignment(s, ticket_id), actor=UNIT)
+    return ticket_id
+
+
+def test_the_approval_step_is_in_the_transition_table():
+    assert TRANSITIONS[(TicketState.SIGNED, Command.PROPOSE)] == TicketState.APPROVAL
+    assert TRANSITIONS[(TicketState.APPROVAL, Command.APPROVE)] == TicketState.RESOLVED
+    assert TRANSITIONS[(TicketState.APPROVAL, Command.SEND_BACK)] == TicketState.SIGNED
+    assert (TicketState.APPROVAL, Command.RESOLVE) not in TRANSITIONS  # only the head's approval resolves it
+    assert TicketState.APPROVAL in TicketState.OPEN
+    assert {TRANSITIONS[(state, Command.DELEGATE)] for state in ("assigned", "signed", "approval")} == {
+        "assigned",
+        "signed",
+        "approval",
+    }
+
+
+def test_a_proposed_resolution_keeps_the_clock_running_until_the_head_approves(runtime, clock):
+    ticket_id = signed_ticket(runtime)
+    with runtime.db.transaction() as s:
+        lifecycle.propose_resolution(s, s.get(Ticket, ticket_id), clock(), text="路灯已修复", actor=UNIT)
+    with runtime.db.session() as s:
+        ticket = s.get(Ticket, ticket_id)
+        assert ticket.state == "approval" and ticket.resolved_at is None
+        assert lifecycle.open_deadline(s, ticket_id, "resolution") is not None
+        assert lifecycle.proposed_resolution(s, ticket).body == "路灯已修复"
+    clock.advance(600)
+    with runtime.db.transaction() as s:
+        text = lifecycle.approve_resolution(s, s.get(Ticket, ticket_id), clock(), actor=Actor("user:unithead"))
+    assert text == "路灯已修复"
+    with runtime.db.session() as s:
+        ticket = s.get(Ticket, ticket_id)
+        assert ticket.state == "resolved" and ticket.resolved_at == clock()
+        assert lifecycle.open_deadline(s, ticket_id, "resolution") is None
+        assert kinds(s, ticket_id)[-3:] == ["resolution_proposed", "resolution_approved", "resolved"]
+
+
+def test_the_head_sends_a_resolution_back_only_with_a_reason(runtime, clock):
+    ticket_id = signed_ticket(runtime)
+    with runtime.db.transaction() as s:
+        lifecycle.propose_resolution(s, s.get(Ticket, ticket_id), clock(), text="已处理", actor=UNIT)
+    with runtime.db.transaction() as s, pytest.raises(TicketError) as refused:
+        lifecycle.send_back_resolution(s, s.get(Ticket, ticket_id), clock(), reason=" ", actor=UNIT)
+    assert refused.value.key == "error.ticket.send_back_needs_reason"
+    with runtime.db.transaction() as s:
+        lifecycle.send_back_resolution(s, s.get(Ticket, ticket_id), clock(), reason="没有现场照片", actor=UNIT)
+    with runtime.db.session() as s:
+        ticket = s.get(Ticket, ticket_id)
+        assert ticket.state == "signed" and lifecycle.proposed_resolution(s, ticket) is None
+        back = s.scalars(select(TicketEvent).where(TicketEvent.kind == "resolution_sent_back")).one()
+        assert back.body == "没有现场照片"
+
+
+def test_approving_without_a_proposal_is_refused(runtime, clock):
+    ticket_id = signed_ticket(runtime)
+    with runtime.db.transaction() as s, pytest.raises(InvalidTransition):
+        lifecycle.approve_resolution(s, s.get(Ticket, ticket_id), clock(), actor=UNIT)
+
+
+def test_a_ticket_is_delegated_only_to_an_active_officer_of_its_unit(runtime, clock):
+    from hotline_core.models import User
+    from tests.factories import user
+
+    ticket_id = signed_ticket(runtime)
+    with runtime.db.session() as s:
+        unit_id = lead_assignment(s, ticket_id).unit_id
+    insider = user(runtime, "officer2", "unit_staff", unit_id=unit_id)
+    outsider = user(runtime, "elsewhere", "unit_staff")
+    with runtime.db.transaction() as s, pytest.raises(TicketError) as refused:
+        lifecycle.delegate(s, lead_assignment(s, ticket_id), s.get(User, outsider.id), clock(), actor=UNIT)
+    assert refused.value.key == "error.ticket.officer_not_in_unit"
+    with runtime.db.transaction() as s:
+        lifecycle.delegate(s, lead_assignment(s, ticket_id), s.get(User, insider.id), clock(), actor=UNIT)
+    with runtime.db.session() as s:
+        assert lead_assignment(s, ticket_id).officer_id == insider.id
+        assert s.get(Ticket, ticket_id).state == "signed"
+        assert kinds(s, ticket_id)[-1] == "delegated"
+
+
+def test_a_redo_goes_back_to_the_officer_who_resolved_it(runtime, clock):
+    from hotline_core.models import User
+    from tests.factories import user
+
+    ticket_id = signed_ticket(runtime)
+    with runtime.db.session() as s:
+        unit_id = lead_assignment(s, ticket_id).unit_id
+    officer_id = user(runtime, "lights", "unit_staff", unit_id=unit_id).id
+    with runtime.db.transaction() as s:
+        lifecycle.delegate(s, lead_assignment(s, ticket_id), s.get(User, officer_id), clock(), actor=UNIT)
+        routing.resolve(s, runtime, s.get(Ticket, ticket_id), text="已修复", actor=UNIT)
+    with runtime.db.transaction() as s:
+        cfg = routing.config(s, runtime)
+        assert lifecycle.reopen(s, s.get(Ticket, ticket_id), clock(), cfg, reason="citizen: not solved", max_redos=1)
+    with runtime.db.session() as s:
+        redo = lead_assignment(s, ticket_id)
+        assert (redo.state, redo.officer_id) == ("assigned", officer_id)
