@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from open311.views import init_app as init_open311
     from responders.admin import bp as admin_bp
     from responders.dispatch import bp as dispatch_bp
+    from responders.model_admin import bp as model_admin_bp
     from responders.tickets import bp as tickets_bp
     from responders.views import bp as staff_bp
     from stats.views import bp as stats_bp
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.register_blueprint(admin_bp)
     app.register_blueprint(tickets_bp)
     app.register_blueprint(dispatch_bp)
+    app.register_blueprint(model_admin_bp)
     app.register_blueprint(mystery_bp)
     app.register_blueprint(stats_bp)
     app.register_blueprint(webhooks_bp)

@@ -38,10 +38,13 @@ def queue():  # type: ignore[no-untyped-def]
     units = s.scalars(select(Unit).where(Unit.active).order_by(Unit.kind, Unit.code)).all()
     unit_names = {u.id: u.name(language()) for u in s.scalars(select(Unit))}
     items = []
+    duplicates = services.duplicate_candidates_many(s, tickets)
     for tk in tickets:
         events = s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == tk.id).order_by(TicketEvent.id)).all()
         returned = next((e for e in reversed(events) if e.kind == "returned"), None)
         queued = next((e for e in reversed(events) if e.kind == "queued_for_dispatch"), None)
+        classified = next((e for e in reversed(events) if e.kind == "classified"), None)
+        model = (classified.data or {}) if classified is not None and not returned else {}
         items.append(
             {
                 "ticket": tk,
@@ -50,14 +53,20 @@ def queue():  # type: ignore[no-untyped-def]
                 "queued": queued,
                 "returned_by": unit_names.get(returned.data.get("unit_id") or 0) if returned else None,
                 "suggested_unit": unit_names.get(returned.data.get("suggested_unit_id") or 0) if returned else None,
-                "duplicates": services.duplicate_candidates(s, tk),
+                "duplicates": duplicates[tk.id],
                 "phone": services.shown_phone(current_user.user, tk),
+                # The model's suggestion (below the auto-dispatch threshold), preselected in the routing form.
+                "suggested_lead": model.get("suggested_lead_unit_id"),
+                "suggested_co": set(model.get("suggested_co_unit_ids") or ()),
+                "model_confidence": max((model.get("scores") or {}).values(), default=None),
+                "threshold": model.get("threshold"),
             }
         )
     return render_template(
         "staff/dispatch.html",
         items=items,
         units=units,
+        unit_names=unit_names,
         categories=sorted(categories.values(), key=lambda c: (c.level, c.code)),
     )
 

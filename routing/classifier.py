@@ -57,7 +57,9 @@ __all__ = [
     "TextClassifier",
     "evaluate",
     "normalise",
+    "operating_point",
     "precision_at_coverage",
+    "precision_coverage_curve",
     "spaced_script_share",
     "threshold_for_precision",
 ]
@@ -349,6 +351,7 @@ class TextClassifier:
         # the folds' vocabulary very slightly optimistic; refitting them per fold would triple training time.
         folds = min(config.calibration_folds, int(np.bincount(y).min()))
         temperature = 1.0
+        evaluation: dict[str, Any] | None = None
         if folds >= 2:
             oof = np.zeros((len(y), len(classes)))
             splitter = StratifiedKFold(folds, shuffle=True, random_state=config.random_state)
@@ -356,6 +359,18 @@ class TextClassifier:
                 fold_coef, fold_intercept = _fit_linear(x[train_idx], y[train_idx], len(classes), config)
                 oof[test_idx] = np.asarray(x[test_idx] @ fold_coef.T) + fold_intercept
             temperature = _fit_temperature(oof, y)
+            # The same out-of-fold predictions are the model's held-out evaluation: every text predicted by a model
+            # that never saw it. Their precision/coverage curve is kept with the model, so the auto-dispatch
+            # threshold can be chosen for a target precision at any time without retraining.
+            held_out = softmax(oof / temperature, axis=1)
+            oof_conf = held_out.max(axis=1)
+            oof_correct = held_out.argmax(axis=1) == y
+            evaluation = {
+                "method": f"{folds}-fold out-of-fold",
+                "n": len(y),
+                "accuracy": round(float(oof_correct.mean()), 4),
+                "curve": precision_coverage_curve(oof_conf.tolist(), oof_correct.tolist()),
+            }
 
         trained_at = datetime.now(UTC).replace(microsecond=0)
         data_sha = _fingerprint(texts, labels, config)
@@ -371,6 +386,7 @@ class TextClassifier:
             "temperature": temperature,
             "config": asdict(config),
             "metrics": None,
+            "evaluation": evaluation,
         }
         return cls(features, coef, intercept, classes, temperature, metadata, config)
 
@@ -499,6 +515,44 @@ def threshold_for_precision(
     if not meets.any():
         return None
     return float(conf[np.flatnonzero(meets)[-1]])
+
+
+def precision_coverage_curve(
+    confidences: Sequence[float], correct: Sequence[bool], max_points: int = 200
+) -> list[dict[str, float]]:
+    """Auto-dispatching every prediction with ``confidence >= threshold``, for thresholds from the most confident
+    prediction down to the least: each point's ``threshold``, ``coverage`` (share dispatched) and ``precision``
+    (share of those right), in order of increasing coverage.
+
+    One point per distinct confidence, thinned to about ``max_points`` (evenly in coverage; the last point,
+    coverage 1, is always kept), so a curve over thousands of held-out predictions stays small enough to store.
+    """
+    conf = np.asarray(confidences, dtype=float)
+    ok = np.asarray(correct, dtype=bool)
+    if len(conf) == 0:
+        return []
+    order = np.argsort(-conf, kind="stable")
+    conf, ok = conf[order], ok[order]
+    count = np.arange(1, len(conf) + 1)
+    precision = np.cumsum(ok) / count
+    ends = np.flatnonzero(np.append(conf[1:] != conf[:-1], True))  # last position of each run of equal values
+    step = max(1, math.ceil(len(ends) / max_points))
+    keep = np.unique(np.append(ends[::step], ends[-1]))
+    return [
+        {
+            "threshold": round(float(conf[i]), 6),
+            "coverage": round(float(count[i] / len(conf)), 6),
+            "precision": round(float(precision[i]), 6),
+        }
+        for i in keep
+    ]
+
+
+def operating_point(curve: Sequence[dict[str, float]], target_precision: float) -> dict[str, float] | None:
+    """The point of a :func:`precision_coverage_curve` that dispatches the most while at least
+    ``target_precision`` of it is right; ``None`` when no threshold reaches the target."""
+    meeting = [p for p in curve if p["precision"] >= target_precision - 1e-12]
+    return max(meeting, key=lambda p: p["coverage"]) if meeting else None
 
 
 def calibration_error(confidences: Sequence[float], correct: Sequence[bool], bins: int = 10) -> float:
