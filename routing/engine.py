@@ -367,7 +367,7 @@ def decide(
     )
     if category is None:
         best = f"{prediction.label} {prediction.confidence:.2f}" if prediction else "no model"
-        decision.manual_reason = f"confidence below {min_confidence:g} ({best}) and no keyword rule"
+        decision.manual_reason = f"confidence below {min_confidence:.3g} ({best}) and no keyword rule"
         _suggest(decision, prediction, by_code, area, categories, areas, rules)
         return decision
     rule = find_rule(
