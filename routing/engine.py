@@ -256,11 +256,13 @@ def find_rule(
 
 
 def new_to_model(category: CategoryInfo, by_id: dict[int, CategoryInfo], model_labels: Collection[str]) -> bool:
-    """True when the model cannot have predicted ``category``: neither it nor any category above it was among the
-    labels the model learnt (a category added to the directory after the model was trained). Sub-categories of a
-    branch the model knows are not new to it: keywords refine the model's broad answer into them."""
+    """True when the model cannot have predicted ``category``: neither it, nor a category above it, nor one below
+    it was among the labels the model learnt (a category added to the directory after the model was trained).
+    Sub-categories of a branch the model knows are not new to it: keywords refine the model's answer into them."""
     parents = {c.id: c.parent_id for c in by_id.values()}
-    return not any(by_id[i].code in model_labels for i in chain(category.id, parents) if i in by_id)
+    related = set(chain(category.id, parents))
+    related.update(c.id for c in by_id.values() if category.id in chain(c.id, parents))
+    return not any(by_id[i].code in model_labels for i in related if i in by_id)
 
 
 def _refine(

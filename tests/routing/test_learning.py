@@ -418,3 +418,15 @@ def test_the_target_precision_is_set_on_the_page_and_checked(app, runtime):
     with runtime.db.session() as s:
         assert services.config(s, runtime).target_precision == 0.95
         assert s.scalars(select(AuditEntry.action).where(AuditEntry.action == "classifier.target_precision")).one()
+
+
+def test_a_category_is_new_to_the_model_only_if_nothing_in_its_branch_was_learnt():
+    from routing.engine import CategoryInfo, new_to_model
+
+    parent = CategoryInfo(1, "CONSTRUCTION", None, ("小区",), "general", None)
+    child = CategoryInfo(2, "CONSTRUCTION-LIGHTS", 1, ("路灯",), "general", None)
+    other = CategoryInfo(3, "EPIDEMIC", None, ("核酸",), "general", None)
+    by_id = {c.id: c for c in (parent, child, other)}
+    assert not new_to_model(child, by_id, {"CONSTRUCTION"})  # refined into from its learnt parent
+    assert not new_to_model(parent, by_id, {"CONSTRUCTION-LIGHTS"})  # a model of sub-categories knows the branch
+    assert new_to_model(other, by_id, {"CONSTRUCTION", "CONSTRUCTION-LIGHTS"})
