@@ -172,6 +172,10 @@ class ModelConfig:
     C: float = 1.0
     class_weight: str | None = "balanced"
     calibration_folds: int = 5
+    # A second view for unspaced scripts (None: decided from the corpus): character 2-4-grams of the whole text
+    # (60k features, no lead view) in its own NBSVM, whose decision scores are averaged with the first's.
+    # On the TipDM split the average reached 0.942 against 0.936 and 0.935 for either view alone (issue 13).
+    second_view: bool | None = None
     top_k: int = 3
     random_state: int = 0
 
@@ -182,6 +186,13 @@ class ModelConfig:
             self,
             head_chars=(0 if spaced else 40) if self.head_chars is None else self.head_chars,
             word_features=spaced if self.word_features is None else self.word_features,
+            second_view=(not spaced) if self.second_view is None else self.second_view,
+        )
+
+    def second(self) -> ModelConfig:
+        """The configuration of the second view (see ``second_view``)."""
+        return replace(
+            self, ngram_range=(2, 4), max_features=60_000, head_chars=0, word_features=False, second_view=False
         )
 
 
@@ -254,6 +265,29 @@ class _Features:
         return sp.hstack(parts, format="csr")
 
 
+class _Views:
+    """One or two fitted :class:`_Features`; a text's features are their blocks side by side."""
+
+    def __init__(self, configs: Sequence[ModelConfig]) -> None:
+        self.members = [_Features(c) for c in configs]
+
+    def fit_views(self, normalised: Sequence[str]) -> list[sp.csr_matrix]:
+        return [m.fit_transform(normalised) for m in self.members]
+
+    def transform(self, normalised: Sequence[str]) -> sp.csr_matrix:
+        return sp.hstack([m.transform(normalised) for m in self.members], format="csr")
+
+
+def _fit_views(
+    xs: Sequence[sp.csr_matrix], y: np.ndarray, n_classes: int, configs: Sequence[ModelConfig]
+) -> tuple[np.ndarray, np.ndarray]:
+    """One NBSVM per view; averaging their decision scores is one linear model over the views side by side."""
+    fitted = [_fit_linear(x, y, n_classes, c) for x, c in zip(xs, configs, strict=True)]
+    coef = np.hstack([c for c, _ in fitted]) / len(fitted)
+    intercept = np.mean([i for _, i in fitted], axis=0)
+    return coef, intercept
+
+
 def _fingerprint(texts: Sequence[str], labels: Sequence[str], config: ModelConfig) -> str:
     digest = hashlib.sha256(json.dumps(asdict(config), sort_keys=True).encode())
     for text, label in zip(texts, labels, strict=True):
@@ -306,7 +340,7 @@ class TextClassifier:
 
     def __init__(
         self,
-        features: _Features,
+        features: _Features | _Views,
         coef: np.ndarray,
         intercept: np.ndarray,
         labels: Sequence[str],
@@ -341,11 +375,13 @@ class TextClassifier:
         started = time.perf_counter()
         normalised = [normalise(t) for t in texts]
         config = config.resolved(normalised)
-        features = _Features(config)
-        x = features.fit_transform(normalised)
+        configs = [config, config.second()] if config.second_view else [config]
+        features = _Views(configs)
+        xs = features.fit_views(normalised)
+        x = sp.hstack(xs, format="csr")
         y = np.searchsorted(classes, labels)
 
-        coef, intercept = _fit_linear(x, y, len(classes), config)
+        coef, intercept = _fit_views(xs, y, len(classes), configs)
 
         # Out-of-fold scores for the temperature. The vectorisers were fitted on all training texts, which makes
         # the folds' vocabulary very slightly optimistic; refitting them per fold would triple training time.
@@ -356,7 +392,7 @@ class TextClassifier:
             oof = np.zeros((len(y), len(classes)))
             splitter = StratifiedKFold(folds, shuffle=True, random_state=config.random_state)
             for train_idx, test_idx in splitter.split(x, y):
-                fold_coef, fold_intercept = _fit_linear(x[train_idx], y[train_idx], len(classes), config)
+                fold_coef, fold_intercept = _fit_views([v[train_idx] for v in xs], y[train_idx], len(classes), configs)
                 oof[test_idx] = np.asarray(x[test_idx] @ fold_coef.T) + fold_intercept
             temperature = _fit_temperature(oof, y)
             # The same out-of-fold predictions are the model's held-out evaluation: every text predicted by a model

@@ -40,7 +40,7 @@ pytestmark = pytest.mark.browser
 MONDAY_MORNING = datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 DEMO_YAML = Path(__file__).resolve().parents[2] / "hotline_app" / "demo_city.yaml"
 UNRELATED = "我家楼下那家早餐店每天天不亮就开始吆喝"  # no keyword: it waits in the queue too
-MIXED = "班主任说校车线路改了，末班车赶不上"  # education and transport words: below the operating point
+MIXED = "班主任反映换乘站台问题"  # education and transport words: below the operating point
 
 
 @pytest.fixture(autouse=True)

@@ -356,7 +356,7 @@ def test_above_the_operating_point_the_model_dispatches(runtime, trained):
 
 @pytest.mark.demo_city
 def test_below_the_operating_point_the_ticket_waits_with_the_models_suggestion_preselected(app, runtime, trained):
-    ticket, data = classified(runtime, "班主任说校车线路改了，末班车赶不上")  # education and transport words mixed
+    ticket, data = classified(runtime, "班主任反映换乘站台问题")  # education and transport words mixed
     assert ticket.state == "dispatch" and data["manual_reason"].startswith("confidence below")
     assert max(data["scores"].values()) < data["threshold"]
     suggested = data["suggested_category"]
