@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from responders.desk import bp as desk_bp
     from responders.dispatch import bp as dispatch_bp
     from responders.evidence import bp as evidence_bp
+    from responders.model_admin import bp as model_admin_bp
     from responders.tickets import bp as tickets_bp
     from responders.views import bp as staff_bp
     from stats.views import bp as stats_bp
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.register_blueprint(dispatch_bp)
     app.register_blueprint(evidence_bp)
     app.register_blueprint(desk_bp)
+    app.register_blueprint(model_admin_bp)
     app.register_blueprint(mystery_bp)
     app.register_blueprint(stats_bp)
     app.register_blueprint(webhooks_bp)

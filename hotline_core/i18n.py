@@ -374,6 +374,116 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "admin.audit.newer": {"zh": "较新的记录", "en": "Newer"},
     "admin.audit.older": {"zh": "较早的记录", "en": "Older"},
+    # --- issue 13 points 11-13 (learn13): duplicates by meaning, the classifier's admin page -------
+    "ticket.duplicate_similarity": {"zh": "文字相似度 {score}", "en": "text similarity {score}"},
+    "ticket.duplicate_similarity_help": {
+        "zh": "两张工单文字的相似程度（0 到 1，按字词片段比较）：越高越可能是多人反映同一件事。",
+        "en": "How alike the two tickets' texts are (0 to 1, by character n-grams): the higher, the likelier several "
+        "people are reporting the same matter.",
+    },
+    "ticket.duplicate_same_caller": {"zh": "同一来电号码", "en": "same caller"},
+    "ticket.duplicate_same_place": {"zh": "同区域同类别", "en": "same area and category"},
+    "ticket.duplicate_merge_into": {"zh": "并入 {number}", "en": "Merge into {number}"},
+    "dispatch.model_suggestion": {
+        "zh": "模型建议派给 {unit}（置信度 {confidence}，低于自动派单阈值 {threshold}），已预选，请核对后派单。",
+        "en": "The model suggests {unit} (confidence {confidence}, below the auto-dispatch threshold {threshold});"
+        " preselected, check it before routing.",
+    },
+    "nav.admin_model": {"zh": "智能分类模型", "en": "Classifier model"},
+    "model.title": {"zh": "智能分类模型", "en": "Complaint classifier"},
+    "model.help": {
+        "zh": "模型按投诉文字判断类别。只有置信度达到阈值的工单才自动派单；"
+        "阈值由目标准确率和模型训练时的留出评估决定。",
+        "en": "The model reads a complaint and names its category. Only tickets at or above the threshold are"
+        " dispatched automatically; the threshold comes from the target precision and the model's held-out"
+        " evaluation at training time.",
+    },
+    "model.none": {
+        "zh": "还没有启用的模型：工单按目录的关键词规则派单，其余转人工。",
+        "en": "No model is active: tickets are routed by the directory's keyword rules, the rest by a dispatcher.",
+    },
+    "model.stale": {
+        "zh": "派单目录的类别于 {changed} 修改过，晚于当前模型的训练时间 {trained}："
+        "模型还不认识新的类别（暂按关键词派单），请用派单员的纠正重新训练。",
+        "en": "The directory's categories changed on {changed}, after this model was trained on {trained}: it has"
+        " not learnt the new categories (their keywords route them meanwhile). Retrain it from the dispatchers'"
+        " corrections.",
+    },
+    "model.active": {"zh": "当前模型", "en": "Active model"},
+    "model.version": {"zh": "版本", "en": "Version"},
+    "model.trained_at": {"zh": "训练时间", "en": "Trained"},
+    "model.examples": {"zh": "训练样本数", "en": "Training examples"},
+    "model.labels": {"zh": "学过的类别", "en": "Categories learnt"},
+    "model.held_out": {"zh": "留出评估", "en": "Held-out evaluation"},
+    "model.held_out_value": {
+        "zh": "{n} 条样本交叉验证，准确率 {accuracy}",
+        "en": "{n} examples, cross-validated: accuracy {accuracy}",
+    },
+    "model.unlearnt": {
+        "zh": "模型没学过的类别（按关键词派单）：",
+        "en": "Categories the model has not learnt (routed by their keywords):",
+    },
+    "model.operating_point": {"zh": "自动派单的工作点", "en": "Auto-dispatch operating point"},
+    "model.point_text": {
+        "zh": "目标准确率 {target}：置信度不低于 {threshold} 的工单自动派单，"
+        "约占 {coverage}，留出评估中其准确率为 {precision}。",
+        "en": "Target precision {target}: tickets with confidence {threshold} or more are dispatched automatically,"
+        " about {coverage} of them, {precision} right in the held-out evaluation.",
+    },
+    "model.point_unreachable": {
+        "zh": "留出评估中任何阈值都达不到目标准确率 {target}：模型不自动派单，全部转人工并预选模型建议。",
+        "en": "No threshold reached the target precision {target} in the held-out evaluation: the model dispatches"
+        " nothing by itself; every ticket goes to a dispatcher with its suggestion preselected.",
+    },
+    "model.point_too_few": {
+        "zh": "留出评估只有 {n} 条（少于 {min} 条），不足以按目标准确率定阈值："
+        "暂按最低置信度 {threshold} 自动派单。积累更多纠正后重新训练。",
+        "en": "The held-out evaluation has only {n} predictions (fewer than {min}), too few to set the threshold"
+        " from the target precision: the model dispatches at confidence {threshold} meanwhile. Retrain once more"
+        " corrections are in.",
+    },
+    "model.point_floor": {
+        "zh": "该模型没有留出评估（旧版本）：按最低置信度 {threshold} 自动派单。",
+        "en": "This model has no held-out evaluation (an older version): it dispatches at confidence {threshold}.",
+    },
+    "model.below_help": {
+        "zh": "低于阈值的工单转人工派单，派单卡片上预选模型建议的类别和承办单位。",
+        "en": "Below the threshold, tickets go to a dispatcher with the model's category and unit preselected.",
+    },
+    "model.chart_title": {"zh": "准确率与自动派单覆盖率", "en": "Precision against auto-dispatch coverage"},
+    "model.coverage": {"zh": "自动派单覆盖率（%）", "en": "Coverage dispatched automatically (%)"},
+    "model.precision": {"zh": "准确率（%）", "en": "Precision (%)"},
+    "model.series_curve": {"zh": "留出评估", "en": "Held-out evaluation"},
+    "model.series_target": {"zh": "目标准确率 {target}", "en": "Target precision {target}"},
+    "model.series_point": {"zh": "工作点", "en": "Operating point"},
+    "model.target_label": {"zh": "目标准确率（%）", "en": "Target precision (%)"},
+    "model.target_submit": {"zh": "保存目标", "en": "Save the target"},
+    "model.target_saved": {"zh": "目标准确率已设为 {target}。", "en": "Target precision set to {target}."},
+    "model.target_invalid": {
+        "zh": "目标准确率应在 {low}% 到 {high}% 之间。",
+        "en": "The target precision must be between {low}% and {high}%.",
+    },
+    "model.retrain": {"zh": "重新训练", "en": "Retrain"},
+    "model.retrain_counts": {
+        "zh": "当前模型的 {base} 条样本，加上派单员纠正过类别的 {corrections} 张工单，"
+        "共 {total} 条（同一文字以纠正为准）。",
+        "en": "The model's {base} examples plus {corrections} tickets whose category a dispatcher corrected:"
+        " {total} in all (a correction wins for the same text).",
+    },
+    "model.retrain_button": {"zh": "用派单员的纠正重新训练", "en": "Retrain from the dispatchers' corrections"},
+    "model.retrain_queued": {
+        "zh": "已开始重新训练，完成后新模型自动启用。",
+        "en": "Retraining has started; the new model is activated when it is done.",
+    },
+    "model.last_run_ok": {"zh": "{at} 重新训练完成：{version}", "en": "Retrained on {at}: {version}"},
+    "model.last_run_refused": {
+        "zh": "{at} 的重新训练未完成：样本不足（至少需要两个类别）。",
+        "en": "The retraining on {at} did not run: too few examples (at least two categories are needed).",
+    },
+    "error.classifier.too_few_examples": {
+        "zh": "样本不足（{count} 条），至少需要两个类别的样本才能训练。",
+        "en": "Too few examples ({count}): training needs examples of at least two categories.",
+    },
     # --- Mystery calls ---------------------------------------------------------------------------
     "nav.mystery": {"zh": "暗访拨测", "en": "Mystery calls"},
     "mystery.title": {"zh": "暗访拨测", "en": "Mystery calls"},

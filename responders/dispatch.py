@@ -48,10 +48,13 @@ def queue():  # type: ignore[no-untyped-def]
     units = s.scalars(select(Unit).where(Unit.active).order_by(Unit.kind, Unit.code)).all()
     unit_names = {u.id: u.name(language()) for u in s.scalars(select(Unit))}
     items = []
+    duplicates = services.duplicate_candidates_many(s, tickets)
     for tk in tickets:
         events = s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == tk.id).order_by(TicketEvent.id)).all()
         returned = next((e for e in reversed(events) if e.kind == "returned"), None)
         queued = next((e for e in reversed(events) if e.kind == "queued_for_dispatch"), None)
+        classified = next((e for e in reversed(events) if e.kind == "classified"), None)
+        model = (classified.data or {}) if classified is not None and not returned else {}
         items.append(
             {
                 "ticket": tk,
@@ -60,13 +63,18 @@ def queue():  # type: ignore[no-untyped-def]
                 "queued": queued,
                 "returned_by": unit_names.get(returned.data.get("unit_id") or 0) if returned else None,
                 "suggested_unit": unit_names.get(returned.data.get("suggested_unit_id") or 0) if returned else None,
-                "duplicates": services.duplicate_candidates(s, tk),
+                "duplicates": duplicates[tk.id],
                 "phone": services.shown_phone(current_user.user, tk),
                 "urgent": tk.urgency in URGENT,
                 # The clock runs from when the ticket last came to a person's queue (returned, queued, filed).
                 "waiting_since": waited_from.at if (waited_from := returned or queued) else tk.created_at,
                 # a twice-failed (referred) ticket: what the citizen said each round (issue 13 point 7)
                 "surveys": overview.surveys_of(s, tk.id) if tk.redo_count else [],
+                # The model's suggestion (below the auto-dispatch threshold), preselected in the routing form.
+                "suggested_lead": model.get("suggested_lead_unit_id"),
+                "suggested_co": set(model.get("suggested_co_unit_ids") or ()),
+                "model_confidence": max((model.get("scores") or {}).values(), default=None),
+                "threshold": model.get("threshold"),
             }
         )
     now = runtime().now()
@@ -87,6 +95,7 @@ def queue():  # type: ignore[no-untyped-def]
         contactless={u.id for u in contactless},
         contactless_names=("、" if language() == "zh" else ", ").join(u.name(language()) for u in contactless),
         units=units,
+        unit_names=unit_names,
         categories=sorted(categories.values(), key=lambda c: (c.level, c.code)),
     )
 

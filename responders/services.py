@@ -5,6 +5,7 @@ these; each change is a timeline event and an audit entry."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -32,7 +33,7 @@ from hotline_core.twilio_gateway import NotConfigured, SendError
 from intake import progress
 from intake.services import AttachmentIn, Complaint, add_attachment, submit_complaint
 from responders.survey import start_survey_job
-from routing import lifecycle
+from routing import lifecycle, similarity
 from routing import services as routing
 from routing.deadlines import ClockKind
 from routing.lifecycle import TicketError
@@ -374,7 +375,91 @@ def route(
     )
 
 
-def duplicate_candidates(session: Session, ticket: Ticket, days: int = 7) -> list[Ticket]:
+# Possible duplicates (多人一事): how far back and how many open tickets the text similarity compares with.
+DUPLICATE_WINDOW_DAYS = 7
+DUPLICATE_WINDOW_SIZE = 500
+DUPLICATE_SHOWN = 8
+
+
+@dataclass(frozen=True)
+class DuplicateCandidate:
+    """Another ticket that may be about the same matter, and why: the same caller, the same area and category,
+    or a similar text (``score``, the cosine of their character n-gram TF-IDF vectors, 0-1)."""
+
+    ticket: Ticket
+    score: float | None
+    same_caller: bool = False
+    same_place: bool = False
+
+    @property
+    def number(self) -> str:
+        return self.ticket.number or ""
+
+    @property
+    def similar(self) -> bool:
+        return self.score is not None and self.score >= similarity.DEFAULT_MIN_SIMILARITY
+
+
+def duplicate_candidates(
+    session: Session, ticket: Ticket, days: int = DUPLICATE_WINDOW_DAYS
+) -> list[DuplicateCandidate]:
+    """Tickets that may be duplicates of ``ticket``, most alike first (see :func:`duplicate_candidates_many`)."""
+    return duplicate_candidates_many(session, [ticket], days)[ticket.id]
+
+
+def duplicate_candidates_many(
+    session: Session, tickets: Sequence[Ticket], days: int = DUPLICATE_WINDOW_DAYS
+) -> dict[int, list[DuplicateCandidate]]:
+    """For each ticket, the others within ``days`` of it from the same caller, about the same area and category,
+    or written alike (open tickets only; the last :data:`DUPLICATE_WINDOW_SIZE` of the window, vectorised once for
+    all ``tickets``, so a dispatch queue costs one comparison)."""
+    out: dict[int, list[DuplicateCandidate]] = {tk.id: [] for tk in tickets}
+    if not tickets:
+        return out
+    earliest = min(tk.created_at for tk in tickets) - timedelta(days=days)
+    latest = max(tk.created_at for tk in tickets) + timedelta(days=days)
+    window = list(
+        session.scalars(
+            select(Ticket)
+            .where(
+                Ticket.created_at >= earliest,
+                Ticket.created_at <= latest,
+                Ticket.state.not_in((TicketState.MERGED, TicketState.CLOSED)),
+                Ticket.merged_into_id.is_(None),
+                Ticket.text != "",
+            )
+            .order_by(Ticket.created_at.desc())
+            .limit(DUPLICATE_WINDOW_SIZE)
+        )
+    )
+    texts = [tk.text or "" for tk in tickets]
+    by_id = {w.id: w for w in window}
+    matches = similarity.similar(texts, [w.text or "" for w in window], min_similarity=0.0, limit=len(window))
+    for tk, found in zip(tickets, matches, strict=True):
+        span = timedelta(days=days)
+        scores = {
+            window[m.index].id: m.score
+            for m in found
+            if window[m.index].id != tk.id and abs(window[m.index].created_at - tk.created_at) <= span
+        }
+        candidates: dict[int, DuplicateCandidate] = {}
+        for other_id, score in scores.items():
+            if score >= similarity.DEFAULT_MIN_SIMILARITY:
+                candidates[other_id] = DuplicateCandidate(by_id[other_id], score)
+        for other in _same_caller_or_place(session, tk, days):
+            candidates[other.id] = DuplicateCandidate(
+                other,
+                scores.get(other.id),
+                same_caller=bool(tk.citizen_phone) and other.citizen_phone == tk.citizen_phone,
+                same_place=bool(tk.area_id and tk.category_id)
+                and (other.area_id, other.category_id) == (tk.area_id, tk.category_id),
+            )
+        ranked = sorted(candidates.values(), key=lambda c: (-(c.score or 0.0), c.ticket.created_at, c.ticket.id))
+        out[tk.id] = ranked[:DUPLICATE_SHOWN]
+    return out
+
+
+def _same_caller_or_place(session: Session, ticket: Ticket, days: int) -> list[Ticket]:
     """Open tickets from the same caller, or about the same place and category, within ``days``."""
     since = ticket.created_at - timedelta(days=days)
     same = []

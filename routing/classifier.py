@@ -57,7 +57,9 @@ __all__ = [
     "TextClassifier",
     "evaluate",
     "normalise",
+    "operating_point",
     "precision_at_coverage",
+    "precision_coverage_curve",
     "spaced_script_share",
     "threshold_for_precision",
 ]
@@ -170,6 +172,10 @@ class ModelConfig:
     C: float = 1.0
     class_weight: str | None = "balanced"
     calibration_folds: int = 5
+    # A second view for unspaced scripts (None: decided from the corpus): character 2-4-grams of the whole text
+    # (60k features, no lead view) in its own NBSVM, whose decision scores are averaged with the first's.
+    # On the TipDM split the average reached 0.942 against 0.936 and 0.935 for either view alone (issue 13).
+    second_view: bool | None = None
     top_k: int = 3
     random_state: int = 0
 
@@ -180,6 +186,13 @@ class ModelConfig:
             self,
             head_chars=(0 if spaced else 40) if self.head_chars is None else self.head_chars,
             word_features=spaced if self.word_features is None else self.word_features,
+            second_view=(not spaced) if self.second_view is None else self.second_view,
+        )
+
+    def second(self) -> ModelConfig:
+        """The configuration of the second view (see ``second_view``)."""
+        return replace(
+            self, ngram_range=(2, 4), max_features=60_000, head_chars=0, word_features=False, second_view=False
         )
 
 
@@ -252,6 +265,29 @@ class _Features:
         return sp.hstack(parts, format="csr")
 
 
+class _Views:
+    """One or two fitted :class:`_Features`; a text's features are their blocks side by side."""
+
+    def __init__(self, configs: Sequence[ModelConfig]) -> None:
+        self.members = [_Features(c) for c in configs]
+
+    def fit_views(self, normalised: Sequence[str]) -> list[sp.csr_matrix]:
+        return [m.fit_transform(normalised) for m in self.members]
+
+    def transform(self, normalised: Sequence[str]) -> sp.csr_matrix:
+        return sp.hstack([m.transform(normalised) for m in self.members], format="csr")
+
+
+def _fit_views(
+    xs: Sequence[sp.csr_matrix], y: np.ndarray, n_classes: int, configs: Sequence[ModelConfig]
+) -> tuple[np.ndarray, np.ndarray]:
+    """One NBSVM per view; averaging their decision scores is one linear model over the views side by side."""
+    fitted = [_fit_linear(x, y, n_classes, c) for x, c in zip(xs, configs, strict=True)]
+    coef = np.hstack([c for c, _ in fitted]) / len(fitted)
+    intercept = np.mean([i for _, i in fitted], axis=0)
+    return coef, intercept
+
+
 def _fingerprint(texts: Sequence[str], labels: Sequence[str], config: ModelConfig) -> str:
     digest = hashlib.sha256(json.dumps(asdict(config), sort_keys=True).encode())
     for text, label in zip(texts, labels, strict=True):
@@ -304,7 +340,7 @@ class TextClassifier:
 
     def __init__(
         self,
-        features: _Features,
+        features: _Features | _Views,
         coef: np.ndarray,
         intercept: np.ndarray,
         labels: Sequence[str],
@@ -339,23 +375,38 @@ class TextClassifier:
         started = time.perf_counter()
         normalised = [normalise(t) for t in texts]
         config = config.resolved(normalised)
-        features = _Features(config)
-        x = features.fit_transform(normalised)
+        configs = [config, config.second()] if config.second_view else [config]
+        features = _Views(configs)
+        xs = features.fit_views(normalised)
+        x = sp.hstack(xs, format="csr")
         y = np.searchsorted(classes, labels)
 
-        coef, intercept = _fit_linear(x, y, len(classes), config)
+        coef, intercept = _fit_views(xs, y, len(classes), configs)
 
         # Out-of-fold scores for the temperature. The vectorisers were fitted on all training texts, which makes
         # the folds' vocabulary very slightly optimistic; refitting them per fold would triple training time.
         folds = min(config.calibration_folds, int(np.bincount(y).min()))
         temperature = 1.0
+        evaluation: dict[str, Any] | None = None
         if folds >= 2:
             oof = np.zeros((len(y), len(classes)))
             splitter = StratifiedKFold(folds, shuffle=True, random_state=config.random_state)
             for train_idx, test_idx in splitter.split(x, y):
-                fold_coef, fold_intercept = _fit_linear(x[train_idx], y[train_idx], len(classes), config)
+                fold_coef, fold_intercept = _fit_views([v[train_idx] for v in xs], y[train_idx], len(classes), configs)
                 oof[test_idx] = np.asarray(x[test_idx] @ fold_coef.T) + fold_intercept
             temperature = _fit_temperature(oof, y)
+            # The same out-of-fold predictions are the model's held-out evaluation: every text predicted by a model
+            # that never saw it. Their precision/coverage curve is kept with the model, so the auto-dispatch
+            # threshold can be chosen for a target precision at any time without retraining.
+            held_out = softmax(oof / temperature, axis=1)
+            oof_conf = held_out.max(axis=1)
+            oof_correct = held_out.argmax(axis=1) == y
+            evaluation = {
+                "method": f"{folds}-fold out-of-fold",
+                "n": len(y),
+                "accuracy": round(float(oof_correct.mean()), 4),
+                "curve": precision_coverage_curve(oof_conf.tolist(), oof_correct.tolist()),
+            }
 
         trained_at = datetime.now(UTC).replace(microsecond=0)
         data_sha = _fingerprint(texts, labels, config)
@@ -371,6 +422,7 @@ class TextClassifier:
             "temperature": temperature,
             "config": asdict(config),
             "metrics": None,
+            "evaluation": evaluation,
         }
         return cls(features, coef, intercept, classes, temperature, metadata, config)
 
@@ -499,6 +551,44 @@ def threshold_for_precision(
     if not meets.any():
         return None
     return float(conf[np.flatnonzero(meets)[-1]])
+
+
+def precision_coverage_curve(
+    confidences: Sequence[float], correct: Sequence[bool], max_points: int = 200
+) -> list[dict[str, float]]:
+    """Auto-dispatching every prediction with ``confidence >= threshold``, for thresholds from the most confident
+    prediction down to the least: each point's ``threshold``, ``coverage`` (share dispatched) and ``precision``
+    (share of those right), in order of increasing coverage.
+
+    One point per distinct confidence, thinned to about ``max_points`` (evenly in coverage; the last point,
+    coverage 1, is always kept), so a curve over thousands of held-out predictions stays small enough to store.
+    """
+    conf = np.asarray(confidences, dtype=float)
+    ok = np.asarray(correct, dtype=bool)
+    if len(conf) == 0:
+        return []
+    order = np.argsort(-conf, kind="stable")
+    conf, ok = conf[order], ok[order]
+    count = np.arange(1, len(conf) + 1)
+    precision = np.cumsum(ok) / count
+    ends = np.flatnonzero(np.append(conf[1:] != conf[:-1], True))  # last position of each run of equal values
+    step = max(1, math.ceil(len(ends) / max_points))
+    keep = np.unique(np.append(ends[::step], ends[-1]))
+    return [
+        {
+            "threshold": round(float(conf[i]), 6),
+            "coverage": round(float(count[i] / len(conf)), 6),
+            "precision": round(float(precision[i]), 6),
+        }
+        for i in keep
+    ]
+
+
+def operating_point(curve: Sequence[dict[str, float]], target_precision: float) -> dict[str, float] | None:
+    """The point of a :func:`precision_coverage_curve` that dispatches the most while at least
+    ``target_precision`` of it is right; ``None`` when no threshold reaches the target."""
+    meeting = [p for p in curve if p["precision"] >= target_precision - 1e-12]
+    return max(meeting, key=lambda p: p["coverage"]) if meeting else None
 
 
 def calibration_error(confidences: Sequence[float], correct: Sequence[bool], bins: int = 10) -> float:

@@ -15,13 +15,17 @@ from routing.deadlines import DEFAULT_POLICIES, WARNING_SHARE, Allowance, Deadli
 # After the deadline: how long until the next level hears of it (clock time).
 DEFAULT_LADDER = {"unit_head": "4 hours", "supervision": "24 hours", "leaders": "72 hours"}
 DEFAULT_MIN_CONFIDENCE = 0.6
+# The share of the model's automatic dispatches that must be right (issue 13, point 13): the auto-dispatch
+# threshold is the lowest confidence at which the model's held-out evaluation reached this precision.
+DEFAULT_TARGET_PRECISION = 0.97
 
 
 @dataclass(frozen=True)
 class RoutingConfig:
     calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
     policies: dict[str, DeadlinePolicy] = field(default_factory=lambda: dict(DEFAULT_POLICIES))
-    min_confidence: float = DEFAULT_MIN_CONFIDENCE
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE  # a floor under the threshold the target precision gives
+    target_precision: float = DEFAULT_TARGET_PRECISION
     warning_share: float = WARNING_SHARE
     ladder: tuple[tuple[str, timedelta], ...] = ()
     return_window_working_days: int = 1
@@ -56,6 +60,7 @@ def load_config(session: Session, timezone: str = "Asia/Shanghai") -> RoutingCon
         calendar=BusinessCalendar.from_config(calendar_config),
         policies=load_policies(values["policies"] or None),
         min_confidence=float(settings.get("auto_dispatch_min_confidence", DEFAULT_MIN_CONFIDENCE)),
+        target_precision=float(settings.get("auto_dispatch_target_precision", DEFAULT_TARGET_PRECISION)),
         warning_share=float(settings.get("warning_share", WARNING_SHARE)),
         ladder=tuple((step, _duration(ladder_config[step])) for step in ("unit_head", "supervision", "leaders")),
         return_window_working_days=int(settings.get("return_window_working_days", 1)),

@@ -60,6 +60,7 @@ REQUIRED = {
 LIST_FIELDS = {"contact_phones", "service_hotlines", "aliases", "keywords", "co"}
 SETTINGS_KEYS = {
     "auto_dispatch_min_confidence",
+    "auto_dispatch_target_precision",
     "warning_share",
     "escalation",
     "return_window_working_days",
@@ -266,7 +267,7 @@ def validate(session: Session, directory: Directory, default_region: str = "CN")
         elif key == "open311":
             for found in open311_settings_problems(value):
                 problem("settings", None, "open311_settings", detail=found)
-        elif key in ("auto_dispatch_min_confidence", "warning_share") and not (
+        elif key in ("auto_dispatch_min_confidence", "auto_dispatch_target_precision", "warning_share") and not (
             isinstance(value, int | float) and 0 <= value <= 1
         ):
             problem("settings", None, "share", setting=key)
@@ -531,6 +532,7 @@ def import_directory(
         area_by_code[row["code"]].parent_id = area_by_code[row["parent"]].id if row.get("parent") else None
 
     category_by_code = {c.code: c for c in session.scalars(select(Category))}
+    categories_before = _category_signature(category_by_code.values())
     for row in data.get("categories") or []:
         category = category_by_code.get(row["code"])
         _count(summary, "categories", category is None)
@@ -553,6 +555,11 @@ def import_directory(
         parent = category_by_code.get(row.get("parent") or "")
         category.parent_id = parent.id if parent else None
     _set_levels(category_by_code.values())
+    if _category_signature(category_by_code.values()) != categories_before:
+        # The classifier is trained on categories: the admin page compares this moment with the model's age.
+        changed = session.get(DirectorySetting, CATEGORIES_CHANGED) or DirectorySetting(key=CATEGORIES_CHANGED)
+        changed.value = {"at": now.isoformat()}
+        session.add(changed)
 
     if data.get("rules") is not None:
         _apply_rules(session, data["rules"], unit_by_code, area_by_code, category_by_code, now, summary)
@@ -601,6 +608,21 @@ def units_without_contact(session: Session) -> list[Unit]:
         for u in session.scalars(select(Unit).where(Unit.active).order_by(Unit.code))
         if not u.contact_phones and u.id not in with_staff_phone
     ]
+
+
+CATEGORIES_CHANGED = "categories_changed"
+
+
+def _category_signature(categories: Iterable[Category]) -> set[tuple[Any, ...]]:
+    """What the routing learns from: codes, their tree, keywords and whether they are in use."""
+    return {(c.code, c.parent_id, tuple(c.keywords or ()), bool(c.active)) for c in categories}
+
+
+def categories_changed_at(session: Session) -> datetime | None:
+    """When an import last added, removed or re-keyworded a category (``None``: never since this was recorded)."""
+    setting = session.get(DirectorySetting, CATEGORIES_CHANGED)
+    at = (setting.value or {}).get("at") if setting else None
+    return datetime.fromisoformat(at) if at else None
 
 
 def _count(summary: ImportSummary, section: str, created: bool) -> None:

@@ -9,7 +9,7 @@ from the district and street names and aliases the directory knows.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -120,6 +120,11 @@ class Decision:
     co_unit_ids: tuple[int, ...] = ()
     rule_id: int | None = None
     manual_reason: str | None = None
+    # For a person deciding: the model's best category and the unit its rules give, preselected on the card.
+    suggested_category: str | None = None
+    suggested_lead_unit_id: int | None = None
+    suggested_co_unit_ids: tuple[int, ...] = ()
+    threshold: float | None = None  # the model's auto-dispatch threshold in force (None: above any confidence)
 
     @property
     def manual(self) -> bool:
@@ -140,6 +145,10 @@ class Decision:
             "lead_unit_id": self.lead_unit_id,
             "co_unit_ids": list(self.co_unit_ids),
             "manual_reason": self.manual_reason,
+            "suggested_category": self.suggested_category,
+            "suggested_lead_unit_id": self.suggested_lead_unit_id,
+            "suggested_co_unit_ids": list(self.suggested_co_unit_ids),
+            "threshold": round(self.threshold, 4) if self.threshold is not None else None,
         }
 
 
@@ -184,10 +193,12 @@ def keyword_matches(text: str, categories: Sequence[CategoryInfo]) -> list[tuple
 
 
 def keyword_choice(
-    matches: list[tuple[CategoryInfo, list[str]]], by_id: dict[int, CategoryInfo]
+    matches: list[tuple[CategoryInfo, list[str]]], by_id: dict[int, CategoryInfo], text: str = ""
 ) -> tuple[CategoryInfo, list[str]] | None:
     """The category the keywords point to: the level-1 branch with the most distinct hits (a tie is
-    no answer), then the deepest category in it with the most hits (a tie stays at the branch root)."""
+    no answer), then the deepest category in it with the most hits. Deepest categories tied on hits are
+    told apart by which is named first in ``text`` (the subject of a complaint comes first: "路灯坏了，打物业
+    电话没人接" is about the street light); a tie that remains stays at the branch root."""
     if not matches:
         return None
     parents = {c.id: c.parent_id for c in by_id.values()}
@@ -205,6 +216,12 @@ def keyword_choice(
     deepest = [m for m in inside if depth[m[0].id] == depth[inside[0][0].id]]
     if len(deepest) == 1 or len(deepest[0][1]) > len(deepest[1][1]):
         return deepest[0][0], sorted(root_hits)
+    if text:
+        folded = fold(text)
+        tied = [m for m in deepest if len(m[1]) == len(deepest[0][1])]
+        first = sorted((min(folded.find(fold(k)) for k in hits), category.code) for category, hits in tied)
+        if first[0][0] < first[1][0]:
+            return next(c for c, _ in tied if c.code == first[0][1]), sorted(root_hits)
     return by_id[root_id], sorted(root_hits)
 
 
@@ -238,6 +255,31 @@ def find_rule(
     return by_key.get((None, None))
 
 
+def new_to_model(category: CategoryInfo, by_id: dict[int, CategoryInfo], model_labels: Collection[str]) -> bool:
+    """True when the model cannot have predicted ``category``: neither it, nor a category above it, nor one below
+    it was among the labels the model learnt (a category added to the directory after the model was trained).
+    Sub-categories of a branch the model knows are not new to it: keywords refine the model's answer into them."""
+    parents = {c.id: c.parent_id for c in by_id.values()}
+    related = set(chain(category.id, parents))
+    related.update(c.id for c in by_id.values() if category.id in chain(c.id, parents))
+    return not any(by_id[i].code in model_labels for i in related if i in by_id)
+
+
+def _refine(
+    category: CategoryInfo,
+    matches: list[tuple[CategoryInfo, list[str]]],
+    by_id: dict[int, CategoryInfo],
+    text: str,
+) -> tuple[CategoryInfo, list[str]] | None:
+    """A broad category narrowed by keywords naming a sub-category inside it (e.g. 城乡建设 -> 路灯照明)."""
+    parents = {c.id: c.parent_id for c in by_id.values()}
+    inside = [(c, h) for c, h in matches if c.id != category.id and category.id in chain(c.id, parents)]
+    refined = keyword_choice(inside, by_id, text) if inside else None
+    if refined is not None and refined[0].id != category.id:
+        return refined
+    return None
+
+
 def decide(
     text: str,
     *,
@@ -248,7 +290,10 @@ def decide(
     min_confidence: float,
     explicit_category_id: int | None = None,
     explicit_area_id: int | None = None,
+    model_labels: Collection[str] | None = None,
 ) -> Decision:
+    """Route one complaint. ``min_confidence`` is the model's operating point (the auto-dispatch threshold);
+    ``model_labels`` the categories the active model learnt (``None``: assume it knows them all)."""
     by_id = {c.id: c for c in categories}
     by_code = {c.code: c for c in categories}
     area_by_id = {a.id: a for a in areas}
@@ -258,22 +303,48 @@ def decide(
     scores = dict(prediction.scores) if prediction else {}
     version = prediction.model_version if prediction else None
     matches = keyword_matches(text, categories)
+    learnt = model_labels if model_labels is not None else frozenset(by_code)
+    # Keywords naming a category the model never learnt: the model cannot answer with it, however confident.
+    unlearnt = [(c, h) for c, h in matches if new_to_model(c, by_id, learnt)] if prediction is not None else []
+    new_choice = keyword_choice(unlearnt, by_id, text) if unlearnt else None
+    confident = prediction is not None and prediction.confidence >= min_confidence and prediction.label in by_code
 
     if explicit_category_id is not None and explicit_category_id in by_id:
         category, confidence, reason = by_id[explicit_category_id], 1.0, "explicit: chosen by the citizen"
-    elif prediction is not None and prediction.confidence >= min_confidence and prediction.label in by_code:
+        # The web form offers the broad categories; the text may name a sub-category with its own rules
+        # (让胡路区路灯 -> the district government), exactly as for a classified complaint.
+        refined = _refine(category, matches, by_id, text)
+        if refined is not None:
+            category = refined[0]
+            reason += f"; keywords refine to {category.code}: {', '.join(refined[1])}"
+    elif new_choice is not None:
+        category, hits = new_choice
+        confidence = 1.0 if prediction is None else max(prediction.confidence, 0.5)
+        best = f"{prediction.label} {prediction.confidence:.2f}" if prediction else "no model"
+        reason = f"keyword rule for a category the model has not learnt: {', '.join(hits)} (model: {best})"
+    elif confident:
+        assert prediction is not None
         category, confidence = by_code[prediction.label], prediction.confidence
         agree = [c for c, _ in matches if c.code == prediction.label]
         reason = f"model {version}" + (" (keywords agree)" if agree else "")
         # The model knows the broad categories; keywords may name a sub-category inside it.
-        parents = {c.id: c.parent_id for c in categories}
-        inside = [(c, h) for c, h in matches if c.id != category.id and category.id in chain(c.id, parents)]
-        refined = keyword_choice(inside, by_id) if inside else None
-        if refined is not None and refined[0].id != category.id:
+        refined = _refine(category, matches, by_id, text)
+        if refined is not None:
             category = refined[0]
             reason += f"; keywords refine to {category.code}: {', '.join(refined[1])}"
     else:
-        chosen = keyword_choice(matches, by_id)
+        chosen = keyword_choice(matches, by_id, text)
+        parents = {c.id: c.parent_id for c in categories}
+        # Below the operating point the keywords route alone only where the model's best guess agrees (the same
+        # branch); otherwise a person decides, with the model's suggestion preselected.
+        guess = by_code[prediction.label].id if prediction is not None and prediction.label in by_code else None
+        if (
+            chosen is not None
+            and guess is not None
+            and guess not in chain(chosen[0].id, parents)
+            and chosen[0].id not in chain(guess, parents)
+        ):
+            chosen = None
         if chosen is not None:
             category, hits = chosen
             confidence = max(prediction.confidence if prediction else 0.0, 0.5)
@@ -294,10 +365,12 @@ def decide(
         reason=reason or "no confident classification",
         model_version=version,
         scores=scores,
+        threshold=min_confidence if min_confidence <= 1 else None,
     )
     if category is None:
         best = f"{prediction.label} {prediction.confidence:.2f}" if prediction else "no model"
-        decision.manual_reason = f"confidence below {min_confidence:g} ({best}) and no keyword rule"
+        decision.manual_reason = f"confidence below {min_confidence:.3g} ({best}) and no keyword rule"
+        _suggest(decision, prediction, by_code, area, categories, areas, rules)
         return decision
     rule = find_rule(
         category.id,
@@ -327,3 +400,28 @@ def decide(
         return decision
     decision.manual_reason = "no routing rule and no area to fall back on"
     return decision
+
+
+def _suggest(
+    decision: Decision,
+    prediction: Prediction | None,
+    by_code: dict[str, CategoryInfo],
+    area: AreaInfo | None,
+    categories: Sequence[CategoryInfo],
+    areas: Sequence[AreaInfo],
+    rules: Sequence[RuleInfo],
+) -> None:
+    """What the model would have done: its category and the units the directory's rules give for it here."""
+    if prediction is None or prediction.label not in by_code:
+        return
+    category = by_code[prediction.label]
+    decision.suggested_category = category.code
+    rule = find_rule(
+        category.id,
+        area.id if area else None,
+        rules,
+        {c.id: c.parent_id for c in categories},
+        {a.id: a.parent_id for a in areas},
+    )
+    if rule is not None:
+        decision.suggested_lead_unit_id, decision.suggested_co_unit_ids = rule.lead_unit_id, rule.co_unit_ids

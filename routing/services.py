@@ -4,6 +4,7 @@ change says why."""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +30,7 @@ from hotline_core.models.messaging import Priority
 from hotline_core.models.ticket import TicketState
 from hotline_core.runtime import Runtime
 from routing import directory, engine, lifecycle, model_store
+from routing.classifier import operating_point as classifier_operating_point
 from routing.config import RoutingConfig, load_config
 from routing.deadlines import TicketClock
 from routing.lifecycle import TicketError
@@ -105,6 +107,43 @@ def describe_matter(session: Session, runtime: Runtime, event: MatterAsked) -> M
 # --- automatic routing ---------------------------------------------------------------------------
 
 
+# Fewer held-out predictions than this say too little about precision (a few hundred are uncertain by a point or two):
+# such a model (the demo's 89 examples) dispatches at the directory's floor, auto_dispatch_min_confidence.
+MIN_EVALUATED = 200
+
+
+def model_evaluation(model: Any) -> dict[str, Any]:
+    """The held-out evaluation kept with a model at training time (empty for a model trained before it was kept)."""
+    evaluation: dict[str, Any] = (getattr(model, "metadata", None) or {}).get("evaluation") or {}
+    return evaluation
+
+
+def operating_point(model: Any, cfg: RoutingConfig) -> dict[str, float] | None:
+    """The point of the model's held-out precision/coverage curve where it dispatches the most at the directory's
+    target precision; ``None`` for a model without a usable evaluation or one that never reaches the target."""
+    evaluation = model_evaluation(model)
+    curve = evaluation.get("curve")
+    if not curve or int(evaluation.get("n") or 0) < MIN_EVALUATED:
+        return None
+    return classifier_operating_point(curve, cfg.target_precision)
+
+
+def auto_dispatch_threshold(model: Any, cfg: RoutingConfig) -> float:
+    """The confidence at which the model dispatches by itself.
+
+    From the target precision and the curve kept with the model (never below the directory's
+    ``auto_dispatch_min_confidence`` floor); a model whose evaluation never reached the target dispatches nothing
+    by itself; a model without an evaluation of at least :data:`MIN_EVALUATED` predictions uses the floor alone.
+    """
+    evaluation = model_evaluation(model)
+    if not evaluation.get("curve") or int(evaluation.get("n") or 0) < MIN_EVALUATED:
+        return cfg.min_confidence
+    point = operating_point(model, cfg)
+    if point is None:
+        return math.nextafter(1.0, 2.0)  # above any confidence
+    return max(cfg.min_confidence, float(point["threshold"]))
+
+
 def on_complaint_received(session: Session, runtime: Runtime, event: ComplaintReceived) -> None:
     """Subscribed to intake's ComplaintReceived (see hotline_app.bootstrap)."""
     route_new_ticket(session, runtime, event.ticket_id)
@@ -116,6 +155,8 @@ def route_new_ticket(session: Session, runtime: Runtime, ticket_id: int) -> engi
         return None  # already routed (a repeated job) or handled by a person
     cfg, (categories, areas, rules), model = _routing_inputs(session, runtime)
     text = ticket.text or ""
+    threshold = auto_dispatch_threshold(model, cfg)
+    labels = tuple(model.labels) if model is not None else None
     model = model if text.strip() else None
     prediction = model.predict(text) if model is not None else None
     decision = engine.decide(
@@ -124,9 +165,10 @@ def route_new_ticket(session: Session, runtime: Runtime, ticket_id: int) -> engi
         areas=areas,
         rules=rules,
         prediction=prediction,
-        min_confidence=cfg.min_confidence,
+        min_confidence=threshold,
         explicit_category_id=ticket.category_id,
         explicit_area_id=ticket.area_id,
+        model_labels=labels,
     )
     if ticket.needs_review and not text.strip():
         decision.manual_reason = "no text: a person must listen to the recording"

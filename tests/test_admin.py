@@ -43,6 +43,10 @@ ADMIN_ROUTES = [
     ("POST", "/staff/admin/open311/keys"),
     ("GET", "/staff/admin/inbound"),
     ("POST", "/staff/admin/inbound/{id}/retry"),
+    # issue 13 (learn13): the classifier's page
+    ("GET", "/staff/admin/model/"),
+    ("POST", "/staff/admin/model/retrain"),
+    ("POST", "/staff/admin/model/target"),
 ]
 NEW_UNITS_YAML = """units:
   - {code: PARKS, name_zh: 市园林局, name_en: Parks Bureau, kind: department}

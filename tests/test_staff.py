@@ -111,6 +111,10 @@ ROUTES = [
     ("POST", "/staff/admin/inbound/<int:event_id>/retry", None, ADMIN, {}),
     ("GET", "/staff/admin/open311/keys", None, ADMIN, None),
     ("POST", "/staff/admin/open311/keys", None, ADMIN, {"action": "create", "name": "矩阵测试"}),
+    # issue 13 points 12-13 (learn13): the classifier's admin page
+    ("GET", "/staff/admin/model/", None, ADMIN, None),
+    ("POST", "/staff/admin/model/retrain", None, ADMIN, {}),
+    ("POST", "/staff/admin/model/target", None, ADMIN, {"target": "97"}),
     ("GET", "/dev/simulator/", None, ADMIN, None),
     ("POST", "/dev/simulator/", None, ADMIN, {"action": "call", "message": "窗口态度差"}),  # a text waits for a worker
     # issue 13, points 1-3 (desk13): evidence downloads, the operator's desk, ticket search
