@@ -14,7 +14,7 @@ from hotline_core.models.audit import AuditEntry
 from hotline_core.models.directory import Area, Category, Unit
 from hotline_core.models.followup import CallbackCall, ExtensionRequest, Survey
 from hotline_core.models.inbound import InboundEvent
-from hotline_core.models.messaging import MessageStatusEvent, OptOut, OutboxMessage
+from hotline_core.models.messaging import MessageStatusEvent, OptOut, OutboxMessage, WebAcknowledgement
 from hotline_core.models.mystery import (
     AuditedHotline,
     CallProgress,
@@ -77,4 +77,5 @@ __all__ = [
     "TicketFact",
     "Unit",
     "User",
+    "WebAcknowledgement",
 ]
