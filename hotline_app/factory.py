@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from hotline_core.runtime import Runtime
@@ -158,6 +158,18 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                 session.close()  # the aborted transaction; the error page opens a fresh session
             return render_template("error.html", code=503, message=tr("error.503")), 503
         return unexpected(exc)
+
+    @app.errorhandler(DataError)
+    def value_out_of_range(exc: DataError):  # type: ignore[no-untyped-def]
+        """A value from the request the database cannot hold (an id beyond its integer, say): the
+        request is bad, not the service. Every form and query, whatever view forgot a bound."""
+        from hotline_web.context import tr
+
+        log.warning("a value the database refuses on %s: %s", request.path, exc.orig)
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()  # the aborted transaction; the error page opens a fresh session
+        return render_template("error.html", code=400, message=tr("error.400")), 400
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):  # type: ignore[no-untyped-def]

@@ -84,9 +84,13 @@ def receive(
     except IntegrityError:  # the unique keys catch repeats
         with runtime.db.session() as session:
             existing = _find(session, dedupe_key, idempotency_token)
-            if existing is None:
-                raise
-            return Received(existing.id, True, existing.response, existing.processed_at is not None)
+        if existing is None:
+            raise
+        if existing.dedupe_key != dedupe_key:
+            # Another request (its signed SID differs) carries a token already seen: the token is not
+            # covered by the signature, so it cannot make a different text a repeat. Kept without it.
+            return receive(runtime, kind=kind, dedupe_key=dedupe_key, url=url, form=form, headers=headers)
+        return Received(existing.id, True, existing.response, existing.processed_at is not None)
     return Received(event_id, False, None, False)
 
 
@@ -105,10 +109,11 @@ def accept(runtime: Runtime, **request: Any) -> Received:
 
 
 def _find(session: Session, dedupe_key: str, token: str | None) -> InboundEvent | None:
-    condition = InboundEvent.dedupe_key == dedupe_key
-    if token:
-        condition = or_(condition, InboundEvent.idempotency_token == token)
-    return session.scalars(select(InboundEvent).where(condition).limit(1)).first()
+    """The stored event a repeat matches: by its key first (signed), else by the token."""
+    found = session.scalars(select(InboundEvent).where(InboundEvent.dedupe_key == dedupe_key)).first()
+    if found is None and token:
+        found = session.scalars(select(InboundEvent).where(InboundEvent.idempotency_token == token)).first()
+    return found
 
 
 def process(runtime: Runtime, event_id: int, *, deferred: bool = False) -> tuple[bool, str | None]:

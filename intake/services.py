@@ -13,7 +13,9 @@ from datetime import datetime, timedelta
 from typing import cast
 
 import phonenumbers
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from hotline_core import outbox, phones
@@ -22,11 +24,11 @@ from hotline_core.audit import record as audit
 from hotline_core.errors import HotlineError
 from hotline_core.events import CitizenMessageAdded, ComplaintReceived
 from hotline_core.i18n import guess_language, t
-from hotline_core.models import Area, Attachment, Category, OutboxMessage, Ticket, TicketEvent
+from hotline_core.models import Area, Attachment, Category, OutboxMessage, Ticket, TicketEvent, WebAcknowledgement
 from hotline_core.models.messaging import Priority
 from hotline_core.models.ticket import Channel, TicketState
 from hotline_core.runtime import Runtime, current
-from intake import evidence
+from intake import evidence, numbers
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +87,11 @@ def find_by_source(session: Session, channel: str, source_ref: str) -> Ticket | 
 
 
 def find_by_number(session: Session, number: str) -> Ticket | None:
-    return session.scalars(select(Ticket).where(Ticket.number == number.strip())).first()
+    """The ticket a typed number names, however it is written (see :mod:`intake.numbers`)."""
+    canonical = numbers.normalise(number)
+    if canonical is None:
+        return None
+    return session.scalars(select(Ticket).where(Ticket.number == canonical)).first()
 
 
 def submit_complaint(session: Session, runtime: Runtime, complaint: Complaint) -> Ticket:
@@ -217,7 +223,11 @@ def new_access_code() -> str:
 
 def web_acknowledgement_allowed(session: Session, runtime: Runtime, phone: str, now: datetime) -> bool:
     """The web form texts a number only in the configured regions, and at most once per window:
-    nobody can pump SMS to premium numbers abroad or bomb a victim's phone through the form."""
+    nobody can pump SMS to premium numbers abroad or bomb a victim's phone through the form.
+
+    "At most once" holds for posts at the same instant too: the number's :class:`WebAcknowledgement`
+    row is claimed in one statement (see :func:`claim_web_acknowledgement`); a post whose transaction
+    loses the claim (or rolls back) texts nothing."""
     parsed = phones.normalise(phone, runtime.settings.default_region)
     region = phonenumbers.region_code_for_number(phonenumbers.parse(parsed.value)) if parsed and parsed.valid else None
     if region not in runtime.settings.acknowledgement_regions:
@@ -234,7 +244,31 @@ def web_acknowledgement_allowed(session: Session, runtime: Runtime, phone: str, 
             Ticket.channel == Channel.WEB,
         )
     )
-    return not recent
+    return not recent and claim_web_acknowledgement(session, phone, now, since)
+
+
+def claim_web_acknowledgement(session: Session, phone: str, now: datetime, since: datetime) -> bool:
+    """Take the number's acknowledgement for this window, atomically: True for exactly one caller.
+
+    ``INSERT ... ON CONFLICT (phone) DO UPDATE SET sent_at = now WHERE sent_at < since RETURNING``:
+    a new number inserts its row; a number last texted before the window starts moves it on; a number
+    texted within the window returns nothing. On PostgreSQL a second transaction racing for the same
+    number waits on the first one's row and then re-checks the condition against the committed row
+    (so it returns nothing); on SQLite writers are serialised by the write lock.
+    """
+    table = cast(Table, WebAcknowledgement.__table__)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+    claim = (
+        insert.values(phone=phone, sent_at=now)
+        .on_conflict_do_update(
+            index_elements=[table.c.phone],
+            set_={"sent_at": insert.excluded.sent_at},
+            where=table.c.sent_at < since,
+        )
+        .returning(table.c.phone)
+    )
+    return session.execute(claim).first() is not None
 
 
 def acknowledge_by_sms(session: Session, runtime: Runtime, ticket: Ticket, now: datetime) -> bool:

@@ -12,6 +12,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from intake import numbers
+
 # Twilio's standard opt-out and opt-in keywords, plus the Chinese ones citizens use.
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "退订", "TD", "取消订阅"}
 START_WORDS = {"START", "YES", "UNSTOP", "订阅", "恢复"}
@@ -54,7 +56,7 @@ def parse(body: str) -> Command | None:
         year, serial = match.group(1), match.group(2)
         if year is None:
             return Command("list", language=_language(text))
-        return Command("status", f"{year}-{int(serial):06d}", language=_language(text))
+        return Command("status", numbers.normalise(f"{year}-{serial}"), language=_language(text))
     new = _NEW.match(text)
     if new:
         rest = (new.group(1) or "").strip()

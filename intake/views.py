@@ -16,7 +16,7 @@ from hotline_core.models import Area, Category, Ticket
 from hotline_core.models.ticket import Channel
 from hotline_web.context import db_session, language, runtime, tr
 from hotline_web.security import limit_value, limiter
-from intake import forms, progress, services
+from intake import forms, numbers, progress, services
 from intake.services import Complaint, IntakeError
 
 bp = Blueprint("complaints", __name__, template_folder="templates")
@@ -58,7 +58,9 @@ def _anonymous_post() -> bool:
 
 
 def _ticket_key() -> str:
-    return "ticket:" + ((request.form.get("number") or "").strip().upper()[:20] or "-")
+    """The ticket a /track post names, normalised as the lookup normalises it: another spelling of the
+    number (spaces, full-width digits, no dash, leading zeros) counts against the same ticket."""
+    return "ticket:" + (numbers.normalise(request.form.get("number")) or "-")
 
 
 def _forget_csrf_token() -> None:

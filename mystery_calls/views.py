@@ -30,10 +30,19 @@ from hotline_web.auth import current_actor, roles_required
 from hotline_web.context import db_session, language, runtime, tr
 from hotline_web.errors import flash_refusal, message
 from hotline_web.exports import csv_response
+from hotline_web.security import MAX_DB_INT
 from mystery_calls import services
 from mystery_calls.services import MysteryCallError, ScenarioIn
 
 bp = Blueprint("mystery", __name__, url_prefix="/staff/mystery", template_folder="templates")
+
+
+def _form_int(value: str | None) -> int:
+    """A whole number from a form, 0 when it is none (or beyond a database integer): 0 is refused
+    downstream like any missing choice, never a 500."""
+    value = (value or "").strip()
+    return int(value) if value.isdigit() and int(value) <= MAX_DB_INT else 0
+
 
 AUDIT_ROLES = (Role.AUDITOR, Role.ADMIN)
 READ_ROLES = (Role.AUDITOR, Role.ADMIN, Role.LEADER, Role.DISPATCHER)
@@ -96,7 +105,7 @@ def add_hotline():  # type: ignore[no-untyped-def]
                 added = services.import_hotlines_from_directory(s, current_actor(), rt.settings.default_region)
                 flash(tr("mystery.hotlines_imported", count=added), "ok")
             else:
-                unit_id = int(form.get("unit") or 0)
+                unit_id = _form_int(form.get("unit"))
                 services.register_hotline(
                     s,
                     unit_id=unit_id,
@@ -148,8 +157,8 @@ def new_campaign():  # type: ignore[no-untyped-def]
                         hotline_ids=[int(x) for x in form.getlist("hotlines") if x.isdigit()],
                         auditor_ids=[int(x) for x in form.getlist("auditors") if x.isdigit()],
                         caller_numbers=[n for n in (form.get("caller_numbers") or "").replace(",", "\n").split() if n],
-                        calls_per_hotline=int(form.get("calls_per_hotline") or 0),
-                        max_per_auditor_hotline_month=int(form.get("max_per_month") or 0),
+                        calls_per_hotline=_form_int(form.get("calls_per_hotline")),
+                        max_per_auditor_hotline_month=_form_int(form.get("max_per_month")),
                         scenarios=scenarios,
                         actor=current_actor(),
                         default_region=rt.settings.default_region,
@@ -336,7 +345,7 @@ def score(call_id: int):  # type: ignore[no-untyped-def]
         values = _score_values()
     except MysteryCallError as exc:
         return _redirect_with(exc, "mystery.call_page", call_id=call_id)
-    dispute_id = int(request.form.get("dispute_id") or 0)
+    dispute_id = _form_int(request.form.get("dispute_id"))
     try:
         with rt.db.transaction() as s:
             if dispute_id:

@@ -36,6 +36,7 @@ from hotline_core.models.ticket import Channel, TicketState
 from hotline_web.auth import current_actor, roles_required
 from hotline_web.context import db_session, language, local_time, runtime, tr
 from hotline_web.errors import flash_refusal
+from hotline_web.security import MAX_DB_INT
 from intake import forms as intake_forms
 from intake.services import AttachmentIn
 from responders import overview, services
@@ -115,10 +116,10 @@ def inbox_query(filters: dict[str, str]) -> Any:
         query = query.where(Ticket.created_at >= edge if op == "ge" else Ticket.created_at < edge)
     if filters.get("channel") in Channel.ALL:
         query = query.where(Ticket.channel == filters["channel"])
-    if filters.get("unit", "").isdigit() and u.role not in services.UNIT_ROLES:
-        query = query.where(Ticket.lead_unit_id == int(filters["unit"]))
-    if filters.get("category", "").isdigit():
-        query = query.where(Ticket.category_id == int(filters["category"]))
+    if (unit_id := _int_or_none(filters.get("unit"))) is not None and u.role not in services.UNIT_ROLES:
+        query = query.where(Ticket.lead_unit_id == unit_id)
+    if (category_id := _int_or_none(filters.get("category"))) is not None:
+        query = query.where(Ticket.category_id == category_id)
     now = runtime().now()
     if filters.get("overdue"):
         query = query.where((sign.due_at < now) | (resolve.due_at < now))
@@ -281,7 +282,8 @@ ACTIONS = {
 
 
 def _int_or_none(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    """An id from a form, or None: not digits, or beyond any id a database integer holds."""
+    return int(value) if value and value.isdigit() and int(value) <= MAX_DB_INT else None
 
 
 def _evidence() -> list[AttachmentIn]:

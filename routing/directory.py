@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotline_core import phones, quiet_hours
+from hotline_core.csv_cells import BOM, csv_text, restore_cell
 from hotline_core.errors import HotlineError
 from hotline_core.models import Area, Category, DirectorySetting, Role, RoutingRule, Unit, User
 from routing.calendar import BusinessCalendar
@@ -171,7 +172,7 @@ def parse_csv(text: str, section: str) -> Directory:
     """One table as CSV with a header row; list fields are separated by ``|``."""
     if section not in FIELDS:
         raise DirectoryError([Problem(section, None, None, _problem("csv_tables", tables=", ".join(FIELDS)))])
-    reader = csv.DictReader(io.StringIO(text))
+    reader = csv.DictReader(io.StringIO(text.removeprefix(BOM)))
     rows: list[dict[str, Any]] = []
     lines: dict[tuple[str, int], int] = {}
     for i, raw in enumerate(reader):
@@ -180,7 +181,7 @@ def parse_csv(text: str, section: str) -> Directory:
             if key is None:
                 row["__extra__"] = value
                 continue
-            value = (value or "").strip()
+            value = restore_cell(value or "").strip()
             if key in LIST_FIELDS:
                 row[key] = [v.strip() for v in value.split("|") if v.strip()]
             elif key == "active":
@@ -777,19 +778,18 @@ def dump_yaml(data: dict[str, Any]) -> str:
 
 
 def dump_csv(data: dict[str, Any], section: str) -> str:
+    """One table as CSV through the project's one CSV writer (formula cells neutralised, BOM first);
+    :func:`parse_csv` undoes the neutralising, so an export imports back unchanged."""
     columns = sorted(FIELDS[section], key=lambda c: (c != "code", c))
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns)
-    writer.writeheader()
-    for row in data.get(section, []):
-        writer.writerow(
-            {
-                k: json.dumps(v, ensure_ascii=False)
-                if k == "open311_attributes"
-                else "|".join(map(str, v))
-                if isinstance(v, list)
-                else v
-                for k, v in row.items()
-            }
-        )
-    return out.getvalue()
+
+    def cell(key: str, value: Any) -> object:
+        if value is None:
+            return ""
+        if key == "open311_attributes":
+            return json.dumps(value, ensure_ascii=False)
+        if isinstance(value, list):
+            return "|".join(map(str, value))
+        return value
+
+    rows = ([cell(k, row.get(k)) for k in columns] for row in data.get(section, []))
+    return csv_text([columns, *rows])

@@ -60,6 +60,8 @@ def test_segments_count_ucs2_for_chinese_and_gsm_for_latin():
         ("查询 2026-000123", "status", "2026-000123"),
         ("查询：2026-123", "status", "2026-000123"),
         ("status 2026-000123", "status", "2026-000123"),
+        ("查询 ２０２６－０００１２３", "status", "2026-000123"),
+        ("STATUS 2026 000123", "status", "2026-000123"),
     ],
 )
 def test_keywords_are_recognised_in_both_languages(body, kind, argument):

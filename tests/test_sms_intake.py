@@ -58,9 +58,19 @@ def test_a_twilio_retry_of_the_same_message_makes_no_second_ticket(phone, runtim
 
 def test_a_retry_with_the_same_idempotency_token_makes_no_second_ticket(phone, runtime):
     token = {"I-Twilio-Idempotency-Token": "idem-123"}
-    phone.post("/twilio/sms", sms_form(CITIZEN, "+8612345000000", "第一条"), headers=token)
-    phone.post("/twilio/sms", sms_form(CITIZEN, "+8612345000000", "第一条"), headers=token)
+    form = sms_form(CITIZEN, "+8612345000000", "第一条")
+    phone.post("/twilio/sms", form, headers=token)
+    phone.post("/twilio/sms", form, headers=token)
     assert len(tickets(runtime)) == 1
+
+
+def test_a_different_text_carrying_a_token_already_seen_is_not_lost(phone, runtime):
+    """The token is not covered by the signature: only the signed MessageSid makes a text a repeat."""
+    token = {"I-Twilio-Idempotency-Token": "idem-123"}
+    phone.post("/twilio/sms", sms_form(CITIZEN, "+8612345000000", "第一条"), headers=token)
+    second = phone.post("/twilio/sms", sms_form("+8613900139000", "+8612345000000", "另一条投诉"), headers=token)
+    assert second.status == 200
+    assert [t.text for t in tickets(runtime)] == ["第一条", "另一条投诉"]
 
 
 def test_later_texts_within_the_window_join_the_thread(phone, runtime):

@@ -14,7 +14,13 @@ from hotline_core.models.audit import AuditEntry
 from hotline_core.models.directory import Area, Category, Unit
 from hotline_core.models.followup import CallbackCall, ExtensionRequest, Survey
 from hotline_core.models.inbound import InboundEvent
-from hotline_core.models.messaging import MessageStatusEvent, OptOut, OutboxMessage, SmsConversation
+from hotline_core.models.messaging import (
+    MessageStatusEvent,
+    OptOut,
+    OutboxMessage,
+    SmsConversation,
+    WebAcknowledgement,
+)
 from hotline_core.models.mystery import (
     AuditedHotline,
     CallProgress,
@@ -78,4 +84,5 @@ __all__ = [
     "TicketFact",
     "Unit",
     "User",
+    "WebAcknowledgement",
 ]

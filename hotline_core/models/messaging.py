@@ -107,3 +107,17 @@ class SmsConversation(Base):
     phone: Mapped[str] = mapped_column(String(40), primary_key=True)
     new_since: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class WebAcknowledgement(Base):
+    """When the web form last texted an acknowledgement to a number.
+
+    Claimed in one ``INSERT ... ON CONFLICT DO UPDATE ... WHERE sent_at < window start RETURNING``, so
+    of two posts at the same instant only one gets the row back and texts: at most one acknowledgement
+    per number per window, atomically, on PostgreSQL and SQLite alike.
+    """
+
+    __tablename__ = "web_acknowledgements"
+
+    phone: Mapped[str] = mapped_column(String(40), primary_key=True)
+    sent_at: Mapped[datetime]

@@ -99,3 +99,30 @@ def test_a_statement_over_the_timeout_is_a_503_not_a_500(app, runtime, backend, 
     runtime.settings = dataclasses.replace(runtime.settings, statement_timeout_ms=1)
 
     assert leader.get("/stats/slow-test-only").status_code == 503
+
+
+# --- found walking the forms by hand on PostgreSQL (issue 11, point 6) -------------------------------
+
+
+def test_an_id_beyond_a_database_integer_in_a_form_is_refused_not_a_500(runtime, signed_in):
+    from sqlalchemy import select
+
+    from hotline_core.models import Ticket
+    from tests.factories import complaint
+
+    ticket = complaint(runtime, phone="+8613800138000")
+    with runtime.db.session() as s:
+        number = s.scalars(select(Ticket.number).where(Ticket.id == ticket.id)).one()
+    dispatcher = signed_in("dispatcher")
+    for value in ("2147483648", "99999999999999"):
+        response = dispatcher.post(f"/staff/tickets/{number}/route", data={"lead_unit": value})
+        assert response.status_code == 400, (value, response.status_code)
+
+
+@pytest.mark.committed  # on PostgreSQL the refused statement aborts its transaction, as in service
+def test_an_id_beyond_a_database_integer_anywhere_else_is_a_400(signed_in):
+    """Whatever view forgot a bound: a value the database refuses is the request's fault (400)."""
+    assert signed_in("dispatcher").get("/staff/tickets?category=2147483648&unit=99999999999").status_code == 200
+    auditor = signed_in("auditor")
+    for unit in ("2147483648", "NaN", "2199-12-31T23:59"):
+        assert auditor.post("/staff/mystery/hotlines", data={"unit": unit, "number": "045912345"}).status_code < 500

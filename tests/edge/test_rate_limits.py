@@ -9,10 +9,12 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from sqlalchemy import func, select
 
 from hotline_core.i18n import t
 from hotline_core.models import OutboxMessage, Ticket, User
+from intake import services as intake_services
 from intake.services import ACCESS_CODE_ALPHABET
 from tests.edge.conftest import new_address
 from tests.factories import complaint
@@ -45,6 +47,23 @@ def test_a_ticket_is_locked_after_a_few_wrong_guesses_even_from_many_clients(app
     locked = client_at(app).post("/track", data={"number": ticket.number, "last4": "8000", "lang": "en"})
     assert locked.status_code == 429
     assert "STATUS <ticket number>" in locked.get_data(as_text=True) or "查询" in locked.get_data(as_text=True)
+
+
+def test_another_spelling_of_the_number_counts_against_the_same_ticket(app, runtime):
+    ticket = complaint(runtime, phone="+8613800138000")
+    year, serial = ticket.number.split("-")
+    full_width = ticket.number.translate(str.maketrans("0123456789-", "０１２３４５６７８９－"))
+    spellings = (f" {year} - {serial} ", full_width, f"{year}{serial}", f"{year}-000{serial}", f"{year}\u2014{serial}")
+    for spelling, guess in zip(spellings, ("0000", "1111", "2222", "3333", "4444"), strict=True):
+        assert client_at(app).post("/track", data={"number": spelling, "last4": guess}).status_code == 404
+    assert client_at(app).post("/track", data={"number": ticket.number, "last4": "8000"}).status_code == 429
+
+
+def test_the_ticket_is_found_however_its_number_is_written(app, runtime):
+    ticket = complaint(runtime, phone="+8613800138000")
+    full_width = ticket.number.translate(str.maketrans("0123456789-", "０１２３４５６７８９－"))
+    response = client_at(app).post("/track", data={"number": full_width, "last4": "8000"})
+    assert response.status_code == 200 and ticket.number in response.get_data(as_text=True)
 
 
 def test_one_client_cannot_walk_through_ticket_numbers(app, runtime):
@@ -82,6 +101,37 @@ def test_thirty_posts_for_one_number_send_one_acknowledgement(app, runtime):
     assert acknowledgements(runtime, "+8613800138000") == 1
 
 
+@pytest.mark.committed  # the posts run in threads, each on its own connection
+def test_posts_at_the_same_instant_send_one_acknowledgement(app, runtime, monkeypatch):
+    """Every post has stored its ticket and reached the acknowledgement, inside its own open
+    transaction, before any of them decides: the decision itself must be atomic."""
+    posts = 6
+    runtime.settings = dataclasses.replace(runtime.settings, limit_form_phone="1000 per hour")
+    together = threading.Barrier(posts, timeout=10)
+    original = intake_services.acknowledge_by_sms
+
+    def all_at_once(session, rt, ticket, now):  # type: ignore[no-untyped-def]
+        if rt.db.dialect == "postgresql":  # SQLite writers hold the write lock: they cannot meet here
+            session.flush()
+            together.wait()
+        return original(session, rt, ticket, now)
+
+    monkeypatch.setattr(intake_services, "acknowledge_by_sms", all_at_once)
+    with ThreadPoolExecutor(max_workers=posts) as pool:
+        statuses = list(pool.map(lambda _: client_at(app).post("/", data=FORM).status_code, range(posts)))
+    assert statuses == [302] * posts
+    with runtime.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Ticket)) == posts
+    assert acknowledgements(runtime, "+8613800138000") == 1
+
+
+def test_the_next_window_gets_a_new_acknowledgement(app, runtime, clock):
+    assert client_at(app).post("/", data=FORM).status_code == 302
+    clock.advance((runtime.settings.web_ack_window_hours + 1) * 3600)
+    assert client_at(app).post("/", data=FORM).status_code == 302
+    assert acknowledgements(runtime, "+8613800138000") == 2
+
+
 def test_the_form_is_limited_per_phone_number_across_clients(app, runtime):
     statuses = [client_at(app).post("/", data=FORM).status_code for _ in range(5)]
     assert statuses == [302, 302, 302, 429, 429]
@@ -111,6 +161,7 @@ def test_configured_regions_are_texted(app, runtime):
 # --- sign-in ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.committed  # the sign-ins run in threads, each on its own connection
 def test_parallel_wrong_passwords_get_at_most_five_checks(app, runtime, city, monkeypatch):
     checks: list[str] = []
     lock = threading.Lock()

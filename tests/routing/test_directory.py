@@ -1,5 +1,8 @@
 """The dispatch directory: import with line-numbered validation, all-or-nothing, rule history, export."""
 
+import csv
+import io
+
 import pytest
 from sqlalchemy import func, select
 
@@ -106,7 +109,7 @@ def test_export_round_trips(runtime):
     summary = do_import(runtime, text)
     assert summary.rules_added == 0 and summary.rules_closed == 0
     units_csv = directory.dump_csv(exported, "units")
-    assert units_csv.splitlines()[0] == "code,active,contact_phones,kind,name_en,name_zh,parent,service_hotlines"
+    assert units_csv.splitlines()[0] == "\ufeffcode,active,contact_phones,kind,name_en,name_zh,parent,service_hotlines"
     assert do_import(runtime, units_csv, csv_table="units").updated == {"units": 14}
 
 
@@ -116,3 +119,52 @@ def test_the_demo_directory_is_complete(runtime):
         areas = s.scalars(select(Area)).all()
     assert len(areas) == 5 and all(a.fallback_unit_id for a in areas)
     assert count(runtime, RoutingRule) >= 10
+
+
+# --- CSV tables are formula-safe and round-trip (issue 11, point 7) ----------------------------------
+
+FORMULA_CITY = """
+units:
+  - {code: U1, name_zh: "=HYPERLINK(\\"http://evil.example\\",\\"点击\\")", name_en: "@SUM(1+1)",
+     contact_phones: ["+8613900000001", "13900000002"], service_hotlines: ["+864594567890"]}
+  - {code: U2, name_zh: "'=已经带引号", name_en: "-Bureau Two", kind: district}
+areas:
+  - {code: A1, name_zh: 一区, name_en: "+District One", aliases: ["-一区", "A1区"], fallback_unit: U1}
+categories:
+  - {code: C1, name_zh: 一类, name_en: "=Kind One", keywords: ["=路灯", "@灯"]}
+rules:
+  - {category: C1, lead: U1, co: [U2], note: "-see the 2026 notice"}
+"""
+
+
+def test_the_csv_tables_neutralise_formula_cells(runtime):
+    do_import(runtime, FORMULA_CITY)
+    with runtime.db.session() as s:
+        exported = directory.export_directory(s)
+    for table in ("units", "areas", "categories", "rules"):
+        text = directory.dump_csv(exported, table)
+        cells = [cell for row in csv.reader(io.StringIO(text.removeprefix("\ufeff"))) for cell in row]
+        assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))], table
+    units = directory.dump_csv(exported, "units")
+    assert "'=HYPERLINK" in units and "'@SUM(1+1)" in units and "'+8613900000001|+8613900000002" in units
+
+
+def test_a_csv_export_imports_back_to_the_same_directory(runtime):
+    do_import(runtime, FORMULA_CITY)
+    with runtime.db.session() as s:
+        before = directory.export_directory(s)
+    for table in ("units", "areas", "categories", "rules"):
+        summary = do_import(runtime, directory.dump_csv(before, table), csv_table=table)
+        assert summary.rules_added == 0 and summary.rules_closed == 0
+    with runtime.db.session() as s:
+        after = directory.export_directory(s)
+    assert after == before
+    assert after["units"][0]["contact_phones"] == ["+8613900000001", "+8613900000002"]
+    assert after["units"][1]["name_zh"] == "'=已经带引号"
+
+
+def test_a_hand_written_csv_with_plain_phone_numbers_still_imports(runtime):
+    do_import(runtime, GOOD)
+    do_import(runtime, "code,name_zh,name_en,contact_phones\nU2,二局,Bureau Two,+8613900000003\n", csv_table="units")
+    with runtime.db.session() as s:
+        assert s.scalars(select(Unit).where(Unit.code == "U2")).one().contact_phones == ["+8613900000003"]

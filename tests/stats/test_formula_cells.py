@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import update
 
 from hotline_core.models import Unit
-from hotline_web.exports import csv_text, safe_cell
+from hotline_web.exports import csv_text, restore_cell, safe_cell
 from tests.stats.test_pages import sign_in
 
 pytestmark = pytest.mark.demo_city
@@ -59,3 +59,10 @@ def test_every_formula_start_is_neutralised_but_numbers_stay_numbers():
     ]
     assert safe_cell(-3) == -3 and safe_cell(None) is None
     assert csv_text([["-1", -1]]) == "\ufeff'-1,-1\r\n"
+
+
+@pytest.mark.parametrize(
+    "value", ["=1", "+8613800138000", "-1", "@A", "\t=1", "\r=1", "'=1", "''+1", "'", "'ok", "ok", ""]
+)
+def test_restoring_a_neutralised_cell_gives_the_value_back(value):
+    assert restore_cell(str(safe_cell(value))) == value
