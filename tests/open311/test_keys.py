@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from hotline_app.cli import main
 from hotline_core.models import AuditEntry, Open311Key
+from tests.helpers import sign_in
 from tests.open311.conftest import API, light_report
 
 
@@ -55,13 +56,6 @@ def test_the_cli_refuses_a_duplicate_name_and_an_unknown_key(settings, monkeypat
     cli(settings, monkeypatch, "create", "app")
     assert cli(settings, monkeypatch, "create", "app").exit_code != 0
     assert cli(settings, monkeypatch, "rotate", "nope").exit_code != 0
-
-
-def sign_in(app, username):
-    client = app.test_client()
-    response = client.post("/staff/login", data={"username": username, "password": f"{username}-demo-2026"})
-    assert response.status_code == 302
-    return client
 
 
 def test_admins_issue_rotate_and_revoke_keys_on_the_page(app, runtime, city):
