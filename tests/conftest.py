@@ -27,8 +27,18 @@ Isolation on PostgreSQL
   concurrency tests) or row locks between transactions (``SKIP LOCKED`` races). Mark it
   ``@pytest.mark.committed``; ``worker`` and ``browser`` tests and tests using ``worker_process``
   are committed without the mark. A rolled-back test that opens another PostgreSQL connection or
-  queries from another thread fails with a message saying so.
+  queries from another thread fails with a message saying so. Code under test reaches the database
+  through the runtime's sessions (the ``/healthz`` schema check included), never an engine of its
+  own, so it runs rolled back; a test that edits the schema's state does so in the runtime's
+  session too (``tests/test_failed_inbound.py``).
+* ``HOTLINE_TEST_ROLLBACK=0`` runs every test on the truncate path, to tell a harness problem from
+  a product one.
 * The Redis db is flushed before every test.
+
+Time
+* ``make test`` lints, then runs the two backends side by side (one per core). Tests stay fast:
+  a demo-city template instead of loading the city, rolled back instead of truncated, the ``clock``
+  fixture instead of sleeping; ``pytest --durations=40`` shows where the time goes.
 """
 
 from __future__ import annotations
@@ -103,10 +113,9 @@ def _starting_point(request: pytest.FixtureRequest) -> str:
     return CITY_WITH_CLASSIFIER if marker.kwargs.get("classifier") else CITY
 
 
-# The rolled-back mode is opt-in for now (HOTLINE_TEST_ROLLBACK=1): the suites merged with it
-# (edge limits, failed events, Open311 over real HTTP, the login race) still open connections or
-# threads of their own and must be marked ``committed`` first.
-ROLLBACK = os.environ.get("HOTLINE_TEST_ROLLBACK", "") == "1"
+# Rolled back per test unless HOTLINE_TEST_ROLLBACK=0 (every test then commits and truncates, as
+# ``committed`` tests do: a way to tell a harness problem from a product one).
+ROLLBACK = os.environ.get("HOTLINE_TEST_ROLLBACK", "1") != "0"
 
 
 def _is_committed(request: pytest.FixtureRequest) -> bool:

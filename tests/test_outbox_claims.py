@@ -8,7 +8,6 @@ message claimed; the outbox sweep asks Twilio's message list whether it went out
 import pytest
 from sqlalchemy import select
 
-from hotline_app.bootstrap import bootstrap
 from hotline_core import outbox
 from hotline_core.models import InboundEvent, OutboxMessage
 from hotline_core.models.messaging import MessageStatus
@@ -17,12 +16,8 @@ from intake import inbound
 
 
 @pytest.fixture
-def twilio_runtime(twilio_settings, clock):
-    rt = bootstrap(twilio_settings)
-    rt.clock = clock
-    yield rt
-    set_current(None)
-    rt.db.dispose()
+def twilio_runtime(make_runtime, twilio_settings):
+    return make_runtime(twilio_settings)
 
 
 def queue(rt, body="【效能投诉热线】您的投诉已受理，工单号 2026-000001。", to="+8613800138000"):

@@ -9,6 +9,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from sqlalchemy import func, select
 
 from hotline_core.i18n import t
@@ -111,6 +112,7 @@ def test_configured_regions_are_texted(app, runtime):
 # --- sign-in ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.committed  # sign-ins from 16 threads at once
 def test_parallel_wrong_passwords_get_at_most_five_checks(app, runtime, city, monkeypatch):
     checks: list[str] = []
     lock = threading.Lock()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
@@ -22,6 +23,7 @@ def cli(settings, monkeypatch, *args):
     return CliRunner().invoke(main, ["open311", "keys", *args])
 
 
+@pytest.mark.committed  # the CLI builds its own runtime
 def test_the_cli_prints_a_new_key_once_and_keeps_only_its_hash(settings, monkeypatch, runtime, client, city):
     result = cli(settings, monkeypatch, "create", "fixmystreet", "--rate-limit", "30/minute")
     assert result.exit_code == 0, result.output
@@ -35,6 +37,7 @@ def test_the_cli_prints_a_new_key_once_and_keeps_only_its_hash(settings, monkeyp
     assert "fixmystreet" in listing.output and secret not in listing.output
 
 
+@pytest.mark.committed  # the CLI builds its own runtime
 def test_rotating_a_key_stops_the_old_one(settings, monkeypatch, client, city):
     old = cli(settings, monkeypatch, "create", "app").stdout.strip().split(": ", 1)[1]
     new = cli(settings, monkeypatch, "rotate", "app").stdout.strip().split(": ", 1)[1]
@@ -43,6 +46,7 @@ def test_rotating_a_key_stops_the_old_one(settings, monkeypatch, client, city):
     assert client.post(f"{API}/requests.json", data=light_report(new)).status_code == 201
 
 
+@pytest.mark.committed  # the CLI builds its own runtime
 def test_revoking_a_key_refuses_it_and_is_audited(settings, monkeypatch, client, runtime, city):
     secret = cli(settings, monkeypatch, "create", "app").stdout.strip().split(": ", 1)[1]
     assert cli(settings, monkeypatch, "revoke", "app").exit_code == 0
@@ -52,6 +56,7 @@ def test_revoking_a_key_refuses_it_and_is_audited(settings, monkeypatch, client,
     assert actions == ["open311.key.create", "open311.key.revoke"]
 
 
+@pytest.mark.committed  # the CLI builds its own runtime
 def test_the_cli_refuses_a_duplicate_name_and_an_unknown_key(settings, monkeypatch, city):
     cli(settings, monkeypatch, "create", "app")
     assert cli(settings, monkeypatch, "create", "app").exit_code != 0
