@@ -35,6 +35,7 @@ class Killed(BaseException):
     """The worker process dies here (nothing after it runs)."""
 
 
+@pytest.mark.committed  # reads the claim from the fake Twilio's thread
 def test_the_claim_is_committed_before_twilio_is_called(twilio_runtime, fake_twilio):
     message_id = queue(twilio_runtime)
     seen = []
@@ -44,6 +45,7 @@ def test_the_claim_is_committed_before_twilio_is_called(twilio_runtime, fake_twi
     assert status(twilio_runtime, message_id) == "queued"
 
 
+@pytest.mark.committed  # a webhook commits from the fake Twilio's thread
 def test_a_webhook_can_commit_while_twilio_is_answering(twilio_runtime, fake_twilio):
     queue(twilio_runtime)
     stored = []
