@@ -32,7 +32,10 @@ test-embedded: $(BIN)/hotline
 test-production: $(BIN)/hotline
 	HOTLINE_TEST_BACKEND=postgres $(BIN)/python -m pytest -m "not browser"
 
-test: lint test-embedded test-production
+# Lint first; then the two backends side by side (one per core), each one's output printed whole,
+# pytest's summary included, when it ends; `make test` fails if either fails.
+test: lint
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-embedded test-production
 
 bench: $(BIN)/hotline
 	$(BIN)/python bench/intake.py

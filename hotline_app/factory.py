@@ -35,7 +35,7 @@ class SchemaState:
         if recheck or time.monotonic() - self._checked_at >= self.RECHECK_SECONDS:
             from hotline_core.migrate import schema_is_current
 
-            self._ready = schema_is_current(self.runtime.db.write_engine)
+            self._ready = schema_is_current(self.runtime.db)
             self._checked_at = time.monotonic()
         return self._ready
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import Engine
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from hotline_core.db import Database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -29,18 +34,21 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
-def current_revision(engine: Engine) -> str | None:
+def current_revision(connection: Connection) -> str | None:
     """The revision the database is at (None when it was never migrated)."""
     from alembic.runtime.migration import MigrationContext
 
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+    return MigrationContext.configure(connection).get_current_revision()
 
 
-def schema_is_current(engine: Engine) -> bool:
-    """The database schema is at the latest migration (False also when it cannot be reached)."""
+def schema_is_current(db: Database) -> bool:
+    """The database schema is at the latest migration (False also when it cannot be reached).
+
+    Read through one of the runtime's own (reading) sessions, so it sees the database the
+    runtime's sessions see and takes no write lock."""
     try:
-        return current_revision(engine) == head_revision()
+        with db.session() as session:
+            return current_revision(session.connection()) == head_revision()
     except Exception:
         return False
 

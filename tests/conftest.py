@@ -27,8 +27,18 @@ Isolation on PostgreSQL
   concurrency tests) or row locks between transactions (``SKIP LOCKED`` races). Mark it
   ``@pytest.mark.committed``; ``worker`` and ``browser`` tests and tests using ``worker_process``
   are committed without the mark. A rolled-back test that opens another PostgreSQL connection or
-  queries from another thread fails with a message saying so.
+  queries from another thread fails with a message saying so. Code under test reaches the database
+  through the runtime's sessions (the ``/healthz`` schema check included), never an engine of its
+  own, so it runs rolled back; a test that edits the schema's state does so in the runtime's
+  session too (``tests/test_failed_inbound.py``).
+* ``HOTLINE_TEST_ROLLBACK=0`` runs every test on the truncate path, to tell a harness problem from
+  a product one.
 * The Redis db is flushed before every test.
+
+Time
+* ``make test`` lints, then runs the two backends side by side (one per core). Tests stay fast:
+  a demo-city template instead of loading the city, rolled back instead of truncated, the ``clock``
+  fixture instead of sleeping; ``pytest --durations=40`` shows where the time goes.
 """
 
 from __future__ import annotations
@@ -103,10 +113,9 @@ def _starting_point(request: pytest.FixtureRequest) -> str:
     return CITY_WITH_CLASSIFIER if marker.kwargs.get("classifier") else CITY
 
 
-# The rolled-back mode is opt-in for now (HOTLINE_TEST_ROLLBACK=1): the suites merged with it
-# (edge limits, failed events, Open311 over real HTTP, the login race) still open connections or
-# threads of their own and must be marked ``committed`` first.
-ROLLBACK = os.environ.get("HOTLINE_TEST_ROLLBACK", "") == "1"
+# Rolled back per test unless HOTLINE_TEST_ROLLBACK=0 (every test then commits and truncates, as
+# ``committed`` tests do: a way to tell a harness problem from a product one).
+ROLLBACK = os.environ.get("HOTLINE_TEST_ROLLBACK", "1") != "0"
 
 
 def _is_committed(request: pytest.FixtureRequest) -> bool:
@@ -226,20 +235,34 @@ class _JoinedSession(Session):
 
 
 @event.listens_for(_JoinedSession, "after_begin")
-def _remember_savepoint(session: Session, _transaction: Any, connection: Connection) -> None:
+def _remember_savepoint(session: Session, transaction: Any, connection: Connection) -> None:
+    if transaction.nested or transaction.parent is not None:
+        return  # the session's own begin_nested() inside its savepoint
     session.info["savepoint"] = connection.get_nested_transaction()
     session.info["wrote"] = False
+    connection.info.setdefault("joined_sessions", []).append(session)
 
 
-@event.listens_for(_JoinedSession, "after_flush")
-def _note_flush(session: Session, _context: Any) -> None:
-    session.info["wrote"] = True
+def _end_later_sessions(connection: Connection, name: str, *_context: Any) -> None:
+    """Before the SAVEPOINT ``name`` is released or rolled back, end the sessions whose savepoints
+    began inside it (committing them, as their own transactions would have), newest first.
+
+    On a real database each session is a transaction of its own and they may end in any order: a
+    request's session first used inside a unit of work (the signed-in user loaded while signing in)
+    outlives it. Savepoints on one connection must end last-in first-out."""
+    joined: list[Session] = connection.info.get("joined_sessions", [])
+    joined[:] = [session for session in joined if _savepoint_of(session) is not None]
+    names = [_savepoint_of(session) for session in joined]
+    if name not in names:
+        return  # not a session's savepoint (``write_engine.begin()``)
+    for later in reversed(joined[names.index(name) + 1 :]):
+        later.commit()  # its own release comes back here and finds it last
+    joined.remove(joined[names.index(name)])
 
 
-@event.listens_for(_JoinedSession, "do_orm_execute")
-def _note_statement(state: Any) -> None:
-    if not state.is_select:
-        state.session.info["wrote"] = True
+def _savepoint_of(session: Session) -> str | None:
+    savepoint = session.info.get("savepoint")
+    return savepoint._savepoint if savepoint is not None and savepoint.is_active else None
 
 
 class _JoinedEngine:
@@ -383,6 +406,8 @@ def isolated_database(
     if start != EMPTY:
         connection.execute(text(f"SET LOCAL search_path TO {template}"))
     event.listen(connection, "before_cursor_execute", _same_thread_only)
+    event.listen(connection, "release_savepoint", _end_later_sessions)
+    event.listen(connection, "rollback_savepoint", _end_later_sessions)
     _ISOLATION.connection, _ISOLATION.thread = connection, threading.get_ident()
     try:
         yield IsolatedDatabase(_schema_url(template), connection)

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select, text
 
 from hotline_app.cli import main
 from hotline_core.models import AuditEntry, InboundEvent, Ticket
@@ -111,6 +111,7 @@ def test_only_admins_may_retry(client, runtime, clock, broken):
     assert event(runtime, event_id).processed_at is None
 
 
+@pytest.mark.committed  # the CLI builds its own runtime
 def test_the_cli_lists_and_retries_failed_events(runtime, settings, clock, broken, monkeypatch):
     event_id = store(runtime, "SMbad")
     fail_until_given_up(runtime, event_id, clock)
@@ -125,13 +126,16 @@ def test_the_cli_lists_and_retries_failed_events(runtime, settings, clock, broke
         assert s.scalars(select(AuditEntry.actor).where(AuditEntry.action == "inbound.retry")).all() == ["cli"]
 
 
+def set_revision(runtime, revision):
+    with runtime.db.transaction() as s:
+        s.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": revision})
+
+
 def test_an_unmigrated_database_gets_503_on_webhooks_and_healthz(runtime, settings):
     from hotline_app.factory import create_app
+    from hotline_core.migrate import head_revision
 
-    engine = create_engine(settings.database_url)
-    with engine.begin() as conn:
-        conn.execute(text("UPDATE alembic_version SET version_num = '0006'"))
-    engine.dispose()
+    set_revision(runtime, "0006")
     try:
         app = create_app(runtime=runtime)
         client = app.test_client()
@@ -141,13 +145,4 @@ def test_an_unmigrated_database_gets_503_on_webhooks_and_healthz(runtime, settin
         assert response.status_code == 503 and b"migrat" in response.data
         assert client.get("/healthz").status_code == 503
     finally:
-        engine = create_engine(settings.database_url)
-        with engine.begin() as conn:
-            conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": _head()})
-        engine.dispose()
-
-
-def _head():
-    from hotline_core.migrate import head_revision
-
-    return head_revision()
+        set_revision(runtime, head_revision())

@@ -8,7 +8,6 @@ message claimed; the outbox sweep asks Twilio's message list whether it went out
 import pytest
 from sqlalchemy import select
 
-from hotline_app.bootstrap import bootstrap
 from hotline_core import outbox
 from hotline_core.models import InboundEvent, OutboxMessage
 from hotline_core.models.messaging import MessageStatus
@@ -17,12 +16,8 @@ from intake import inbound
 
 
 @pytest.fixture
-def twilio_runtime(twilio_settings, clock):
-    rt = bootstrap(twilio_settings)
-    rt.clock = clock
-    yield rt
-    set_current(None)
-    rt.db.dispose()
+def twilio_runtime(make_runtime, twilio_settings):
+    return make_runtime(twilio_settings)
 
 
 def queue(rt, body="【效能投诉热线】您的投诉已受理，工单号 2026-000001。", to="+8613800138000"):
@@ -40,6 +35,7 @@ class Killed(BaseException):
     """The worker process dies here (nothing after it runs)."""
 
 
+@pytest.mark.committed  # reads the claim from the fake Twilio's thread
 def test_the_claim_is_committed_before_twilio_is_called(twilio_runtime, fake_twilio):
     message_id = queue(twilio_runtime)
     seen = []
@@ -49,6 +45,7 @@ def test_the_claim_is_committed_before_twilio_is_called(twilio_runtime, fake_twi
     assert status(twilio_runtime, message_id) == "queued"
 
 
+@pytest.mark.committed  # a webhook commits from the fake Twilio's thread
 def test_a_webhook_can_commit_while_twilio_is_answering(twilio_runtime, fake_twilio):
     queue(twilio_runtime)
     stored = []

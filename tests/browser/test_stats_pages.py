@@ -19,7 +19,7 @@ from sqlalchemy import select
 from hotline_core.models import Ticket
 from hotline_core.runtime import Runtime
 from tests.browser.conftest import sign_in
-from tests.stats.conftest import dataset  # noqa: F401  (the fixture, shared with tests/stats)
+from tests.stats.conftest import dataset, housing_tickets  # noqa: F401  (the fixtures, shared with tests/stats)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

@@ -76,6 +76,7 @@ def test_absurd_dates_in_staff_filters_get_400(signed_in):
     assert signed_in("admin").get("/staff/admin/audit?from=0001-01-01&to=9999-12-31").status_code == 400
 
 
+@pytest.mark.committed  # a transaction-local setting: a savepoint does not end it
 def test_read_only_pages_run_under_a_statement_timeout_on_postgresql(app, runtime, backend):
     if backend != "postgres":
         pytest.skip("statement timeouts are a PostgreSQL setting; SQLite has none")
@@ -85,6 +86,7 @@ def test_read_only_pages_run_under_a_statement_timeout_on_postgresql(app, runtim
         assert db_session().execute(text("SHOW statement_timeout")).scalar() == "0"
 
 
+@pytest.mark.committed  # a transaction-local setting: a savepoint does not end it
 def test_a_statement_over_the_timeout_is_a_503_not_a_500(app, runtime, backend, signed_in):
     if backend != "postgres":
         pytest.skip("statement timeouts are a PostgreSQL setting; SQLite has none")

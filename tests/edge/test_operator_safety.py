@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
@@ -23,6 +24,7 @@ def test_demo_load_refuses_to_run_in_production(monkeypatch):
     assert result.exit_code != 0 and "refusing to load the demo city in production" in result.output
 
 
+@pytest.mark.committed  # the CLI builds its own runtime
 def test_create_admin_makes_an_account_that_can_sign_in(app, settings, runtime, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", settings.database_url)
     monkeypatch.setenv("HOTLINE_INSTANCE_PATH", str(settings.instance_path))
@@ -37,6 +39,7 @@ def test_create_admin_makes_an_account_that_can_sign_in(app, settings, runtime, 
     assert response.status_code == 302
 
 
+@pytest.mark.committed  # the CLI builds its own runtime
 def test_create_admin_refuses_a_short_password_and_a_taken_name(settings, runtime, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", settings.database_url)
     monkeypatch.setenv("HOTLINE_INSTANCE_PATH", str(settings.instance_path))

@@ -102,19 +102,14 @@ def test_without_twilio_or_a_phone_the_page_says_what_is_missing_instead_of_the_
 
 class TestTwilioRecording:
     @pytest.fixture
-    def twilio_runtime(self, twilio_settings, clock):
-        from hotline_app.bootstrap import bootstrap
-
-        rt = bootstrap(twilio_settings)
-        rt.clock = clock
+    def twilio_runtime(self, make_runtime, twilio_settings):
+        rt = make_runtime(twilio_settings)
         demo_city(rt)
         with rt.db.transaction() as s:
             s.scalars(select(User).where(User.username == "auditor")).one().phone = "+8613900000501"
             found = make_campaign(s, rt)
             services.plan_campaign(s, rt, found, actor=AUDITOR, rng=random.Random(3))
-        yield rt
-        rt.jobs.stop_embedded()
-        rt.db.dispose()
+        return rt
 
     def test_twilios_recording_is_downloaded_with_the_account_credentials_and_kept(
         self, twilio_runtime, twilio_settings, fake_twilio

@@ -6,16 +6,10 @@ import pytest
 from sqlalchemy import select
 
 from hotline_core.models import Assignment, Ticket, TicketEvent, Unit
+from tests.helpers import sign_in
 from tests.open311.conftest import API, light_report, xml
 
 NAME, SURNAME, EMAIL, PHONE = "Mei", "Zhang", "zhang.mei@example.org", "+8613800138000"
-
-
-def sign_in(app, username):
-    client = app.test_client()
-    response = client.post("/staff/login", data={"username": username, "password": f"{username}-demo-2026"})
-    assert response.status_code == 302
-    return client
 
 
 def file_property_complaint(client, api_key):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
 from hotline_app.cli import main
 from hotline_core.models import AuditEntry, Open311Key
+from tests.helpers import sign_in
 from tests.open311.conftest import API, light_report
 
 
@@ -21,6 +23,7 @@ def cli(settings, monkeypatch, *args):
     return CliRunner().invoke(main, ["open311", "keys", *args])
 
 
+@pytest.mark.committed  # the CLI builds its own runtime
 def test_the_cli_prints_a_new_key_once_and_keeps_only_its_hash(settings, monkeypatch, runtime, client, city):
     result = cli(settings, monkeypatch, "create", "fixmystreet", "--rate-limit", "30/minute")
     assert result.exit_code == 0, result.output
@@ -34,6 +37,7 @@ def test_the_cli_prints_a_new_key_once_and_keeps_only_its_hash(settings, monkeyp
     assert "fixmystreet" in listing.output and secret not in listing.output
 
 
+@pytest.mark.committed  # the CLI builds its own runtime
 def test_rotating_a_key_stops_the_old_one(settings, monkeypatch, client, city):
     old = cli(settings, monkeypatch, "create", "app").stdout.strip().split(": ", 1)[1]
     new = cli(settings, monkeypatch, "rotate", "app").stdout.strip().split(": ", 1)[1]
@@ -42,6 +46,7 @@ def test_rotating_a_key_stops_the_old_one(settings, monkeypatch, client, city):
     assert client.post(f"{API}/requests.json", data=light_report(new)).status_code == 201
 
 
+@pytest.mark.committed  # the CLI builds its own runtime
 def test_revoking_a_key_refuses_it_and_is_audited(settings, monkeypatch, client, runtime, city):
     secret = cli(settings, monkeypatch, "create", "app").stdout.strip().split(": ", 1)[1]
     assert cli(settings, monkeypatch, "revoke", "app").exit_code == 0
@@ -51,17 +56,11 @@ def test_revoking_a_key_refuses_it_and_is_audited(settings, monkeypatch, client,
     assert actions == ["open311.key.create", "open311.key.revoke"]
 
 
+@pytest.mark.committed  # the CLI builds its own runtime
 def test_the_cli_refuses_a_duplicate_name_and_an_unknown_key(settings, monkeypatch, city):
     cli(settings, monkeypatch, "create", "app")
     assert cli(settings, monkeypatch, "create", "app").exit_code != 0
     assert cli(settings, monkeypatch, "rotate", "nope").exit_code != 0
-
-
-def sign_in(app, username):
-    client = app.test_client()
-    response = client.post("/staff/login", data={"username": username, "password": f"{username}-demo-2026"})
-    assert response.status_code == 302
-    return client
 
 
 def test_admins_issue_rotate_and_revoke_keys_on_the_page(app, runtime, city):

@@ -10,6 +10,9 @@ from werkzeug.serving import make_server
 
 from tests.open311.client import Open311Client
 
+# A live server answers from its own threads.
+pytestmark = pytest.mark.committed
+
 
 @pytest.fixture
 def server(app, api_key, runtime):

@@ -17,7 +17,7 @@ from intake.services import process_ticket_job
 from routing import lifecycle
 from routing import services as routing
 from routing.lifecycle import TRANSITIONS, Command, InvalidTransition, StateWrittenOutsideLifecycle, TicketError
-from tests.factories import complaint, demo_city
+from tests.factories import complaint
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 UNIT = Actor("user:unitstaff")  # no user id: the demo users' ids differ between backends
@@ -25,10 +25,12 @@ ROOT = Path(__file__).resolve().parents[2]
 SOURCE_PACKAGES = ("hotline_core", "hotline_web", "intake", "routing", "responders", "mystery_calls", "stats")
 
 
+pytestmark = pytest.mark.demo_city
+
+
 @pytest.fixture(autouse=True)
-def city(runtime, clock):
+def monday(clock):
     clock.set(datetime(2026, 11, 23, 9, 0, tzinfo=BEIJING))  # a Monday
-    demo_city(runtime)
 
 
 def assigned_ticket(runtime, text="让胡路区东湖小区路灯坏了半个月没人修"):

@@ -23,30 +23,45 @@ def at(clock, hours):
     clock.set(MONDAY_9 + timedelta(hours=hours))
 
 
+class Housing:
+    """Three housing-bureau tickets created Monday 2026-11-23 09:00 (sign-for deadline 14:30); the
+    first signed for at 10:00 and its citizen contacted at 11:00. ``act`` does more, as unit staff."""
+
+    def __init__(self, runtime, clock) -> None:
+        self.runtime, self.clock = runtime, clock
+        at(clock, 0)
+        self.ids = []
+        for i in range(3):
+            ticket = complaint(runtime, f"东湖小区物业乱收费，第{i + 1}次反映", phone=f"+861380013800{i}")
+            process_ticket_job(ticket.id)
+            self.ids.append(ticket.id)
+        with runtime.db.session() as s:
+            self.staff = s.scalars(select(User).where(User.username == "unitstaff")).one()
+        self.act(1, portal.sign_for, self.ids[0])
+        self.act(2, portal.record_contact, self.ids[0], "电话联系")
+
+    def act(self, hours, func, ticket_id, *args):
+        """``func(session, runtime, ticket, unit staff, *args)`` at Monday 09:00 + ``hours``."""
+        at(self.clock, hours)
+        with self.runtime.db.transaction() as s:
+            func(s, self.runtime, s.get(Ticket, ticket_id), s.merge(self.staff, load=False), *args)
+
+
 @pytest.fixture
-def dataset(runtime, clock):
-    """Three tickets for the housing bureau, created Monday 2026-11-23 09:00:
+def housing_tickets(runtime, clock):
+    """The three fresh housing tickets of :class:`Housing`."""
+    return Housing(runtime, clock)
+
+
+@pytest.fixture
+def dataset(runtime, clock, housing_tickets):
+    """The three housing tickets of :class:`Housing`, carried on:
 
     T1 signed 10:00, contacted 11:00, resolved Tue 09:00; survey: solved, 5.
     T2 signed 15:00 and contacted 15:30 (sign-for deadline 14:30: late); resolved Tue 10:00; survey: solved, 3.
     T3 never signed: overdue and escalated to the unit head on Tuesday's sweep.
     """
-    at(clock, 0)
-    ids = []
-    for i in range(3):
-        ticket = complaint(runtime, f"东湖小区物业乱收费，第{i + 1}次反映", phone=f"+861380013800{i}")
-        process_ticket_job(ticket.id)
-        ids.append(ticket.id)
-    with runtime.db.session() as s:
-        staff = s.scalars(select(User).where(User.username == "unitstaff")).one()
-
-    def act(hours, func, ticket_id, *args):
-        at(clock, hours)
-        with runtime.db.transaction() as s:
-            func(s, runtime, s.get(Ticket, ticket_id), s.merge(staff, load=False), *args)
-
-    act(1, portal.sign_for, ids[0])
-    act(2, portal.record_contact, ids[0], "电话联系")
+    ids, act = housing_tickets.ids, housing_tickets.act
     act(6, portal.sign_for, ids[1])
     act(6.5, portal.record_contact, ids[1], "电话联系")
     act(24, portal.resolve, ids[0], "已退费")

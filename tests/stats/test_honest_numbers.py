@@ -6,27 +6,20 @@ import dataclasses
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
 
 from hotline_core import formatting
-from hotline_core.models import DirectorySetting, Ticket, TicketEvent, User
+from hotline_core.models import DirectorySetting, Ticket, TicketEvent
 from hotline_core.queue import JobQueue, PeriodicJob, cron_firing
 from intake.services import process_ticket_job
-from responders import services as portal
 from stats import facts, reports, services
 from stats.services import Filters
 from tests.factories import complaint
+from tests.helpers import sign_in
 from tests.stats.conftest import BEIJING, MONDAY_9, at
 
 pytestmark = pytest.mark.demo_city
 
 NOVEMBER = Filters(date(2026, 11, 1), date(2026, 11, 30))
-
-
-def sign_in(app, username):
-    client = app.test_client()
-    client.post("/staff/login", data={"username": username, "password": f"{username}-demo-2026"})
-    return client
 
 
 def housing(session, rows):
@@ -37,24 +30,11 @@ def housing(session, rows):
 
 
 @pytest.fixture
-def three_fresh_tickets(runtime, clock):
-    """Three housing tickets created Monday 09:00 (sign-for deadline 14:30); only the first is signed
+def three_fresh_tickets(runtime, housing_tickets):
+    """The three fresh housing tickets (``tests/stats/conftest.py``): only the first signed for
     (10:00) and its citizen contacted (11:00). Facts refreshed at 11:00."""
-    at(clock, 0)
-    ids = []
-    for i in range(3):
-        ticket = complaint(runtime, f"东湖小区物业乱收费，第{i + 1}次反映", phone=f"+861380013800{i}")
-        process_ticket_job(ticket.id)
-        ids.append(ticket.id)
-    with runtime.db.session() as s:
-        staff = s.scalars(select(User).where(User.username == "unitstaff")).one()
-    for hours, action in ((1, portal.sign_for), (2, portal.record_contact)):
-        at(clock, hours)
-        with runtime.db.transaction() as s:
-            args = ("电话联系",) if action is portal.record_contact else ()
-            action(s, runtime, s.get(Ticket, ids[0]), s.merge(staff, load=False), *args)
     facts.refresh(runtime)
-    return ids
+    return housing_tickets.ids
 
 
 def test_tickets_inside_their_deadline_are_not_yet_due_not_late(runtime, three_fresh_tickets):
