@@ -182,7 +182,7 @@ def test_an_emergency_tops_the_queue_with_a_badge_a_clock_and_its_area_chosen(
         "select[name=lead_unit] option", has_text="让胡路区人民政府" if zh else "Ranghulu District Government"
     )
     first.locator("select[name=lead_unit]").select_option(value=district.get_attribute("value"))
-    first.locator("button[type=submit]").click()
+    first.locator("button.primary[type=submit]").click()
     page.wait_for_url(re.compile(rf"/staff/tickets/{emergency.number}$"))
     expect(page.locator("#ticket-urgency")).to_have_text("紧急" if zh else "Emergency")
     advice = page.locator("#timeline li.event-safety_advice_sent")
