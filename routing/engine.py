@@ -372,13 +372,7 @@ def decide(
         decision.manual_reason = f"confidence below {min_confidence:.3g} ({best}) and no keyword rule"
         _suggest(decision, prediction, by_code, area, categories, areas, rules)
         return decision
-    rule = find_rule(
-        category.id,
-        area.id if area else None,
-        rules,
-        {c.id: c.parent_id for c in categories},
-        {a.id: a.parent_id for a in areas},
-    )
+    rule = _rule_here(category, area, rules, categories, areas)
     if rule is not None:
         decision.lead_unit_id, decision.co_unit_ids, decision.rule_id = rule.lead_unit_id, rule.co_unit_ids, rule.id
         return decision
@@ -402,6 +396,23 @@ def decide(
     return decision
 
 
+def _rule_here(
+    category: CategoryInfo,
+    area: AreaInfo | None,
+    rules: Sequence[RuleInfo],
+    categories: Sequence[CategoryInfo],
+    areas: Sequence[AreaInfo],
+) -> RuleInfo | None:
+    """The most specific rule for ``category`` in ``area`` (both trees walked upwards)."""
+    return find_rule(
+        category.id,
+        area.id if area else None,
+        rules,
+        {c.id: c.parent_id for c in categories},
+        {a.id: a.parent_id for a in areas},
+    )
+
+
 def _suggest(
     decision: Decision,
     prediction: Prediction | None,
@@ -416,12 +427,6 @@ def _suggest(
         return
     category = by_code[prediction.label]
     decision.suggested_category = category.code
-    rule = find_rule(
-        category.id,
-        area.id if area else None,
-        rules,
-        {c.id: c.parent_id for c in categories},
-        {a.id: a.parent_id for a in areas},
-    )
+    rule = _rule_here(category, area, rules, categories, areas)
     if rule is not None:
         decision.suggested_lead_unit_id, decision.suggested_co_unit_ids = rule.lead_unit_id, rule.co_unit_ids
