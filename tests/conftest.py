@@ -101,6 +101,20 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that asks (even through another fixture) for ``demo_city_template`` starts from the
+    demo city, as if marked ``demo_city``: fixtures such as the edge and Open311 ``city`` use it
+    instead of loading the city again for every test."""
+    for item in items:
+        if "demo_city_template" in getattr(item, "fixturenames", ()) and item.get_closest_marker("demo_city") is None:
+            item.add_marker(pytest.mark.demo_city)
+
+
+@pytest.fixture
+def demo_city_template() -> None:
+    """Start from the demo city's template (see ``pytest_collection_modifyitems``)."""
+
+
 @pytest.fixture(scope="session")
 def backend() -> str:
     return BACKEND

@@ -7,15 +7,13 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.factories import demo_city
-
 PASSWORD = "{}-demo-2026"
 _addresses = itertools.count(1)
 
 
 @pytest.fixture
-def city(runtime):  # type: ignore[no-untyped-def]
-    demo_city(runtime)
+def city(demo_city_template):  # type: ignore[no-untyped-def]
+    """The demo city (its directory and one user per role), from the session's template."""
 
 
 def new_address() -> str:

@@ -21,8 +21,7 @@ ADMIN = Actor("user:admin")
 
 
 @pytest.fixture
-def campaign(runtime):
-    demo_city(runtime)
+def campaign(runtime, demo_city_template):
     with runtime.db.transaction() as s:
         found = make_campaign(s, runtime)
         services.plan_campaign(s, runtime, found, actor=Actor("user:auditor"), rng=random.Random(7))
@@ -144,8 +143,8 @@ def test_an_entered_holiday_and_make_up_day_steer_the_plan():
     assert days == {date(2027, 1, 2)} and len(result.calls) == 5
 
 
+@pytest.mark.demo_city
 def test_the_campaign_plan_uses_the_hotlines_service_hours_and_the_entered_schedule(runtime):
-    demo_city(runtime)
     with runtime.db.transaction() as s:
         schedules.save_year_schedule(s, 2027, "2027-01-01", "", actor=ADMIN)
         found = make_campaign(s, runtime, window_start=date(2026, 12, 31), window_end=date(2027, 1, 4))
@@ -162,8 +161,8 @@ def test_the_campaign_plan_uses_the_hotlines_service_hours_and_the_entered_sched
         assert "09:00" <= local.strftime("%H:%M") < "11:00" or "14:00" <= local.strftime("%H:%M") < "16:00"
 
 
+@pytest.mark.demo_city
 def test_a_campaign_in_a_year_without_any_schedule_is_refused(runtime):
-    demo_city(runtime)
     with runtime.db.transaction() as s:
         found = make_campaign(s, runtime, window_start=date(2027, 3, 1), window_end=date(2027, 3, 31))
         with pytest.raises(MysteryCallError, match="2027"):
@@ -175,8 +174,8 @@ def test_a_campaign_in_a_year_without_any_schedule_is_refused(runtime):
 # --- 14. the calendar beyond chinesecalendar's data -------------------------------------------------
 
 
+@pytest.mark.demo_city
 def test_admins_see_which_years_have_official_data(runtime):
-    demo_city(runtime)
     with runtime.db.session() as s:
         years = schedules.calendar_years(s, date(2026, 12, 1))
     assert [(y.year, y.official, y.entered) for y in years] == [
@@ -186,8 +185,8 @@ def test_admins_see_which_years_have_official_data(runtime):
     ]
 
 
+@pytest.mark.demo_city
 def test_the_missing_next_year_is_warned_from_november_only(runtime):
-    demo_city(runtime)
     with runtime.db.transaction() as s:
         assert schedules.missing_next_year(s, date(2026, 10, 31)) is None
         assert schedules.missing_next_year(s, date(2026, 11, 1)) == 2027
@@ -212,8 +211,8 @@ def test_an_entered_schedule_moves_deadlines_at_once(runtime):
     assert after == datetime(2027, 1, 4, 9, 30, tzinfo=UTC)  # Monday 17:30 local
 
 
+@pytest.mark.demo_city
 def test_a_schedule_with_dates_of_another_year_or_clashing_dates_is_refused(runtime):
-    demo_city(runtime)
     with runtime.db.transaction() as s:
         with pytest.raises(ScheduleError) as wrong_year:
             schedules.save_year_schedule(s, 2027, "2026-12-31", "", actor=ADMIN)
@@ -253,8 +252,8 @@ def test_an_admin_enters_next_years_schedule_on_the_calendar_page(app, runtime, 
     assert "no holiday schedule" not in client.get("/staff/?lang=en").get_data(as_text=True)
 
 
+@pytest.mark.demo_city
 def test_a_bad_schedule_is_refused_in_the_readers_language(app, runtime):
-    demo_city(runtime)
     client = _admin(app)
     refused = client.post("/staff/admin/calendar?lang=zh", data={"year": "2027", "holidays": "2026-12-31"})
     assert refused.status_code == 400

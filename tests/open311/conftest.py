@@ -12,7 +12,6 @@ import pytest
 from hotline_core.audit import Actor
 from open311 import services
 from routing import directory
-from tests.factories import demo_city
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 API = "/open311/v2"
@@ -73,9 +72,9 @@ def set_open311(runtime: Any, **settings: Any) -> None:
 
 
 @pytest.fixture
-def city(runtime: Any, clock: Any) -> None:
+def city(runtime: Any, clock: Any, demo_city_template: None) -> None:
+    """The demo city from the session's template, with service attributes on street lighting."""
     clock.set(datetime(2026, 11, 23, 9, 0, tzinfo=BEIJING))
-    demo_city(runtime)
     with runtime.db.transaction() as s:
         data = directory.export_directory(s)
     for row in data["categories"]:
