@@ -24,18 +24,24 @@ lint: $(BIN)/hotline
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-# SQLite + the in-process queue (browser tests included).
+# SQLite + the in-process queue, without the browser tests.
 test-embedded: $(BIN)/hotline
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not browser"
+
+# The browser journeys (Debian's Chromium driven by Playwright), on SQLite + the in-process queue
+# (mandatory when CI=true).
+test-browser: $(BIN)/hotline
+	$(BIN)/python -m pytest -m browser
 
 # PostgreSQL + real Redis + real `hotline worker` processes (mandatory when CI=true).
 test-production: $(BIN)/hotline
 	HOTLINE_TEST_BACKEND=postgres $(BIN)/python -m pytest -m "not browser"
 
-# Lint first; then the two backends side by side (one per core), each one's output printed whole,
-# pytest's summary included, when it ends; `make test` fails if either fails.
+# Lint first; then the three runs side by side (SQLite, the browser journeys, PostgreSQL: the
+# browser run waits on Chromium and the PostgreSQL run on its server, so three keep two cores busy),
+# each one's output printed whole, pytest's summary included, when it ends; `make test` fails if any fails.
 test: lint
-	@$(MAKE) --no-print-directory -j2 --output-sync=target test-embedded test-production
+	@$(MAKE) --no-print-directory -j3 --output-sync=target test-embedded test-browser test-production
 
 bench: $(BIN)/hotline
 	$(BIN)/python bench/intake.py
