@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
-from hotline_core import i18n
+from hotline_core import formatting, i18n
 
 
 class Label(str):
@@ -49,7 +49,7 @@ def _shown(value: object, language: str, tz: tzinfo | None) -> object:
     if isinstance(value, list | tuple) and value and all(isinstance(v, HotlineError) for v in value):
         return i18n.t("error.list_separator", language).join(v.message(language, tz) for v in value)
     if isinstance(value, datetime):
-        return (value.astimezone(tz) if tz is not None else value).strftime("%Y-%m-%d %H:%M")
+        return formatting.moment(value, language, tz)
     return value
 
 

@@ -5,6 +5,9 @@ through ``hotline_web.context``)."""
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
+
+from babel.dates import format_skeleton
 from babel.numbers import format_decimal, format_percent
 from babel.units import format_unit
 
@@ -68,3 +71,12 @@ def span(seconds: float, language: str) -> str:
         parts = [(hours, "duration-hour"), (minutes, "duration-minute")]
     joiner = "" if language == "zh" else " "
     return joiner.join(format_unit(n, unit, length="narrow", locale=loc) for n, unit in parts)
+
+
+def moment(value: datetime, language: str, tz: tzinfo | None = None, *, seconds: bool = False) -> str:
+    """A date and time as the reader writes it (CLDR): "2026年12月2日 17:30" / "Dec 2, 2026 17:30",
+    in ``tz`` (the city's) when given; the 24-hour clock in both languages."""
+    local = value.astimezone(tz) if tz is not None else value
+    loc = _locale(language)
+    clock = format_skeleton("Hms" if seconds else "Hm", local, locale=loc)
+    return f"{format_skeleton('yMMMd', local, locale=loc)} {clock}"

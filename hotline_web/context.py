@@ -50,10 +50,14 @@ def tr(key: str, **fields: object) -> str:
     return t(key, language(), **fields)
 
 
-def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+def local_time(value: datetime | None, fmt: str | None = None, *, seconds: bool = False) -> str:
+    """``value`` in the city's time: as the reader writes it (Babel), or in ``fmt`` where a fixed
+    form is wanted (file names, the audit trail's codes, compact tables)."""
     if value is None:
         return ""
-    return value.astimezone(runtime().settings.tz).strftime(fmt)
+    if fmt is not None:
+        return value.astimezone(runtime().settings.tz).strftime(fmt)
+    return formatting.moment(value, language(), runtime().settings.tz, seconds=seconds)
 
 
 def init_app(app: Flask) -> None:

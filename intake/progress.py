@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hotline_core import formatting
 from hotline_core.i18n import t
 from hotline_core.models import Deadline, Ticket, TicketEvent, Unit
 from hotline_core.models.ticket import TicketState
@@ -113,7 +114,7 @@ def sms_text(p: Progress, language: str, tz: object) -> str:
     else:
         parts = [t("sms.status", language, number=p.ticket.number, state=state)]
     if p.unit is not None and p.due_at is not None:
-        due = p.due_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")  # type: ignore[arg-type]
+        due = formatting.moment(p.due_at, language, tz)  # type: ignore[arg-type]
         parts.append(t("sms.status_unit_due", language, unit=p.unit.name(language), due=due))
     elif p.unit is not None:
         parts.append(t("sms.status_unit", language, unit=p.unit.name(language)))

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hotline_core import outbox
+from hotline_core import formatting, outbox
 from hotline_core.audit import Actor
 from hotline_core.events import ComplaintReceived, Matter, MatterAsked
 from hotline_core.i18n import t
@@ -248,7 +248,7 @@ def notify_assigned(
         ticket,
         "citizen.assigned",
         unit=lead.name(ticket.language),
-        due=_local(runtime, resolution.due_at),
+        due=_local(runtime, resolution.due_at, ticket.language),
         deferrable=True,  # routine news: not at night (the acknowledgement already went out)
     )
 
@@ -420,8 +420,8 @@ def resolve(session: Session, runtime: Runtime, ticket: Ticket, *, text: str, ac
 # --- notifications -------------------------------------------------------------------------------
 
 
-def _local(runtime: Runtime, moment: datetime) -> str:
-    return moment.astimezone(runtime.settings.tz).strftime("%Y-%m-%d %H:%M")
+def _local(runtime: Runtime, moment: datetime, language: str = "zh") -> str:
+    return formatting.moment(moment, language, runtime.settings.tz)
 
 
 def unit_phones(session: Session, unit_id: int) -> list[str]:

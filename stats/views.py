@@ -106,7 +106,7 @@ class Fmt:
         """A moment (or its ISO text, as kept in the bulletin) in the city's local time."""
         if isinstance(moment, str):
             moment = datetime.fromisoformat(moment)
-        return moment.astimezone(self.tz).strftime("%Y-%m-%d %H:%M") if moment else formatting.DASH
+        return formatting.moment(moment, self.lang, self.tz) if moment else formatting.DASH
 
 
 def _fmt() -> Fmt:

@@ -72,7 +72,7 @@ def test_the_status_sms_names_the_unit_the_deadline_and_the_units_reply(app, run
     phone = wsgi_phone(app, settings)
     [zh] = phone.text(CITIZEN, f"查询 {ticket.number}").replies
     assert zh.startswith(f"【效能投诉热线】工单 {ticket.number} 当前状态：已派单。")
-    assert "承办单位：市住房和城乡建设局，办结期限 2026-12-02 17:30。" in zh
+    assert "承办单位：市住房和城乡建设局，办结期限 2026年12月2日 17:30。" in zh
     assert zh.endswith("单位答复：已约物业明天上午到现场核实")
     assert not re.search(r"[A-Za-z]", zh.replace(ticket.number, ""))  # a Chinese SMS has no English
 
@@ -82,14 +82,15 @@ def test_the_status_sms_in_english_says_the_same(app, runtime, settings):
     ticket = housing_ticket(runtime)
     [en] = wsgi_phone(app, settings).text(CITIZEN, f"STATUS {ticket.number}").replies
     assert f"Ticket {ticket.number} is now: assigned to a unit." in en
-    assert "Handled by the Housing and Urban-Rural Development Bureau, due by 2026-12-02 17:30." in en
+    assert "Handled by the Housing and Urban-Rural Development Bureau, due by Dec 2, 2026 17:30." in en
 
 
 @pytest.mark.committed  # the texts are answered by jobs on their own connections
 def test_the_deadline_is_given_in_the_citys_time(app, runtime, settings):
     ticket = housing_ticket(runtime)
     [deadline] = rows(runtime, Deadline, ticket_id=ticket.id, kind="resolution")
-    local = deadline.due_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+    at = deadline.due_at.astimezone(BEIJING)
+    local = f"{at.year}年{at.month}月{at.day}日 {at:%H:%M}"  # the city's time, as a Chinese reader writes it
     assert local in wsgi_phone(app, settings).text(CITIZEN, f"查询{ticket.number}").replies[0]
 
 
@@ -99,7 +100,7 @@ def test_the_tracking_page_shows_unit_deadline_and_reply_in_both_languages(app, 
     citizen = app.test_client()
     page = citizen.post("/track", data={"number": ticket.number, "last4": "8000"}).get_data(as_text=True)
     assert "承办单位:</strong> 市住房和城乡建设局" in page
-    assert "办结期限:</strong> 2026-12-02 17:30" in page
+    assert "办结期限:</strong> 2026年12月2日 17:30" in page
     assert '单位答复:</strong> <span class="public-body">已约物业明天上午到现场核实' in page
     page = citizen.post("/track?lang=en", data={"number": ticket.number, "last4": "8000"}).get_data(as_text=True)
     assert "Handled by:</strong> Housing and Urban-Rural Development Bureau" in page
@@ -130,7 +131,7 @@ def test_a_merged_ticket_points_to_the_ticket_it_joined_by_sms_and_on_the_page(a
     [zh] = wsgi_phone(app, settings).text(NEIGHBOUR, f"查询 {second.number}").replies
     assert zh.startswith(
         f"【效能投诉热线】工单 {second.number} 与同一问题的工单 {first.number} 已合并办理，"
-        f"工单 {first.number} 当前状态：已派单。承办单位：市住房和城乡建设局，办结期限 2026-12-02 17:30。"
+        f"工单 {first.number} 当前状态：已派单。承办单位：市住房和城乡建设局，办结期限 2026年12月2日 17:30。"
     )
     page = app.test_client().post("/track", data={"number": second.number, "last4": "7000"}).get_data(as_text=True)
     assert f"此工单与工单 {first.number} 反映的是同一问题，已合并办理" in page

@@ -378,7 +378,7 @@ def test_the_timeline_names_people_units_and_dates_not_codes(app, runtime):
     timeline = html.split('id="timeline"')[1].split("</ul>")[0]
     assert "住建局承办人 Unit staff" in timeline and "user:unitstaff" not in timeline
     assert "单位：市住房和城乡建设局" in timeline and "系统" in timeline
-    assert "期限 2026-11-23 14:30" in timeline  # the sign-for due date, in Beijing time
+    assert "期限 2026年11月23日 14:30" in timeline  # the sign-for due date, in Beijing time
     english = page(sign_in(app, "dispatcher"), f"/staff/tickets/{ticket.number}?lang=en")
     timeline = english.split('id="timeline"')[1].split("</ul>")[0]
     assert "unit: Housing and Urban-Rural Development Bureau" in timeline and "system" in timeline

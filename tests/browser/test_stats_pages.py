@@ -73,7 +73,7 @@ def test_a_leader_reads_the_dashboard_in_both_languages_and_downloads_the_export
     assert cells[4].startswith("100.0%") and "未到期 1" in cells[4], cells  # resolution: T3 is not yet due
     assert cells[8].startswith("3小时 30分钟"), cells  # sign-for median of T1 (1 h) and T2 (6 h), clock time
     assert rates_in_view(page), "the rates of the figures table are off screen on a desktop"
-    expect(page.locator("#as-of")).to_contain_text("数据截至 2026-11-24 10:00")
+    expect(page.locator("#as-of")).to_contain_text("数据截至 2026年11月24日 10:00")
     expect(page.locator("#provisional")).to_be_visible()
     expect(page.locator("#cmp-count td").nth(1)).to_contain_text("—")
     expect(page.locator("#chart-rates svg")).to_be_visible()
@@ -107,7 +107,7 @@ def test_a_leader_reads_the_dashboard_in_both_languages_and_downloads_the_export
     lines = text.strip().splitlines()
     assert lines[0].startswith("Unit,Tickets,Assigned,Sign-for median"), lines[0]
     assert len(lines) == 4 and lines[1].startswith(HOUSING_EN + ",3,3,"), lines
-    assert "33.3%" in lines[1] and "As of 2026-11-24 10:00" in lines[3], lines
+    assert "33.3%" in lines[1] and "As of Nov 24, 2026 10:00" in lines[3], lines
     assert csv_download.value.suggested_filename == "stats-2026-11-01-2026-11-30.csv"
 
     with page.expect_download() as xlsx_download:
@@ -177,8 +177,8 @@ def test_a_leader_reads_the_weekly_bulletin_in_both_languages(
     expect(page.locator("#mail-state")).to_have_text("未发送：未配置邮件服务器（SMTP），本期已保存。")
     expect(page.locator("#wow-count td")).to_have_text(["3", "0", "—"])
     expect(page.locator("#weekly-charts svg")).to_have_count(2)
-    expect(page.locator("#bulletin-meta")).to_contain_text("生成时间 2026-11-24 10:00")
-    expect(page.locator("#accountability td").nth(3)).to_have_text("2026-11-23 14:30")  # local time
+    expect(page.locator("#bulletin-meta")).to_contain_text("生成时间 2026年11月24日 10:00")
+    expect(page.locator("#accountability td").nth(3)).to_have_text("2026年11月23日 14:30")  # local time
     chinese = housing_row(page, "#weekly-units")
     assert chinese[0] == HOUSING_ZH and chinese[1] == "3", chinese
     assert chinese[4] == "33.3%", chinese

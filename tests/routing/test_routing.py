@@ -252,4 +252,4 @@ def test_the_citizen_is_told_who_handles_it_in_their_language(runtime):
     with runtime.db.session() as s:
         [notice] = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "citizen_assigned")).all()
     assert notice.to_number == "+8613700137000"
-    assert "is now with the Transport Bureau; due by 2026-12-02 17:30" in notice.body
+    assert "is now with the Transport Bureau; due by Dec 2, 2026 17:30" in notice.body

@@ -83,7 +83,7 @@ def test_the_ranking_publishes_the_last_closed_month_and_marks_the_current_one_p
     assert (
         "单位月度排名 · 2026-10" in default
         and 'id="closed-month"' in default
-        and "数据截至 2026-11-24 10:00" in default
+        and "数据截至 2026年11月24日 10:00" in default
     )
     current = client.get("/stats/ranking?month=2026-11").get_data(as_text=True)
     assert 'id="provisional"' in current

@@ -37,7 +37,7 @@ def test_the_csv_export_has_every_unit_row(app, dataset):
     lines = text.strip().splitlines()
     assert lines[0].startswith("\ufeff承办单位,工单数,交办工单数")
     assert lines[1].startswith("市住房和城乡建设局,3,3,") and "33.3%" in lines[1]
-    assert lines[2] == "" and "数据截至 2026-11-24 10:00" in lines[3] and len(lines) == 4
+    assert lines[2] == "" and "数据截至 2026年11月24日 10:00" in lines[3] and len(lines) == 4
 
 
 def test_the_ranking_puts_units_in_tiers(app, dataset):
