@@ -6,6 +6,7 @@ killed mid-send. Then: no text is lost (every one has its ticket), no SMS is sen
 interrupted send is reconciled with Twilio's message list) and sending resumes within seconds.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -62,13 +63,20 @@ def twilio_workers(twilio_settings, fake_twilio):
         return proc
 
     yield start
+    # Each worker leads its own process group (start_new_session): end the group, not only the
+    # worker, so the job process RQ forked (a SIGKILLed worker's is orphaned mid-send) does not
+    # live on to send the next tests' texts.
     for proc in procs:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        _signal_group(proc, signal.SIGTERM)
+    for proc in procs:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(10)
+        _signal_group(proc, signal.SIGKILL)
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # the group is gone already
+        os.killpg(proc.pid, sig)
 
 
 @pytest.fixture
