@@ -81,3 +81,14 @@ def mystery_campaign(runtime: Runtime) -> int:
         )
         mystery.plan_campaign(s, runtime, campaign, actor=actor, rng=random.Random(7))
         return campaign.id
+
+
+def rows(runtime: Runtime, model: Any, **where: Any) -> list[Any]:
+    """Every row of ``model`` matching ``where`` (column == value), in id order."""
+    from sqlalchemy import select
+
+    with runtime.db.session() as s:
+        query = select(model)
+        for key, value in where.items():
+            query = query.where(getattr(model, key) == value)
+        return list(s.scalars(query.order_by(model.id)).all())

@@ -7,16 +7,15 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
 
 from hotline_core import outbox, quiet_hours
 from hotline_core.models import Deadline, DirectorySetting, OutboxMessage, Survey, Ticket, TicketEvent
 from intake import sms_commands
-from intake.services import process_ticket_job
 from routing import directory
 from tests.conftest import wsgi_phone
-from tests.factories import complaint
+from tests.factories import rows
 from tests.helpers import sign_in
+from tests.test_portal import housing_ticket
 
 pytestmark = pytest.mark.demo_city
 
@@ -28,21 +27,6 @@ NEIGHBOUR = "+8613700137000"
 @pytest.fixture(autouse=True)
 def monday_morning(clock):
     clock.set(datetime(2026, 11, 23, 9, 0, tzinfo=BEIJING))
-
-
-def housing_ticket(runtime, text="东湖小区物业乱收费，业主多次反映无人处理", **fields):
-    fields.setdefault("phone", CITIZEN)
-    ticket = complaint(runtime, text, **fields)
-    process_ticket_job(ticket.id)
-    return ticket
-
-
-def rows(runtime, model, **where):
-    with runtime.db.session() as s:
-        query = select(model)
-        for key, value in where.items():
-            query = query.where(getattr(model, key) == value)
-        return s.scalars(query.order_by(model.id)).all()
 
 
 def texts_to(runtime, number, kind=None):

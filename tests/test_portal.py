@@ -23,7 +23,7 @@ from hotline_core.models import (
 from intake.services import process_ticket_job
 from responders import survey
 from tests.conftest import wsgi_phone
-from tests.factories import complaint
+from tests.factories import complaint, rows
 from tests.helpers import sign_in
 
 pytestmark = pytest.mark.demo_city
@@ -44,14 +44,6 @@ def housing_ticket(runtime, text="东湖小区物业乱收费，业主多次反�
     ticket = complaint(runtime, text, **fields)
     process_ticket_job(ticket.id)
     return ticket
-
-
-def get(runtime, model, **where):
-    with runtime.db.session() as s:
-        query = select(model)
-        for key, value in where.items():
-            query = query.where(getattr(model, key) == value)
-        return s.scalars(query.order_by(model.id)).all()
 
 
 def act(client, number, action, **data):
@@ -89,12 +81,12 @@ def test_a_unit_signs_for_replies_and_resolves_with_evidence(app, runtime, drain
         content_type="multipart/form-data",
     )
     assert page.status_code == 303
-    [t] = get(runtime, Ticket, id=ticket.id)
+    [t] = rows(runtime, Ticket, id=ticket.id)
     assert t.state == "resolved" and t.resolved_at is not None
-    [lead] = get(runtime, Assignment, ticket_id=ticket.id, role="lead")
+    [lead] = rows(runtime, Assignment, ticket_id=ticket.id, role="lead")
     assert lead.signed_at and lead.contacted_at and lead.resolved_at
-    assert [a.kind for a in get(runtime, Attachment, ticket_id=ticket.id)] == ["evidence"]
-    texts = [m.body for m in get(runtime, OutboxMessage, to_number=CITIZEN)]
+    assert [a.kind for a in rows(runtime, Attachment, ticket_id=ticket.id)] == ["evidence"]
+    texts = [m.body for m in rows(runtime, OutboxMessage, to_number=CITIZEN)]
     assert any("答复：已责成物业公司退还多收费用" in b for b in texts)
     assert any("已办结：物业已退费并公示收费标准" in b for b in texts)
     lookup = app.test_client().post("/track", data={"number": t.number, "last4": "8000"}).get_data(as_text=True)
@@ -119,7 +111,7 @@ def test_validation_errors_are_shown_in_the_readers_language_and_nothing_changes
     page = refused(client, ticket.number, "resolve", text="done")
     assert "Sign for the ticket before resolving it." in page
     assert "请先签收" not in page
-    assert get(runtime, Ticket, id=ticket.id)[0].state == "assigned"
+    assert rows(runtime, Ticket, id=ticket.id)[0].state == "assigned"
 
 
 def test_an_action_the_state_does_not_allow_is_a_conflict(app, runtime):
@@ -131,7 +123,7 @@ def test_an_action_the_state_does_not_allow_is_a_conflict(app, runtime):
     assert "您所在单位在此工单上没有有效派单。" in page
     page = refused(sign_in(app, "dispatcher"), ticket.number, "pause", status=409, reason="awaiting_citizen")
     assert f"工单 {ticket.number} 当前状态为“已办结”，不能暂停计时。" in page
-    assert get(runtime, Ticket, id=ticket.id)[0].state == "resolved"
+    assert rows(runtime, Ticket, id=ticket.id)[0].state == "resolved"
 
 
 def resolve(app, runtime, ticket):
@@ -145,13 +137,13 @@ def test_a_resolved_ticket_is_surveyed_and_a_satisfied_answer_closes_it(app, run
     ticket = housing_ticket(runtime)
     resolve(app, runtime, ticket)
     drain()
-    [asked] = get(runtime, OutboxMessage, kind="survey")
+    [asked] = rows(runtime, OutboxMessage, kind="survey")
     assert asked.to_number == CITIZEN and "回复1已解决" in asked.body
     reply = wsgi_phone(app, settings).text(CITIZEN, "1 5")
     assert reply.replies == ["【效能投诉热线】感谢您的评价。"]
-    [answer] = get(runtime, Survey, ticket_id=ticket.id)
+    [answer] = rows(runtime, Survey, ticket_id=ticket.id)
     assert (answer.state, answer.solved, answer.satisfaction) == ("answered", True, 5)
-    assert get(runtime, Ticket, id=ticket.id)[0].state == "closed"
+    assert rows(runtime, Ticket, id=ticket.id)[0].state == "closed"
 
 
 def test_a_partial_answer_asks_for_the_rest(app, runtime, drain, settings):
@@ -161,7 +153,7 @@ def test_a_partial_answer_asks_for_the_rest(app, runtime, drain, settings):
     phone = wsgi_phone(app, settings)
     assert "满意度1-5" in phone.text(CITIZEN, "已解决").replies[0]
     assert phone.text(CITIZEN, "4").replies == ["【效能投诉热线】感谢您的评价。"]
-    assert get(runtime, Survey, ticket_id=ticket.id)[0].satisfaction == 4
+    assert rows(runtime, Survey, ticket_id=ticket.id)[0].satisfaction == 4
 
 
 def test_not_solved_reopens_for_the_same_unit_and_a_second_failure_goes_to_the_dispatcher(
@@ -172,15 +164,15 @@ def test_not_solved_reopens_for_the_same_unit_and_a_second_failure_goes_to_the_d
     drain()
     phone = wsgi_phone(app, settings)
     assert any("已重新交办" in text for text in phone.text(CITIZEN, "2").replies)
-    [t] = get(runtime, Ticket, id=ticket.id)
+    [t] = rows(runtime, Ticket, id=ticket.id)
     assert t.state == "assigned" and t.redo_count == 1
-    leads = get(runtime, Assignment, ticket_id=ticket.id, role="lead")
+    leads = rows(runtime, Assignment, ticket_id=ticket.id, role="lead")
     assert [a.unit_id for a in leads] == [leads[0].unit_id] * 2 and leads[-1].state == "assigned"
-    assert len([d for d in get(runtime, Deadline, ticket_id=ticket.id) if d.met_at is None]) == 2  # fresh clocks
+    assert len([d for d in rows(runtime, Deadline, ticket_id=ticket.id) if d.met_at is None]) == 2  # fresh clocks
     resolve(app, runtime, ticket)
     drain()
     phone.text(CITIZEN, "未解决，不满意")
-    [t] = get(runtime, Ticket, id=ticket.id)
+    [t] = rows(runtime, Ticket, id=ticket.id)
     assert t.state == "dispatch" and t.redo_count == 2
 
 
@@ -189,8 +181,8 @@ def test_a_long_message_during_a_survey_is_a_new_complaint(app, runtime, drain, 
     resolve(app, runtime, ticket)
     drain()
     wsgi_phone(app, settings).text(CITIZEN, "另外反映一下，让胡路区路灯坏了3天，晚上出行很不方便")
-    assert get(runtime, Survey, ticket_id=ticket.id)[0].state == "pending"
-    assert len(get(runtime, Ticket)) == 2
+    assert rows(runtime, Survey, ticket_id=ticket.id)[0].state == "pending"
+    assert len(rows(runtime, Ticket)) == 2
 
 
 def test_no_reply_in_time_is_recorded_and_the_ticket_closes(app, runtime, drain, clock):
@@ -199,13 +191,13 @@ def test_no_reply_in_time_is_recorded_and_the_ticket_closes(app, runtime, drain,
     drain()
     clock.advance(runtime.settings.survey_reply_hours * 3600 + 1)
     assert survey.sweep_no_reply_job() == 1
-    assert get(runtime, Survey, ticket_id=ticket.id)[0].state == "no_reply"
-    assert get(runtime, Ticket, id=ticket.id)[0].state == "closed"
+    assert rows(runtime, Survey, ticket_id=ticket.id)[0].state == "no_reply"
+    assert rows(runtime, Ticket, id=ticket.id)[0].state == "closed"
 
 
 def test_a_unit_returns_a_ticket_and_the_dispatcher_reroutes_it(app, runtime):
     ticket = housing_ticket(runtime)
-    commerce = get(runtime, Unit, code="COMMERCE")[0]
+    commerce = rows(runtime, Unit, code="COMMERCE")[0]
     act(
         sign_in(app, "unitstaff"),
         ticket.number,
@@ -217,7 +209,7 @@ def test_a_unit_returns_a_ticket_and_the_dispatcher_reroutes_it(app, runtime):
     queue = dispatcher.get("/staff/dispatch/").get_data(as_text=True)
     assert ticket.number in queue and "收费属价格监管" in queue
     act(dispatcher, ticket.number, "route", lead_unit=str(commerce.id))
-    [t] = get(runtime, Ticket, id=ticket.id)
+    [t] = rows(runtime, Ticket, id=ticket.id)
     assert t.state == "assigned" and t.lead_unit_id == commerce.id
 
 
@@ -226,12 +218,12 @@ def test_an_extension_request_is_approved_by_the_dispatcher(app, runtime):
     staff = sign_in(app, "unitstaff")
     act(staff, ticket.number, "sign")
     act(staff, ticket.number, "extension", reason="需要住建、市场监管联合调查", new_date="2026-12-10")
-    [request] = get(runtime, ExtensionRequest, ticket_id=ticket.id)
+    [request] = rows(runtime, ExtensionRequest, ticket_id=ticket.id)
     dispatcher = sign_in(app, "dispatcher")
     assert "需要住建、市场监管联合调查" in dispatcher.get("/staff/dispatch/extensions").get_data(as_text=True)
     response = dispatcher.post(f"/staff/dispatch/extensions/{request.id}", data={"decision": "approve"})
     assert response.status_code == 303
-    [due] = [d.due_at for d in get(runtime, Deadline, ticket_id=ticket.id, kind="resolution")]
+    [due] = [d.due_at for d in rows(runtime, Deadline, ticket_id=ticket.id, kind="resolution")]
     assert due == datetime(2026, 12, 10, 17, 30, tzinfo=BEIJING)
 
 
@@ -248,7 +240,7 @@ def test_the_dispatcher_merges_a_duplicate(app, runtime):
     page = dispatcher.get(f"/staff/tickets/{second.number}").get_data(as_text=True)
     assert first.number in page  # suggested as a duplicate (same caller)
     act(dispatcher, second.number, "merge", into=first.number)
-    [dup] = get(runtime, Ticket, id=second.id)
+    [dup] = rows(runtime, Ticket, id=second.id)
     assert dup.state == "merged" and dup.merged_into_id == first.id
 
 
@@ -257,7 +249,7 @@ def test_a_unit_cannot_act_on_another_units_ticket(app, runtime):
     process_ticket_job(other.id)
     client = sign_in(app, "unitstaff")
     assert client.post(f"/staff/tickets/{other.number}/sign").status_code == 404
-    actions = [e.action for e in get(runtime, AuditEntry)]
+    actions = [e.action for e in rows(runtime, AuditEntry)]
     assert "ticket.view_refused" in actions
 
 
@@ -308,7 +300,7 @@ class TestWithTwilio:
         act(client, ticket.number, "callback")
         [call] = fake_twilio.calls()
         assert call.field("To") == "+8613900000201" and call.field("From") == "+8612345000000"
-        [row] = get(rt, CallbackCall, ticket_id=ticket.id)
+        [row] = rows(rt, CallbackCall, ticket_id=ticket.id)
         assert call.field("Url") == f"https://hotline.example.org/twilio/callback/{row.token}"
         phone = wsgi_phone(app, twilio_settings)
         phone.base_url = "https://hotline.example.org"
@@ -327,7 +319,7 @@ class TestWithTwilio:
         act(client, ticket.number, "sign")
         act(client, ticket.number, "resolve", text="已处理")
         rt.jobs.run_burst()
-        [row] = get(rt, Survey, ticket_id=ticket.id)
+        [row] = rows(rt, Survey, ticket_id=ticket.id)
         [call] = fake_twilio.calls()
         assert row.channel == "voice" and call.field("To") == CITIZEN
         assert call.field("Url") == f"https://hotline.example.org/twilio/survey/{row.id}/voice"
@@ -339,6 +331,6 @@ class TestWithTwilio:
         second = phone.post(f"/twilio/survey/{row.id}/solved", dict(base, Digits="1"))
         assert second.verb("Gather").get("action") == f"/twilio/survey/{row.id}/rating"
         phone.post(f"/twilio/survey/{row.id}/rating", dict(base, Digits="5"))
-        [row] = get(rt, Survey, ticket_id=ticket.id)
+        [row] = rows(rt, Survey, ticket_id=ticket.id)
         assert (row.state, row.solved, row.satisfaction) == ("answered", True, 5)
-        assert get(rt, Ticket, id=ticket.id)[0].state == "closed"
+        assert rows(rt, Ticket, id=ticket.id)[0].state == "closed"
