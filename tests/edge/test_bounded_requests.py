@@ -98,7 +98,8 @@ def test_a_statement_over_the_timeout_is_a_503_not_a_500(app, runtime, backend, 
         return "done"
 
     leader = signed_in("leader")
-    runtime.settings = dataclasses.replace(runtime.settings, statement_timeout_ms=1)
+    # well under the 0.5 s sleep, well over loading the signed-in user on a loaded machine (1 ms flaked)
+    runtime.settings = dataclasses.replace(runtime.settings, statement_timeout_ms=200)
 
     assert leader.get("/stats/slow-test-only").status_code == 503
 
