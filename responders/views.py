@@ -76,14 +76,15 @@ def login():  # type: ignore[no-untyped-def]
         with rt.db.transaction() as s:
             user_id = _sign_in_attempt(s, username, now)
             user = s.get(User, user_id) if user_id is not None else None
-            if user is not None and user.active and user.check_password(password):
+            # One hash check on every path: unknown, locked, inactive and wrong all cost the same.
+            matches = user.check_password(password) if user is not None else check_decoy_password(password)
+            if user is not None and user.active and matches:
                 user.failed_logins = 0
                 user.locked_until = None
                 login_user(LoginUser(user))
                 audit(s, current_actor(), "login.success", user)
             else:
                 if user is None:
-                    check_decoy_password(password)
                     known = s.scalars(select(User).where(User.username == username)).first()
                     if known is not None:
                         audit(s, current_actor(), "login.refused_locked", known)
