@@ -271,6 +271,20 @@ def directory_import(path: str, table: str | None) -> None:
     click.echo(f"imported {path}: {summary}")
 
 
+@directory_group.command("touch")
+def directory_touch() -> None:
+    """Renew the directory's stamp, so every worker re-reads the directory, routing settings and
+    classifier before its next batch. Needed only after changing those tables with raw SQL: changes
+    made through the service renew it themselves."""
+    from hotline_app.bootstrap import bootstrap
+    from hotline_core import stamps
+
+    runtime = bootstrap(_settings())
+    with runtime.db.transaction() as session:
+        token = stamps.bump(session)
+    click.echo(f"directory stamp renewed: {token}")
+
+
 @directory_group.command("export")
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option(

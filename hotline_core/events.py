@@ -32,9 +32,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ComplaintReceived:
-    """A new ticket has been stored and acknowledged; it now needs classifying and routing."""
+    """New tickets have been stored and acknowledged; they now need classifying and routing.
+    A batch at a time: routing many tickets together costs far less than one by one."""
 
-    ticket_id: int
+    ticket_ids: tuple[int, ...]
 
 
 @dataclass(frozen=True)

@@ -49,11 +49,13 @@ def queue_sms(
     priority: int = Priority.NOTIFICATION,
     ticket_id: int | None = None,
     deferrable: bool = False,
+    not_before: datetime | None = None,
 ) -> OutboxMessage:
     """Add a message to the outbox; it is dispatched after the session commits.
 
     ``deferrable``: a non-urgent text (a survey, a reminder to a citizen) queued during the quiet
-    hours waits until they end (``hotline_core.quiet_hours``)."""
+    hours waits until they end (``hotline_core.quiet_hours``; ``not_before``: the caller has
+    already worked out when, e.g. once for a batch)."""
     message = OutboxMessage(
         to_number=to,
         body=body,
@@ -62,7 +64,7 @@ def queue_sms(
         ticket_id=ticket_id,
         segments=sms.segments(body),
         encoding=sms.encoding(body),
-        next_attempt_at=quiet_hours.not_before(session, runtime) if deferrable else runtime.now(),
+        next_attempt_at=(not_before or quiet_hours.not_before(session, runtime)) if deferrable else runtime.now(),
     )
     session.add(message)
     runtime.jobs.enqueue_after_commit(session, DISPATCH_JOB, queue="messages", once=DISPATCH_JOB)

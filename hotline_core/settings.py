@@ -86,6 +86,9 @@ class Settings:
     upload_max_files: int = 3
     speech_min_confidence: float = 0.4
     embedded_worker: bool = True
+    # Workers cache the directory, routing settings and classifier behind the directory's stamp
+    # (routing.inputs); off re-reads them for every batch (a check that the cache changes nothing).
+    routing_cache: bool = True
     survey_reply_hours: float = 72.0
     bulletin_cron: str = "0 8 * * 1"
     smtp_host: str | None = None
@@ -258,6 +261,7 @@ class Settings:
             outbox_max_attempts=_int("HOTLINE_OUTBOX_MAX_ATTEMPTS", env.get("HOTLINE_OUTBOX_MAX_ATTEMPTS", "6"), 1),
             upload_max_bytes=_int("HOTLINE_UPLOAD_MAX_BYTES", env.get("HOTLINE_UPLOAD_MAX_BYTES", str(5 << 20)), 1),
             embedded_worker=_bool("HOTLINE_EMBEDDED_WORKER", env.get("HOTLINE_EMBEDDED_WORKER", "1")),
+            routing_cache=_bool("HOTLINE_ROUTING_CACHE", env.get("HOTLINE_ROUTING_CACHE", "1")),
             survey_reply_hours=_float("HOTLINE_SURVEY_REPLY_HOURS", env.get("HOTLINE_SURVEY_REPLY_HOURS", "72"), 0.01),
             bulletin_cron=_cron("HOTLINE_BULLETIN_CRON", env.get("HOTLINE_BULLETIN_CRON", "0 8 * * 1")),
             smtp_host=get("HOTLINE_SMTP_HOST"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
@@ -33,7 +34,7 @@ from intake import evidence, numbers
 log = logging.getLogger(__name__)
 
 PROCESS_BUDGET_SECONDS = 50
-PROCESS_BATCH_SIZE = 10
+PROCESS_BATCH_SIZE = 50  # routed as one batch (routing.services.route_new_tickets)
 MAX_TEXT_LENGTH = 10_000
 
 
@@ -367,16 +368,24 @@ def lookup_for_citizen(session: Session, number: str, last4_or_code: str) -> Tic
     return None
 
 
-def process_ticket(session: Session, runtime: Runtime, ticket_id: int) -> bool:
-    """Hand a stored ticket to whatever reacts to new complaints (routing). Runs once per ticket."""
-    ticket = session.get(Ticket, ticket_id)
-    if ticket is None or ticket.processed_at is not None:
-        return False
-    runtime.events.publish(session, runtime, ComplaintReceived(ticket.id))
+def process_tickets(session: Session, runtime: Runtime, tickets: Sequence[Ticket]) -> list[Ticket]:
+    """Hand stored tickets to whatever reacts to new complaints (routing), as one batch. Each
+    ticket is processed once; returns those processed now."""
+    waiting = [ticket for ticket in tickets if ticket.processed_at is None]
+    if not waiting:
+        return []
+    runtime.events.publish(session, runtime, ComplaintReceived(tuple(ticket.id for ticket in waiting)))
     now = runtime.now()
-    ticket.processed_at = now
-    session.add(TicketEvent(ticket=ticket, at=now, kind="processed"))
-    return True
+    for ticket in waiting:
+        ticket.processed_at = now
+        session.add(TicketEvent(ticket=ticket, at=now, kind="processed"))
+    return waiting
+
+
+def process_ticket(session: Session, runtime: Runtime, ticket_id: int) -> bool:
+    """:func:`process_tickets` for one ticket; a second run does nothing."""
+    ticket = session.get(Ticket, ticket_id)
+    return ticket is not None and bool(process_tickets(session, runtime, [ticket]))
 
 
 def process_ticket_job(ticket_id: int) -> bool:
@@ -419,9 +428,9 @@ def _process_batch(runtime: Runtime, after_id: int) -> list[int]:
                 .order_by(Ticket.id)
                 .limit(PROCESS_BATCH_SIZE)
             )
-            ids = [ticket.id for ticket in session.scalars(runtime.db.claim(claim))]
-            for ticket_id in ids:
-                process_ticket(session, runtime, ticket_id)
+            tickets = list(session.scalars(runtime.db.claim(claim)))  # held: the session keeps them weakly
+            ids = [ticket.id for ticket in tickets]
+            process_tickets(session, runtime, tickets)
         return ids
     except Exception:
         if not ids:

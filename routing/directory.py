@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from hotline_core import phones, quiet_hours
@@ -582,16 +582,32 @@ def _advice(value: object) -> str | None:
 UNIT_ROLES = (Role.UNIT_STAFF, Role.UNIT_HEAD)
 
 
+def _staff_phones() -> Select[tuple[int | None, str | None]]:
+    """Active unit staff's phones, the unit head's first: where a unit without contact phones is texted."""
+    return (
+        select(User.unit_id, User.phone)
+        .where(User.active, User.role.in_(UNIT_ROLES), User.phone.is_not(None))
+        .order_by(User.role.desc(), User.id)
+    )
+
+
 def unit_contact_numbers(session: Session, unit: Unit) -> list[str]:
     """The numbers a unit's notifications go to: its contact phones, or else its active staff's."""
     if unit.contact_phones:
         return [str(p) for p in unit.contact_phones]
-    staff = session.scalars(
-        select(User.phone)
-        .where(User.unit_id == unit.id, User.active, User.role.in_(UNIT_ROLES), User.phone.is_not(None))
-        .order_by(User.role.desc(), User.id)
-    )
-    return [p for p in staff if p]
+    return [phone for _, phone in session.execute(_staff_phones().where(User.unit_id == unit.id)) if phone]
+
+
+def contact_numbers_by_unit(session: Session) -> dict[int, list[str]]:
+    """``unit_contact_numbers`` of every unit, in two statements (routing caches it per worker)."""
+    staff: dict[int, list[str]] = {}
+    for unit_id, phone in session.execute(_staff_phones()):
+        if unit_id is not None and phone:
+            staff.setdefault(unit_id, []).append(phone)
+    return {
+        unit.id: [str(p) for p in unit.contact_phones] if unit.contact_phones else staff.get(unit.id, [])
+        for unit in session.scalars(select(Unit))
+    }
 
 
 def units_without_contact(session: Session) -> list[Unit]:

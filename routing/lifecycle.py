@@ -41,11 +41,12 @@ merge          received, dispatch, assigned, signed       merged (clocks closed)
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
@@ -228,12 +229,11 @@ def is_paused(deadline: Deadline) -> bool:
     return bool(pauses) and pauses[-1].is_open
 
 
-def _start_clock(
-    session: Session, ticket: Ticket, assignment: Assignment, kind: str, now: datetime, cfg: RoutingConfig
-) -> Deadline:
+def _new_clock(ticket: Ticket, assignment: Assignment, kind: str, now: datetime, cfg: RoutingConfig) -> Deadline:
+    """A clock of ``kind`` starting now under the ticket's policy (added to no session yet)."""
     policy = cfg.policy(ticket.policy or "general")
     due = TicketClock(now, policy, ClockKind(kind), calendar=cfg.calendar).base_deadline()
-    deadline = Deadline(
+    return Deadline(
         ticket_id=ticket.id,
         assignment_id=assignment.id,
         unit_id=assignment.unit_id,
@@ -244,20 +244,31 @@ def _start_clock(
         pauses=[],
         extensions=[],
     )
-    session.add(deadline)
-    session.flush()
+
+
+def _clock_started(session: Session, ticket: Ticket, deadline: Deadline, now: datetime, cfg: RoutingConfig) -> None:
+    """The timeline's record of a clock just started (the deadline has its id)."""
     _event(
         session,
         ticket,
         now,
         "deadline_set",
         deadline_id=deadline.id,
-        clock=kind,
+        clock=deadline.kind,
         policy=deadline.policy,
-        due_at=due.isoformat(),
-        allowance=str(policy.allowance(kind)),
+        due_at=deadline.due_at.isoformat(),
+        allowance=str(cfg.policy(deadline.policy).allowance(deadline.kind)),
         reason="policy",
     )
+
+
+def _start_clock(
+    session: Session, ticket: Ticket, assignment: Assignment, kind: str, now: datetime, cfg: RoutingConfig
+) -> Deadline:
+    deadline = _new_clock(ticket, assignment, kind, now, cfg)
+    session.add(deadline)
+    session.flush()
+    _clock_started(session, ticket, deadline, now, cfg)
     return deadline
 
 
@@ -363,6 +374,58 @@ def queue_for_dispatch(session: Session, ticket: Ticket, now: datetime, *, reaso
     _event(session, ticket, now, "queued_for_dispatch", reason=reason)
 
 
+class UnitRef(Protocol):
+    """What assigning needs of a unit (a ``Unit`` row, or ``routing.inputs.UnitInfo``)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def code(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class NewAssignment:
+    """One ticket of a batch for :func:`assign_new`."""
+
+    ticket: Ticket
+    lead: UnitRef
+    co: Sequence[UnitRef]
+    now: datetime
+    reason: str
+
+
+def _stage_assignments(ticket: Ticket, lead: UnitRef, co: Sequence[UnitRef], now: datetime) -> list[Assignment]:
+    ticket.lead_unit_id = lead.id
+    ticket.policy = ticket.policy or "general"
+    made = [Assignment(ticket_id=ticket.id, unit_id=lead.id, role=AssignmentRole.LEAD, assigned_at=now)]
+    made += [Assignment(ticket_id=ticket.id, unit_id=u.id, role=AssignmentRole.CO, assigned_at=now) for u in co]
+    return made
+
+
+def _assigned(
+    session: Session,
+    ticket: Ticket,
+    made: list[Assignment],
+    codes: dict[int, str],
+    now: datetime,
+    actor: Actor,
+    reason: str,
+) -> None:
+    for a in made:
+        _event(
+            session,
+            ticket,
+            now,
+            "assigned",
+            actor,
+            unit_id=a.unit_id,
+            unit=codes[a.unit_id],
+            role=a.role,
+            assignment_id=a.id,
+            reason=reason,
+        )
+
+
 def assign(
     session: Session,
     ticket: Ticket,
@@ -386,26 +449,10 @@ def assign(
     _move(ticket, command, now)
     _end_assignments(session, ticket.id, now)
     _close_clocks(session, ticket.id, now, kinds=(ClockKind.SIGN_FOR,))
-    made = [Assignment(ticket_id=ticket.id, unit_id=lead.id, role=AssignmentRole.LEAD, assigned_at=now)]
-    made += [Assignment(ticket_id=ticket.id, unit_id=u.id, role=AssignmentRole.CO, assigned_at=now) for u in co]
+    made = _stage_assignments(ticket, lead, co, now)
     session.add_all(made)
     session.flush()
-    ticket.lead_unit_id = lead.id
-    ticket.policy = ticket.policy or "general"
-    codes = {lead.id: lead.code, **{u.id: u.code for u in co}}
-    for a in made:
-        _event(
-            session,
-            ticket,
-            now,
-            "assigned",
-            actor,
-            unit_id=a.unit_id,
-            unit=codes[a.unit_id],
-            role=a.role,
-            assignment_id=a.id,
-            reason=reason,
-        )
+    _assigned(session, ticket, made, {lead.id: lead.code, **{u.id: u.code for u in co}}, now, actor, reason)
     sign_for_clock = _start_clock(session, ticket, made[0], ClockKind.SIGN_FOR, now, cfg)
     resolution = open_deadline(session, ticket.id, ClockKind.RESOLUTION)
     if resolution is None:
@@ -415,6 +462,50 @@ def assign(
         _resume_clock(session, ticket, resolution, now, cfg, reason="reassigned after arbitration")
     audit(session, actor, "ticket.assign", ticket, lead=lead.code, co=[u.code for u in co], reason=reason)
     return made, sign_for_clock, resolution
+
+
+def assign_new(
+    session: Session, batch: Sequence[NewAssignment], cfg: RoutingConfig, *, actor: Actor
+) -> list[tuple[list[Assignment], Deadline, Deadline]]:
+    """:func:`assign` for tickets never assigned before (state received), a batch at a time.
+
+    The rows, events and audit entries are :func:`assign`'s, in the same order for each ticket; a
+    new ticket has no assignment to end and no clock to close or resume, so nothing is read and
+    the batch is written with two flushes (assignments, then clocks: each needs the other's id)
+    instead of three per ticket. The caller checked the units are active.
+    """
+    staged: list[tuple[NewAssignment, list[UnitRef], list[Assignment]]] = []
+    for item in batch:
+        if item.ticket.state != S.RECEIVED:
+            raise refused(item.ticket, Command.ASSIGN)
+        co = [u for u in {u.id: u for u in item.co}.values() if u.id != item.lead.id]
+        _move(item.ticket, Command.ASSIGN, item.now)
+        made = _stage_assignments(item.ticket, item.lead, co, item.now)
+        session.add_all(made)
+        staged.append((item, co, made))
+    if not staged:
+        return []
+    session.flush()
+    clocks: list[tuple[Deadline, Deadline]] = []
+    for item, _co, made in staged:
+        pair = (
+            _new_clock(item.ticket, made[0], ClockKind.SIGN_FOR, item.now, cfg),
+            _new_clock(item.ticket, made[0], ClockKind.RESOLUTION, item.now, cfg),
+        )
+        session.add_all(pair)
+        clocks.append(pair)
+    session.flush()
+    done = []
+    for (item, co, made), (sign_for_clock, resolution) in zip(staged, clocks, strict=True):
+        ticket, now = item.ticket, item.now
+        codes = {item.lead.id: item.lead.code, **{u.id: u.code for u in co}}
+        _assigned(session, ticket, made, codes, now, actor, item.reason)
+        _clock_started(session, ticket, sign_for_clock, now, cfg)
+        _clock_started(session, ticket, resolution, now, cfg)
+        lead_code, co_codes = item.lead.code, [u.code for u in co]
+        audit(session, actor, "ticket.assign", ticket, lead=lead_code, co=co_codes, reason=item.reason)
+        done.append((made, sign_for_clock, resolution))
+    return done
 
 
 def sign_for(session: Session, assignment: Assignment, now: datetime, *, actor: Actor) -> Ticket:

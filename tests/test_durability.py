@@ -161,17 +161,17 @@ def test_a_ticket_whose_processing_fails_does_not_hold_up_the_others(runtime, mo
     from tests.factories import complaint
 
     broken, fine = complaint(runtime, "窗口推诿"), complaint(runtime, "路灯不亮")
-    real = services.process_ticket
+    real = services.process_tickets
 
-    def process(session, rt, ticket_id):
-        if ticket_id == broken.id:
+    def process(session, rt, tickets):  # routing fails on one ticket, alone or in a batch
+        if any(ticket.id == broken.id for ticket in tickets):
             raise RuntimeError("routing bug")
-        return real(session, rt, ticket_id)
+        return real(session, rt, tickets)
 
-    monkeypatch.setattr(services, "process_ticket", process)
+    monkeypatch.setattr(services, "process_tickets", process)
     assert services.process_waiting_job() == 2  # tried once each, not again and again
     by_id = {t.id: t for t in rows(runtime, Ticket)}
     assert by_id[broken.id].processed_at is None and by_id[fine.id].processed_at is not None
-    monkeypatch.setattr(services, "process_ticket", real)
+    monkeypatch.setattr(services, "process_tickets", real)
     assert services.process_waiting_job() == 1  # the next job (the sweep starts one) finishes it
     assert all(t.processed_at is not None for t in rows(runtime, Ticket))

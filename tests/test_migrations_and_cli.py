@@ -89,3 +89,26 @@ def test_directory_import_and_export_from_the_command_line(settings, runtime, tm
     assert runner.invoke(main, ["directory", "export", str(out)]).exit_code == 0
     text = out.read_text(encoding="utf-8")
     assert "U1" in text and "U2" not in text
+
+
+@pytest.mark.committed  # the CLI builds its own runtime
+def test_a_directory_import_and_a_touch_renew_the_stamp_workers_cache_behind(settings, runtime, tmp_path, monkeypatch):
+    from hotline_core import stamps
+
+    def token() -> str | None:
+        with runtime.db.session() as s:
+            return stamps.read(s)
+
+    for name, value in (("DATABASE_URL", settings.database_url), ("SECRET_KEY", settings.secret_key)):
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("HOTLINE_INSTANCE_PATH", str(settings.instance_path))
+    if settings.redis_url:
+        monkeypatch.setenv("REDIS_URL", settings.redis_url)
+    city = tmp_path / "city.yaml"
+    city.write_text("units:\n  - {code: U1, name_zh: 一局, name_en: Bureau One}\n", encoding="utf-8")
+    before = token()
+    assert CliRunner().invoke(main, ["directory", "import", str(city)]).exit_code == 0
+    imported = token()
+    touched = CliRunner().invoke(main, ["directory", "touch"])
+    assert touched.exit_code == 0 and "directory stamp renewed" in touched.output
+    assert len({before, imported, token()}) == 3 and None not in (imported, token())

@@ -36,6 +36,7 @@ from hotline_core.models.open311 import Open311ClientUpdate, Open311Key, Open311
 from hotline_core.models.routing import (
     AccountabilityEntry,
     Assignment,
+    CacheStamp,
     ClassifierModel,
     Deadline,
     DirectorySetting,
@@ -53,6 +54,7 @@ __all__ = [
     "Attachment",
     "AuditEntry",
     "AuditedHotline",
+    "CacheStamp",
     "CallProgress",
     "CallReview",
     "CallScore",
@@ -86,3 +88,6 @@ __all__ = [
     "User",
     "WebAcknowledgement",
 ]
+
+# The flush hooks that stamp changes to what workers cache (imported last: it imports the modules above).
+from hotline_core import stamps as _stamps  # noqa: F401

@@ -146,3 +146,14 @@ class ClassifierModel(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
     n_samples: Mapped[int] = mapped_column(default=0)
     payload: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class CacheStamp(Base):
+    """A version stamp for what worker processes cache (``hotline_core.stamps``): a new random
+    token whenever a row the cache is built from changes, in the same transaction as the change."""
+
+    __tablename__ = "cache_stamps"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    token: Mapped[str] = mapped_column(String(40))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
