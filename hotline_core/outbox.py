@@ -6,15 +6,18 @@
   so it holds across any number of dispatchers, workers and machines, and a burst of complaints
   queues here instead of failing at Twilio.
 * A dispatcher never sleeps through the gaps. It sends while the next slot is at most
-  ``pacing.SLEEP_THRESHOLD_SECONDS`` (100 ms) away; when the slot is farther it puts the message
-  back, schedules one dispatcher for that slot (RQ's scheduler, rounded up to its whole seconds, so
-  never early) and returns, and its worker goes back to intake and routing. The scheduled
-  dispatcher may take the slots its late wake-up missed (``resume_at``), so the rounding costs no
-  throughput: 1 segment a second stays 1 a second, 100 stay 100.
+  ``pacing.SLEEP_THRESHOLD_SECONDS`` (100 ms) away; when the slot is farther it waits only for the
+  texts still in flight at Twilio (to record their answers), schedules one dispatcher for that
+  slot (RQ's scheduler, rounded up to its whole seconds, so never early) and returns, and its
+  worker goes back to intake and routing. The scheduled dispatcher may take the slots its late
+  wake-up missed (``resume_at``), so the rounding costs no throughput: 1 segment a second stays
+  1 a second, 100 stay 100.
 * Texts are not sent one Twilio answer at a time: up to ``HOTLINE_SMS_SEND_CONCURRENCY`` are in
   flight at once on the gateway's sending threads (Twilio answers in 100-300 ms, so one at a
-  time could not pass about 5 a second). The claims and the results are committed by the
-  dispatcher's own thread, one message per commit, and no transaction is open during a call.
+  time could not pass about 5 a second), and a sending thread, not the dispatcher, waits the last
+  milliseconds to its text's slot. The dispatcher's own thread claims the messages that can go
+  within the threshold in one commit and records a batch of answers in another, while the
+  sends go on: its database work never delays a send, and no transaction is open during a call.
 * No lock: several dispatchers may send at once (claims use ``SKIP LOCKED`` and the limiter is
   shared), so a worker killed while sending stalls nobody. A ``once`` mark keeps a burst to one
   queued dispatcher, and a "wake" key to one scheduled for the next slot.
@@ -30,7 +33,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,7 +46,7 @@ from sqlalchemy.orm import Session
 from hotline_core import quiet_hours, sms
 from hotline_core.models import MessageStatusEvent, OptOut, OutboxMessage, TicketEvent
 from hotline_core.models.messaging import MessageStatus, Priority
-from hotline_core.pacing import SendRateLimiter, Slot
+from hotline_core.pacing import SLEEP_THRESHOLD_SECONDS, SendRateLimiter, Slot
 from hotline_core.runtime import Runtime, current
 from hotline_core.twilio_gateway import SendError, SentMessage
 
@@ -88,11 +91,6 @@ def queue_sms(
     return message
 
 
-def is_opted_out(session: Session, phone: str) -> bool:
-    row = session.get(OptOut, phone)
-    return bool(row and row.opted_out)
-
-
 def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0), BACKOFF_MAX_SECONDS))
 
@@ -116,29 +114,28 @@ class Dispatcher:
     ) -> None:
         self.runtime = runtime
         self.sleep = sleep
-        self.limiter = SendRateLimiter(runtime.jobs.connection, runtime.settings.sms_segments_per_second, clock=clock)
+        self.clock = clock
+        rate = runtime.settings.sms_segments_per_second
+        self.limiter = SendRateLimiter(runtime.jobs.connection, rate, clock=clock)
         self.concurrency = runtime.settings.send_concurrency
+        # Claim at once as many as can go within the sleep threshold: at 1 segment a second one, at
+        # 100 ten. More would only be put back; fewer would cost a commit each.
+        self.batch = max(1, math.floor(rate * SLEEP_THRESHOLD_SECONDS))
         self.resume_at = resume_at
         self.next_slot: Slot | None = None
         self.out_of_budget = False
-
-    def next_due(self, session: Session) -> OutboxMessage | None:
-        stmt = (
-            select(OutboxMessage)
-            .where(OutboxMessage.status == MessageStatus.PENDING, OutboxMessage.next_attempt_at <= self.runtime.now())
-            .order_by(OutboxMessage.priority, OutboxMessage.id)
-            .limit(1)
-        )
-        return session.scalars(self.runtime.db.claim(stmt)).first()
 
     def run(self, budget_seconds: float = DISPATCH_BUDGET_SECONDS, heartbeat: Callable[[], None] = lambda: None) -> int:
         """Send until nothing is due, the budget is spent or the rate says wait. Returns how many
         messages were handled.
 
-        A message is claimed (status ``claimed``) in one commit, then takes its send slot; if the
-        slot is too far it is put back (``pending``) and the run stops. Twilio is called on the
-        gateway's threads, at most :attr:`concurrency` at once, and each result is recorded in a
-        commit of its own, here. ``heartbeat`` is called between steps (it keeps the once-mark).
+        Messages are claimed (status ``claimed``) in a commit, then each takes its send slot and
+        goes to the gateway's sending threads, at most :attr:`concurrency` in flight, where it
+        waits for its slot (at most the sleep threshold) and Twilio is called. Meanwhile this
+        thread records the answers (a commit per batch) and claims the next ones, so its database
+        work never delays a send; no transaction is ever open during a call. When the next slot
+        is farther, it waits only for the texts still in flight, then stops; a message it claimed
+        but could not send is put back (``pending``). ``heartbeat`` keeps the once-mark.
         """
         handled = 0
         started = time.monotonic()
@@ -147,22 +144,29 @@ class Dispatcher:
             while True:
                 heartbeat()
                 handled += self._record_finished(in_flight, block=len(in_flight) >= self.concurrency)
-                if len(in_flight) >= self.concurrency:
+                free = self.concurrency - len(in_flight)
+                if free <= 0:
                     continue
                 if time.monotonic() - started >= budget_seconds:
                     self.out_of_budget = True
                     break
-                claimed = self._claim()
+                if not self._slot_is_near():
+                    if in_flight and self.next_slot is not None:  # Twilio is still answering: record first
+                        self.next_slot = None
+                        handled += self._record_finished(in_flight, block=True)
+                        continue
+                    break
+                claimed = self._claim(min(free, self.batch))
                 if claimed is None:
                     break
-                if not isinstance(claimed, tuple):  # _DONE: handled without sending
-                    handled += 1
-                    continue
-                message_id, to, body, segments = claimed
-                slot = self._take_slot(message_id, segments)
-                if slot is None:
-                    break
-                in_flight[self.runtime.twilio.submit_sms(to, body)] = message_id
+                to_send, finished = claimed
+                handled += finished
+                for n, (message_id, to, body, segments) in enumerate(to_send):
+                    slot = self._take_slot(segments)
+                    if slot is None:
+                        self._put_back([m[0] for m in to_send[n:]])
+                        break
+                    in_flight[self.runtime.twilio.submit_sms(to, body, before=self._wait_for(slot))] = message_id
         finally:
             # Whatever stopped the run, the sends already handed to Twilio are recorded (a process
             # killed here leaves them claimed, for reconcile_stale_claims).
@@ -171,74 +175,125 @@ class Dispatcher:
                 handled += self._record_finished(in_flight, block=True)
         return handled
 
-    def _take_slot(self, message_id: int, segments: int) -> Slot | None:
-        """The claimed message's send slot, waited for if it is near. None: the message is put
-        back, and :attr:`next_slot` says when to come back (unless Redis could not be asked)."""
+    def _slot_is_near(self) -> bool:
+        """Whether the next slot can be taken now. If it is too far :attr:`next_slot` says when it
+        comes; if Redis cannot be asked it stays None."""
+        self.next_slot = None
+        try:
+            slot = self.limiter.peek(resume_at=self.resume_at)
+        except redis.exceptions.RedisError as exc:
+            log.warning("outbox: the send rate cannot be read from Redis (%s); the sweep sends later", exc)
+            return False
+        if not slot.granted:
+            self.next_slot = slot
+        return slot.granted
+
+    def _take_slot(self, segments: int) -> Slot | None:
+        """Take the next send slot if it is near (None: see :meth:`_slot_is_near`)."""
         try:
             slot = self.limiter.acquire(segments, resume_at=self.resume_at)
         except redis.exceptions.RedisError as exc:
             log.warning("outbox: the send rate cannot be read from Redis (%s); the sweep sends later", exc)
-            self._put_back(message_id)
             return None
         if not slot.granted:
-            self._put_back(message_id)
             self.next_slot = slot
             return None
         if slot.wait >= 0:
             self.resume_at = None  # caught up with the schedule: no more missed slots to take
-        if slot.wait > 0:
-            self.sleep(slot.wait)
         return slot
+
+    def _wait_for(self, slot: Slot) -> Callable[[], None]:
+        """What a sending thread does before calling Twilio: wait for the slot (at most the
+        threshold), on the limiter's clock when one is injected, else on this process's."""
+        clock = self.clock or time.monotonic
+        until = slot.at if self.clock else time.monotonic() + slot.wait
+
+        def wait_for_slot() -> None:
+            if (left := until - clock()) > 0:
+                self.sleep(left)
+
+        return wait_for_slot
 
     def _record_finished(self, in_flight: dict[Future[SentMessage | SendError], int], *, block: bool) -> int:
         if not in_flight:
             return 0
         # A Twilio request times out after 8 s; wake each second anyway to keep the heartbeat.
         done, _ = wait(in_flight, timeout=1.0 if block else 0, return_when=FIRST_COMPLETED)
-        for future in done:
-            self._record(in_flight.pop(future), future.result())
+        if done:
+            self._record([(in_flight.pop(future), future.result()) for future in done])
         return len(done)
 
-    def _claim(self) -> tuple[int, str, str, int] | object | None:
-        """Commit the claim of the next due message; messages that need no call are finished here."""
+    def _claim(self, limit: int) -> tuple[list[tuple[int, str, str, int]], int] | None:
+        """Commit the claim of up to ``limit`` due messages, most urgent first. Returns those to
+        send, and how many needed no call (opted out, no credentials) and were finished here; None
+        when nothing is due."""
         with self.runtime.db.transaction() as session:
-            message = self.next_due(session)
-            if message is None:
-                return None
             now = self.runtime.now()
-            message.attempts += 1
-            if message.kind != OPT_OUT_CONFIRMATION and is_opted_out(session, message.to_number):
-                message.status, message.status_updated_at = MessageStatus.OPTED_OUT, now
-                note_undelivered(session, message, now)
-                return _DONE
-            if not self.runtime.twilio.configured:
-                message.status, message.status_updated_at = MessageStatus.NOT_SENT_NO_CREDENTIALS, now
-                return _DONE
-            message.status, message.claimed_at = MessageStatus.CLAIMED, now
-            return (message.id, message.to_number, message.body, message.segments)
+            stmt = (
+                select(OutboxMessage)
+                .where(OutboxMessage.status == MessageStatus.PENDING, OutboxMessage.next_attempt_at <= now)
+                .order_by(OutboxMessage.priority, OutboxMessage.id)
+                .limit(limit)
+            )
+            messages = session.scalars(self.runtime.db.claim(stmt)).all()
+            if not messages:
+                return None
+            opted_out = set(
+                session.scalars(
+                    select(OptOut.phone).where(OptOut.phone.in_({m.to_number for m in messages}), OptOut.opted_out)
+                )
+            )
+            to_send: list[tuple[int, str, str, int]] = []
+            for message in messages:
+                message.attempts += 1
+                if message.kind != OPT_OUT_CONFIRMATION and message.to_number in opted_out:
+                    message.status, message.status_updated_at = MessageStatus.OPTED_OUT, now
+                    note_undelivered(session, message, now)
+                elif not self.runtime.twilio.configured:
+                    message.status, message.status_updated_at = MessageStatus.NOT_SENT_NO_CREDENTIALS, now
+                else:
+                    message.status, message.claimed_at = MessageStatus.CLAIMED, now
+                    to_send.append((message.id, message.to_number, message.body, message.segments))
+            return to_send, len(messages) - len(to_send)
 
-    def _put_back(self, message_id: int) -> None:
-        """Undo a claim whose message was not sent: pending again, first in line, no attempt spent."""
+    def _put_back(self, message_ids: list[int]) -> None:
+        """Undo claims whose messages were not sent: pending again, first in line, no attempt spent."""
         with self.runtime.db.transaction() as session:
             session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.id == message_id, OutboxMessage.status == MessageStatus.CLAIMED)
+                .where(OutboxMessage.id.in_(message_ids), OutboxMessage.status == MessageStatus.CLAIMED)
                 .values(status=MessageStatus.PENDING, claimed_at=None, attempts=OutboxMessage.attempts - 1)
             )
 
-    def _record(self, message_id: int, sent: SentMessage | SendError) -> None:
+    def _record(self, results: list[tuple[int, SentMessage | SendError]]) -> None:
+        """Record Twilio's answers to claimed messages, in one commit (three statements, however many)."""
         with self.runtime.db.transaction() as session:
-            message = session.get(OutboxMessage, message_id)
-            if message is None or message.status != MessageStatus.CLAIMED:
-                return
-            record_result(session, self.runtime, message, sent)
+            ids = [message_id for message_id, _ in results]
+            messages = {m.id: m for m in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)))}
+            sids = [sent.sid for _, sent in results if isinstance(sent, SentMessage)]
+            callbacks: dict[str, list[str]] = {}
+            for sid, status in session.execute(
+                select(MessageStatusEvent.message_sid, MessageStatusEvent.status).where(
+                    MessageStatusEvent.message_sid.in_(sids)
+                )
+            ):
+                callbacks.setdefault(sid, []).append(status)
+            for message_id, sent in results:
+                message = messages.get(message_id)
+                if message is not None and message.status == MessageStatus.CLAIMED:
+                    record_result(session, self.runtime, message, sent, callbacks=callbacks)
 
 
-_DONE = object()
-
-
-def record_result(session: Session, runtime: Runtime, message: OutboxMessage, sent: SentMessage | SendError) -> None:
-    """Apply what Twilio answered to a claimed message."""
+def record_result(
+    session: Session,
+    runtime: Runtime,
+    message: OutboxMessage,
+    sent: SentMessage | SendError,
+    *,
+    callbacks: dict[str, list[str]] | None = None,
+) -> None:
+    """Apply what Twilio answered to a claimed message. ``callbacks``: the statuses of status
+    callbacks already kept, by SID, if the caller read them (else they are read here)."""
     now = runtime.now()
     message.claimed_at = None
     if isinstance(sent, SendError):
@@ -257,7 +312,8 @@ def record_result(session: Session, runtime: Runtime, message: OutboxMessage, se
     message.sent_at = now
     message.status_updated_at = now
     # A status callback may have beaten us to it; never move a message backwards.
-    message.status = _latest_status(session, sent.sid) or sent.status
+    latest = _latest_of(callbacks.get(sent.sid, [])) if callbacks is not None else _latest_status(session, sent.sid)
+    message.status = latest or sent.status
 
 
 UNDELIVERED = (MessageStatus.FAILED, MessageStatus.UNDELIVERED, MessageStatus.OPTED_OUT)
@@ -322,7 +378,7 @@ def dispatch(
         dispatcher = Dispatcher(runtime, sleep=sleep, clock=clock, resume_at=resume_at)
         sent = dispatcher.run(heartbeat=heartbeat)
         handled += sent
-        if dispatcher.next_slot is not None or dispatcher.out_of_budget:
+        if dispatcher.out_of_budget or (dispatcher.next_slot is not None and has_due_messages(runtime)):
             _hand_over(runtime, dispatcher.next_slot, clock or time.time)
             return handled
         jobs.started_once(DISPATCH_JOB)  # from now on a new message enqueues a new job
@@ -459,8 +515,11 @@ _STATUS_ORDER = {
 
 
 def _latest_status(session: Session, sid: str) -> str | None:
-    statuses = session.scalars(select(MessageStatusEvent.status).where(MessageStatusEvent.message_sid == sid)).all()
-    return max(statuses, key=lambda s: _STATUS_ORDER.get(s, -1)) if statuses else None
+    return _latest_of(session.scalars(select(MessageStatusEvent.status).where(MessageStatusEvent.message_sid == sid)))
+
+
+def _latest_of(statuses: Iterable[str]) -> str | None:
+    return max(statuses, key=lambda s: _STATUS_ORDER.get(s, -1), default=None)
 
 
 def record_status_callback(session: Session, form: dict[str, Any], now: datetime) -> bool:

@@ -53,8 +53,8 @@ if ARGV[5] ~= '' then
     base = math.min(now, math.max(tonumber(ARGV[5]), now - catch_up))
 end
 local slot = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), base)
-if slot - now > threshold then
-    return {0, slot - now, slot}
+if slot - now > threshold or ARGV[6] == 'peek' then
+    return {slot - now <= threshold and 1 or 0, slot - now, slot}
 end
 local free = slot + cost
 redis.call('SET', KEYS[1], string.format('%d', free), 'PX', math.floor((free - now + catch_up) / 1000) + 60000)
@@ -98,10 +98,17 @@ class SendRateLimiter:
         """Take the next slot for ``segments`` if it is at most the sleep threshold away.
 
         Raises ``redis.RedisError`` if Redis cannot be asked (the caller sends nothing)."""
+        return self._call(segments, resume_at, "take")
+
+    def peek(self, *, resume_at: float | None = None) -> Slot:
+        """The next slot, without taking it: ``granted`` if it is near enough to take now."""
+        return self._call(0, resume_at, "peek")
+
+    def _call(self, segments: int, resume_at: float | None, mode: str) -> Slot:
         now = "" if self.clock is None else str(round(self.clock() * 1_000_000))
         resume = "" if resume_at is None else str(round(resume_at * 1_000_000))
+        cost = round(self.interval_us * max(segments, 1))
         granted, wait_us, slot_us = self._script(
-            keys=[self.key],
-            args=[now, round(self.interval_us * max(segments, 1)), self.threshold_us, self.catch_up_us, resume],
+            keys=[self.key], args=[now, cost, self.threshold_us, self.catch_up_us, resume, mode]
         )
         return Slot(granted=bool(granted), wait=int(wait_us) / 1_000_000, at=int(slot_us) / 1_000_000)

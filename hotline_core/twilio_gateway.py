@@ -14,6 +14,7 @@ Twilio's answer to one text before sending the next.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -136,18 +137,22 @@ class TwilioGateway:
             raise SendError(f"{type(exc).__name__}: {exc}") from exc
         return SentMessage(sid=message.sid, status=message.status or "queued")
 
-    def submit_sms(self, to: str, body: str) -> Future[SentMessage | SendError]:
+    def submit_sms(
+        self, to: str, body: str, *, before: Callable[[], None] | None = None
+    ) -> Future[SentMessage | SendError]:
         """:meth:`send_sms` on one of the gateway's sending threads (``HOTLINE_SMS_SEND_CONCURRENCY``
-        of them, kept for the process so their connections to Twilio stay open). The future holds
-        the message or the :class:`SendError`; anything else the call raised is re-raised by
-        ``result()``."""
+        of them, kept for the process so their connections to Twilio stay open), after ``before``
+        (the outbox waits there for the text's send slot). The future holds the message or the
+        :class:`SendError`; anything else the call raised is re-raised by ``result()``."""
         with self._pool_lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.settings.send_concurrency, thread_name_prefix="hotline-sms")
             pool = self._pool
-        return pool.submit(self._send_or_error, to, body)
+        return pool.submit(self._send_or_error, to, body, before)
 
-    def _send_or_error(self, to: str, body: str) -> SentMessage | SendError:
+    def _send_or_error(self, to: str, body: str, before: Callable[[], None] | None) -> SentMessage | SendError:
+        if before is not None:
+            before()
         try:
             return self.send_sms(to, body)
         except SendError as exc:
