@@ -3,10 +3,19 @@
 Without credentials nothing is sent: the gateway says so and the outbox records the message as
 "not sent (no credentials)". ``TWILIO_API_BASE_URL`` points the client at another API root (the
 fake Twilio API the tests run on loopback).
+
+Each thread has its own twilio ``Client``: ``TwilioHttpClient.request`` hands its response back
+through an instance attribute (``_test_only_last_response``), so two threads sharing one client
+could each read the other's answer and record the wrong message SID. The outbox sends on the
+gateway's own small thread pool (:meth:`TwilioGateway.submit_sms`) so that it does not wait for
+Twilio's answer to one text before sending the next.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +26,8 @@ from twilio.rest import Client
 
 from hotline_core.settings import Settings
 
-# A request to Twilio that takes longer fails (and is retried): the outbox dispatcher renews its
-# lock between requests, so no request may outlast the lock (hotline_core.outbox.LOCK_SECONDS).
+# A request to Twilio that takes longer fails (and is retried). It must stay well under the age at
+# which the outbox takes a claim for a dead dispatcher's (hotline_core.outbox.STALE_CLAIM_SECONDS).
 HTTP_TIMEOUT_SECONDS = 8
 
 # Twilio error codes that will never succeed on retry (bad or unreachable number, opted out).
@@ -51,7 +60,9 @@ class PlacedCall:
 class TwilioGateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._client: Client | None = None
+        self._local = threading.local()
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     @property
     def configured(self) -> bool:
@@ -59,9 +70,11 @@ class TwilioGateway:
 
     @property
     def client(self) -> Client:
+        """This thread's client (see the module's docstring)."""
         if not self.configured:
             raise NotConfigured("no Twilio credentials")
-        if self._client is None:
+        client: Client | None = getattr(self._local, "client", None)
+        if client is None:
             client = Client(
                 self.settings.twilio_account_sid,
                 self.settings.twilio_auth_token,
@@ -69,8 +82,8 @@ class TwilioGateway:
             )
             if self.settings.twilio_api_base_url:
                 client.api.base_url = self.settings.twilio_api_base_url.rstrip("/")
-            self._client = client
-        return self._client
+            self._local.client = client
+        return client
 
     def callback_url(self, path: str) -> str | None:
         base = self.settings.public_base_url
@@ -123,6 +136,27 @@ class TwilioGateway:
         except Exception as exc:  # network errors, timeouts: worth retrying
             raise SendError(f"{type(exc).__name__}: {exc}") from exc
         return SentMessage(sid=message.sid, status=message.status or "queued")
+
+    def submit_sms(
+        self, to: str, body: str, *, before: Callable[[], None] | None = None
+    ) -> Future[SentMessage | SendError]:
+        """:meth:`send_sms` on one of the gateway's sending threads (``HOTLINE_SMS_SEND_CONCURRENCY``
+        of them, kept for the process so their connections to Twilio stay open), after ``before``
+        (the outbox waits there for the text's send slot). The future holds the message or the
+        :class:`SendError`; anything else the call raised is re-raised by ``result()``."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.settings.send_concurrency, thread_name_prefix="hotline-sms")
+            pool = self._pool
+        return pool.submit(self._send_or_error, to, body, before)
+
+    def _send_or_error(self, to: str, body: str, before: Callable[[], None] | None) -> SentMessage | SendError:
+        if before is not None:
+            before()
+        try:
+            return self.send_sms(to, body)
+        except SendError as exc:
+            return exc
 
     def find_sent(self, to: str, body: str) -> SentMessage | None:
         """The message Twilio holds from our number to ``to`` with ``body``, if it accepted one.

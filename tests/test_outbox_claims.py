@@ -67,7 +67,7 @@ def test_a_dispatcher_killed_after_twilio_accepted_the_message_does_not_send_it_
 ):
     message_id = queue(twilio_runtime)
 
-    def killed(self, message_id, sent):
+    def killed(self, results):
         raise Killed
 
     monkeypatch.setattr(outbox.Dispatcher, "_record", killed)
@@ -109,7 +109,7 @@ def test_a_dispatcher_killed_before_twilio_received_the_message_sends_it_once_la
 
 def test_a_recent_claim_is_left_to_its_dispatcher(twilio_runtime, fake_twilio, monkeypatch):
     message_id = queue(twilio_runtime)
-    monkeypatch.setattr(outbox.Dispatcher, "_record", lambda self, message_id, sent: (_ for _ in ()).throw(Killed))
+    monkeypatch.setattr(outbox.Dispatcher, "_record", lambda self, results: (_ for _ in ()).throw(Killed))
     with pytest.raises(Killed):
         outbox.Dispatcher(twilio_runtime).run()
     monkeypatch.undo()
