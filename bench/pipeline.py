@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/pipeline.py                 # about 3 min: floor, 30 s steady, 5 s burst, 30 s after
     .venv/bin/python bench/pipeline.py --quick         # about 1.5 min: 10 s steady, 3 s burst, 15 s after
-    .venv/bin/python bench/pipeline.py --profile       # also profiles one worker (py-spy) during the burst
+    .venv/bin/python bench/pipeline.py --profile       # also profiles the workers (py-spy) during the burst
     .venv/bin/python bench/pipeline.py --rate 20 --steady 30 --burst-seconds 5 --json > result.json
 
 What runs, all on this machine (every child process is stopped at the end, also on an error or Ctrl-C):
@@ -17,7 +17,7 @@ this process, which the hotline's real twilio client sends every SMS to. The out
 about 100-300 ms). Both are printed.
 
 The load: signed SMS webhooks (``POST /twilio/sms``, the form fields Twilio sends, signed with
-twilio's ``RequestValidator``), open-loop: each request has a scheduled send time and a pool of 32
+twilio's ``RequestValidator``), open-loop: each request has a scheduled send time and a pool of 256
 sender threads sends it then, whatever the server's answers take, so a slow server cannot slow the
 generator and hide its latency (the generator's lag behind its schedule is printed). Phases:
 a 3 s warm-up at ``--rate`` (left out of the figures), then ``--steady`` seconds at ``--rate`` (default
@@ -76,11 +76,11 @@ routed ticket's lead unit got exactly one ``notify.assigned`` per unit phone; th
 no message twice (same To and Body) and every outbox message that was due was handed to it (none
 lost), and nothing it received is unknown to the outbox. The exit status is 1 if it fails.
 
-``--profile``: py-spy (``pip install py-spy``, in the ``dev`` extras) attaches to worker 2 from the
+``--profile``: py-spy (``pip install py-spy``, in the ``dev`` extras) attaches to each worker from the
 burst's start for ``--burst-seconds`` + 10 s (wall clock, idle waits included: time spent waiting on
-PostgreSQL counts), writes the raw stacks (a flamegraph's input) in the work directory, which is then
-kept, and prints the share of samples running a job and the top 20 functions, by own time and by
-time inclusive (the project's own code).
+PostgreSQL counts; the worker is not paused to sample), writes the raw stacks (a flamegraph's input)
+in the work directory, which is then kept, and prints per worker the share of its time running a job,
+which jobs, and the top 20 functions by own time and the project's top 20 by inclusive time.
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ TARGETS = {"acknowledged": 1.0, "routed": 1.5, "unit_notified": 2.0}  # seconds,
 TARGET_DRAIN = 200.0  # tickets routed per second during the burst, two workers
 BURST_FACTOR = 10
 WARMUP_SECONDS = 3.0
-SENDERS = 32  # the open-loop generator's threads (and keep-alive connections)
+SENDERS = 256  # the open-loop generator's threads (and keep-alive connections)
 POLL_SECONDS = 0.05
 STAGES = ("acknowledged", "routed", "unit_notified")
 PHASES = ("steady", "burst", "after")
@@ -266,10 +266,13 @@ def correctness(
 
 
 def top_frames(raw: str, limit: int = 20) -> dict[str, Any]:
-    """Summarise py-spy's raw output (``frame;frame;... count`` lines, root first): samples running a
-    job (under RQ's ``perform_job``), waiting for one, and the top functions by own and inclusive time."""
+    """Summarise py-spy's raw output (``frame;frame;... count`` lines, root first, a frame being
+    ``Class.function (path:line)``): samples running a job (under RQ's ``perform_job``) and which job,
+    samples waiting for one (RQ's ``dequeue...``), and the top functions by own and inclusive time
+    within the jobs. Other threads (the beat, RQ's scheduler and pub/sub) are left out."""
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
+    jobs: Counter[str] = Counter()
     total = in_jobs = waiting = 0
     project = ("hotline_core/", "routing/", "intake/", "hotline_app/", "webhooks/", "responders/", "stats/")
     for line in raw.splitlines():
@@ -279,23 +282,34 @@ def top_frames(raw: str, limit: int = 20) -> dict[str, Any]:
         count = int(count_text)
         total += count
         frames = stack.split(";")
-        if any(f.startswith("perform_job ") for f in frames):
+        names = [_name(f) for f in frames]
+        if "perform_job" in names:
             in_jobs += count
-        elif any("dequeue" in f for f in frames):
+        elif any(n.startswith("dequeue") for n in names):
             waiting += count
             continue
         else:
-            continue  # the beat, the scheduler, RQ's housekeeping
+            continue
+        # the job's own function: the first frame below RQ's Job._execute / Job.perform
+        below = [i for i, f in enumerate(frames) if f.startswith(("Job._execute ", "Job.perform "))]
+        job = frames[below[-1] + 1] if below and below[-1] + 1 < len(frames) else "(RQ)"
+        jobs[_function(job)] += count
         own[_function(frames[-1])] += count
-        for name in {_function(f) for f in frames if any(f"({p}" in f for p in project)}:
+        for name in dict.fromkeys(_function(f) for f in frames if any(f"({p}" in f for p in project)):
             inclusive[name] += count
     return {
         "samples": total,
         "running_a_job": in_jobs,
         "waiting_for_a_job": waiting,
+        "by_job": jobs.most_common(),
         "own": own.most_common(limit),
         "inclusive_project": inclusive.most_common(limit),
     }
+
+
+def _name(frame: str) -> str:
+    """``Class.function (path:line)`` -> ``function``."""
+    return frame.partition(" (")[0].rsplit(".", 1)[-1]
 
 
 def _function(frame: str) -> str:
@@ -373,6 +387,7 @@ class Request:
     done: float | None = None
     status: int | None = None
     error: str | None = None
+    retried: bool = False  # its keep-alive connection had been closed: sent again on a new one
 
 
 def schedule(rate: float, phases: Sequence[tuple[str, float, float]], start: float) -> list[tuple[str, float]]:
@@ -388,21 +403,32 @@ def schedule(rate: float, phases: Sequence[tuple[str, float, float]], start: flo
 
 
 def drive(port: int, path: str, requests: list[Request], senders: int = SENDERS) -> None:
-    """Send each request at its scheduled time (open loop) from a pool of keep-alive connections."""
+    """Send each request at its scheduled time (open loop) from a pool of keep-alive connections.
+
+    Enough senders that a server answering in a second still gets a 200/s burst on time (Little's law);
+    a request that finds its idle keep-alive connection closed by gunicorn (after 2 s) is sent again
+    once on a new one, as an HTTP client does (the MessageSid makes a repeat harmless anyway)."""
     work: queue.Queue[Request | None] = queue.Queue()
+    stale = (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected)
 
     def sender() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         while (req := work.get()) is not None:
             req.sent = time.time()
-            try:
-                conn.request("POST", path, body=req.body, headers=req.headers)
-                response = conn.getresponse()
-                response.read()
-                req.status = response.status
-            except (OSError, http.client.HTTPException) as exc:
-                req.error = f"{type(exc).__name__}: {exc}"
-                conn.close()
+            for attempt in (1, 2):
+                try:
+                    conn.request("POST", path, body=req.body, headers=req.headers)
+                    response = conn.getresponse()
+                    response.read()
+                    req.status, req.error = response.status, None
+                    break
+                except (OSError, http.client.HTTPException) as exc:
+                    req.error = f"{type(exc).__name__}: {exc}"
+                    conn.close()
+                    if attempt == 1 and isinstance(exc, stale):
+                        req.retried = True
+                        continue
+                    break
             req.done = time.time()
         conn.close()
 
@@ -566,15 +592,17 @@ def run_floor(
     return requests, started  # type: ignore[return-value]
 
 
-def start_profiler(pid: int, seconds: float, out: Path, children: Any) -> Any:
+def start_profiler(number: int, pid: int, seconds: float, out: Path, children: Any) -> Any:
+    """py-spy attached to a running worker: wall clock (``--idle``: waits on PostgreSQL count), sampled
+    without pausing it (``--nonblocking``), raw stacks (a flamegraph's input) written when it ends."""
     py_spy = shutil.which("py-spy", path=str(base.BIN)) or shutil.which("py-spy")
     if not py_spy:
         log("--profile: py-spy not found (pip install py-spy): no profile")
         return None
     argv = [py_spy, "record", "-p", str(pid), "-d", str(max(int(seconds), 1)), "-r", "100", "--idle"]
     argv += ["--nonblocking", "-f", "raw", "-o", str(out)]
-    log(f"profile: py-spy on worker 2 (pid {pid}) for {seconds:.0f} s")
-    return children.start("py-spy", argv, dict(os.environ))
+    log(f"profile: py-spy on worker {number} (pid {pid}) for {seconds:.0f} s")
+    return children.start(f"py-spy-{number}", argv, dict(os.environ))
 
 
 def run_pipeline(
@@ -621,11 +649,13 @@ def run_pipeline(
         burst_end = burst_start + args.burst_seconds
         if args.profile:
             seconds = args.burst_seconds + 10
-            out = children.logdir / "worker-2.pyspy.txt"
-            timer = threading.Timer(
-                burst_start - time.time(),
-                lambda: profiler_box.append(start_profiler(workers[1].pid, seconds, out, children)),
-            )
+
+            def profile() -> None:
+                for i, worker in enumerate(workers, 1):
+                    out = children.logdir / f"worker-{i}.pyspy.txt"
+                    profiler_box.append(start_profiler(i, worker.pid, seconds, out, children))
+
+            timer = threading.Timer(burst_start - time.time(), profile)
             timer.start()
         log(
             f"pipeline: {len(requests)} texts: {args.steady:g} s at {args.rate:g}/s, {args.burst_seconds:g} s at "
@@ -640,9 +670,10 @@ def run_pipeline(
         log(f"pipeline: {settle}")
         if timer is not None:
             timer.cancel()
-        if profiler_box and profiler_box[0] is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):  # py-spy writes its file as it exits
-                profiler_box[0].wait(timeout=max(burst_end + 15 - time.time(), 1))
+        for profiler in profiler_box:
+            if profiler is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):  # py-spy writes its file as it exits
+                    profiler.wait(timeout=max(burst_end + 15 - time.time(), 1))
     finally:
         watcher.stop.set()
         watcher.join(5)
@@ -661,7 +692,7 @@ def run_pipeline(
         "sent_end": sent_end,
         "first_event": first_event,
         "cpu": cpu,
-        "profile_path": str(children.logdir / "worker-2.pyspy.txt") if args.profile else None,
+        "profile_paths": [str(children.logdir / f"worker-{i}.pyspy.txt") for i in (1, 2)] if args.profile else [],
     }
 
 
@@ -814,6 +845,7 @@ def analyse(run: dict[str, Any], twilio: TimedTwilio, floor: tuple[list[Request]
     accepted = [r.sid for r in [*warm, *requests] if r.status == 200]
     check = correctness(accepted, tickets_by_sid, outbox, lead_phones, [(to, body) for _, to, body in received])
     check["requests_not_200"] = sum(1 for r in [*warm, *requests] if r.status != 200)
+    check["requests_retried"] = sum(1 for r in [*warm, *requests] if r.retried)
     check["first_error"] = next((r.error or f"HTTP {r.status}" for r in [*warm, *requests] if r.status != 200), None)
     check["routed_watcher_error"] = watcher.error
     if watcher.error:
@@ -999,30 +1031,41 @@ def report(data: dict[str, Any]) -> str:
         f" {c['twilio_duplicates']}, unknown to the outbox {c['twilio_unknown_to_outbox']}; outbox"
         f" {c['outbox_messages']} messages, due but never received {c['outbox_due_not_received']}, deferred"
         f" (quiet hours) {c['outbox_deferred']}; requests not answered 200: {c['requests_not_200']}"
-        + (f" (first: {c['first_error']})" if c["first_error"] else "")
+        f" (sent again on a new connection after gunicorn closed an idle one: {c['requests_retried']})"
     )
+    if c["requests_not_200"]:
+        lines.append(
+            f"   !! {c['requests_not_200']} texts were not accepted (first: {c['first_error']}): not counted above"
+        )
+    if (a["generator_lag"]["p99_ms"] or 0) > 100:
+        lines.append(
+            "   !! the generator fell behind its schedule (p99 > 100 ms): this process got too little CPU; the"
+            " burst arrived spread out"
+        )
     s = data["settle"]
     if not s["settled"]:
         lines.append(f"   !! NOT settled within --settle-timeout: {s}")
-    prof = data.get("profile")
-    if prof:
+    for prof in data.get("profile") or []:
         lines += ["", prof["summary"]]
     return "\n".join(lines) + "\n"
 
 
-def profile_summary(path: Path) -> dict[str, Any]:
+def profile_summary(number: int, path: Path) -> dict[str, Any]:
     if not path.exists():
-        return {"path": str(path), "summary": f"profile: py-spy wrote nothing ({path}); see its log (py-spy.log)"}
+        return {"path": str(path), "summary": f"profile: py-spy wrote nothing ({path}); see py-spy-{number}.log"}
     top = top_frames(path.read_text(errors="replace"))
-    total = max(top["running_a_job"], 1)
+    busy = max(top["running_a_job"], 1)
+    main_thread = max(top["running_a_job"] + top["waiting_for_a_job"], 1)
     lines = [
-        f"profile of worker 2 (py-spy, 100 Hz wall clock incl. waits, from the burst's start; raw stacks in {path}):"
-        f" {top['samples']} samples, {top['running_a_job']} running a job, {top['waiting_for_a_job']} waiting for one",
-        "  top 20 by own time (share of the samples running a job):",
+        f"profile of worker {number} (py-spy, 100 Hz, wall clock including waits, from the burst's start; raw"
+        f" stacks in {path}): running a job {100 * top['running_a_job'] / main_thread:.0f}% of the time, waiting"
+        f" for one {100 * top['waiting_for_a_job'] / main_thread:.0f}%; by job: "
+        + ", ".join(f"{name.split(' (')[0]} {100 * n / busy:.0f}%" for name, n in top["by_job"][:6]),
+        "  top 20 by own time (share of the time running a job):",
     ]
-    lines += [f"    {100 * n / total:5.1f}%  {name}" for name, n in top["own"]]
+    lines += [f"    {100 * n / busy:5.1f}%  {name}" for name, n in top["own"]]
     lines.append("  top 20 of the project's functions by inclusive time:")
-    lines += [f"    {100 * n / total:5.1f}%  {name}" for name, n in top["inclusive_project"]]
+    lines += [f"    {100 * n / busy:5.1f}%  {name}" for name, n in top["inclusive_project"]]
     return {"path": str(path), "top": top, "summary": "\n".join(lines)}
 
 
@@ -1039,7 +1082,7 @@ def main() -> int:
     parser.add_argument("--sms-rate", type=float, default=100.0, help="outbox segments per second (default 100)")
     parser.add_argument("--twilio-latency-ms", type=float, default=0.0, help="the fake Twilio's answer time")
     parser.add_argument("--quick", action="store_true", help="10 s steady, 3 s burst, 15 s after")
-    parser.add_argument("--profile", action="store_true", help="py-spy on worker 2 during the burst")
+    parser.add_argument("--profile", action="store_true", help="py-spy on both workers during the burst")
     parser.add_argument(
         "--dedicated-sender",
         action="store_true",
@@ -1105,8 +1148,7 @@ def main() -> int:
             "analysis": analysis,
             "logs": str(workdir) if keep else None,
         }
-        if args.profile:
-            data["profile"] = profile_summary(Path(run["profile_path"]))
+        data["profile"] = [profile_summary(i, Path(path)) for i, path in enumerate(run["profile_paths"], 1)]
         print(json.dumps(data, indent=2, default=str) if args.json else report(data), flush=True)
         if not analysis["correctness"]["passed"]:
             exit_code = 1
