@@ -17,14 +17,16 @@ this process, which the hotline's real twilio client sends every SMS to. The out
 about 100-300 ms). Both are printed.
 
 The load: signed SMS webhooks (``POST /twilio/sms``, the form fields Twilio sends, signed with
-twilio's ``RequestValidator``), open-loop: each request has a scheduled send time and a pool of 256
-sender threads sends it then, whatever the server's answers take, so a slow server cannot slow the
-generator and hide its latency (the generator's lag behind its schedule is printed). Phases:
-a 3 s warm-up at ``--rate`` (left out of the figures), then ``--steady`` seconds at ``--rate`` (default
-20/s), a burst of ``--burst-seconds`` (default 5) at 10x the rate, ``--after`` seconds (default 30) at
-the rate again (to measure the recovery), then nothing until everything settles (every text a
-ticket, every ticket routed or queued for a dispatcher, nothing due in the outbox, no job queued or
-running; bounded by ``--settle-timeout``). Texts are real citizens' messages (the TipDM 2020 mayor's
+twilio's ``RequestValidator``), open-loop: each request has a scheduled send time and a pool of
+sender threads (one more whenever none is idle) sends it then, whatever the server's answers take, so
+a slow server cannot slow the generator and hide its latency (the generator's lag behind its schedule
+is printed). Phases: a 3 s warm-up at ``--rate`` (left out of the figures); ``--steady`` seconds at
+``--rate`` (default 20/s); a wait until everything settles (every text a ticket, every ticket routed
+or queued for a dispatcher, nothing due in the outbox, no job queued or running; bounded by
+``--settle-timeout``), so that the burst does not count against steady texts still in flight, and
+the burst starts from an idle system; a burst of ``--burst-seconds`` (default 5) at 10x the rate;
+``--after`` seconds (default 30) at the rate again (to measure the recovery); nothing until
+everything settles again. Texts are real citizens' messages (the TipDM 2020 mayor's
 mailbox set, ``$HOTLINE_DATA_DIR`` or ``../shared/data``: ``tipdm2020c/train.csv``, cut at Twilio's
 1,600 characters; texts that read as an SMS command are skipped), so routing classifies real text.
 Each text comes from its own number: a second text from a number within the thread window would
@@ -135,7 +137,8 @@ TARGETS = {"acknowledged": 1.0, "routed": 1.5, "unit_notified": 2.0}  # seconds,
 TARGET_DRAIN = 200.0  # tickets routed per second during the burst, two workers
 BURST_FACTOR = 10
 WARMUP_SECONDS = 3.0
-SENDERS = 256  # the open-loop generator's threads (and keep-alive connections)
+SENDERS = 32  # the open-loop generator's threads (and keep-alive connections) at first
+MAX_SENDERS = 2000  # ... and at most, started when a request is due and none is idle
 POLL_SECONDS = 0.05
 STAGES = ("acknowledged", "routed", "unit_notified")
 PHASES = ("steady", "burst", "after")
@@ -402,19 +405,34 @@ def schedule(rate: float, phases: Sequence[tuple[str, float, float]], start: flo
     return out
 
 
-def drive(port: int, path: str, requests: list[Request], senders: int = SENDERS) -> None:
-    """Send each request at its scheduled time (open loop) from a pool of keep-alive connections.
+def drive(port: int, path: str, requests: list[Request], senders: int = SENDERS) -> int:
+    """Send each request at its scheduled time (open loop); returns how many senders it took.
 
-    Enough senders that a server answering in a second still gets a 200/s burst on time (Little's law);
-    a request that finds its idle keep-alive connection closed by gunicorn (after 2 s) is sent again
-    once on a new one, as an HTTP client does (the MessageSid makes a repeat harmless anyway)."""
+    Each sender is a thread with its keep-alive connection; when a request is due and none is idle, one
+    more starts (up to ``MAX_SENDERS``), so a server answering in seconds still gets the burst on time.
+    A connection idle for over a second is opened anew before its next request: gunicorn closes idle ones
+    after 2 s, and a request written into a closing connection fails. Should one fail that way all the
+    same, it is sent again once on a new connection, as an HTTP client does (the MessageSid makes a repeat
+    harmless anyway)."""
     work: queue.Queue[Request | None] = queue.Queue()
     stale = (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected)
+    lock = threading.Lock()
+    idle = [0]
 
     def sender() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        while (req := work.get()) is not None:
+        last_used = time.monotonic()
+        while True:
+            with lock:
+                idle[0] += 1
+            req = work.get()
+            with lock:
+                idle[0] -= 1
+            if req is None:
+                break
             req.sent = time.time()
+            if time.monotonic() - last_used > 1.0:
+                conn.close()  # http.client connects again on the next request
             for attempt in (1, 2):
                 try:
                     conn.request("POST", path, body=req.body, headers=req.headers)
@@ -430,20 +448,32 @@ def drive(port: int, path: str, requests: list[Request], senders: int = SENDERS)
                         continue
                     break
             req.done = time.time()
+            last_used = time.monotonic()
         conn.close()
 
-    threads = [threading.Thread(target=sender, daemon=True) for _ in range(senders)]
-    for thread in threads:
+    threads: list[threading.Thread] = []
+
+    def add_sender() -> None:
+        thread = threading.Thread(target=sender, daemon=True)
         thread.start()
+        threads.append(thread)
+
+    for _ in range(senders):
+        add_sender()
     for req in requests:
         delay = req.scheduled - time.time()
         if delay > 0:
             time.sleep(delay)
+        with lock:
+            busy = idle[0] <= work.qsize()
+        if busy and len(threads) < MAX_SENDERS:
+            add_sender()
         work.put(req)
     for _ in threads:
         work.put(None)
     for thread in threads:
         thread.join(60)
+    return len(threads)
 
 
 def sms_requests(
@@ -642,11 +672,34 @@ def run_pipeline(
         drive(port, "/twilio/sms", warm)
         warm_settle = wait_settled(redis, first_event, 120, children, workers)
         log(f"pipeline: warm-up settled {warm_settle}")
+        # The steady phase alone, then (once everything is settled) the burst and the after phase: what the
+        # burst does must not count against the steady texts still in flight when it begins.
+        n_steady = len(schedule(args.rate, phases[:1], 0))
         start = time.time() + 1.0
-        plan = schedule(args.rate, phases, start)
-        requests = sms_requests(texts[len(warm_plan) :], plan, url, token, run_id, len(warm_plan) + 1)
-        burst_start = start + args.steady
+        steady = sms_requests(
+            texts[len(warm_plan) : len(warm_plan) + n_steady],
+            schedule(args.rate, phases[:1], start),
+            url,
+            token,
+            run_id,
+            len(warm_plan) + 1,
+        )
+        log(f"pipeline: steady {args.steady:g} s at {args.rate:g}/s (load average {base.loadavg()})")
+        cpu_before = base.cpu_snapshot()
+        senders = drive(port, "/twilio/sms", steady)
+        steady_settle = wait_settled(redis, first_event, args.settle_timeout, children, workers)
+        log(f"pipeline: steady phase settled {steady_settle}")
+        burst_start = time.time() + 1.0
         burst_end = burst_start + args.burst_seconds
+        rest = sms_requests(
+            texts[len(warm_plan) + n_steady :],
+            schedule(args.rate, phases[1:], burst_start),
+            url,
+            token,
+            run_id,
+            len(warm_plan) + n_steady + 1,
+        )
+        requests = steady + rest
         if args.profile:
             seconds = args.burst_seconds + 10
 
@@ -658,11 +711,10 @@ def run_pipeline(
             timer = threading.Timer(burst_start - time.time(), profile)
             timer.start()
         log(
-            f"pipeline: {len(requests)} texts: {args.steady:g} s at {args.rate:g}/s, {args.burst_seconds:g} s at "
-            f"{args.rate * BURST_FACTOR:g}/s, {args.after:g} s at {args.rate:g}/s (load average {base.loadavg()})"
+            f"pipeline: burst {args.burst_seconds:g} s at {args.rate * BURST_FACTOR:g}/s, then {args.after:g} s at"
+            f" {args.rate:g}/s (load average {base.loadavg()})"
         )
-        cpu_before = base.cpu_snapshot()
-        drive(port, "/twilio/sms", requests)
+        senders = max(senders, drive(port, "/twilio/sms", rest))
         sent_end = time.time()
         log(f"pipeline: all sent; waiting until settled (at most {args.settle_timeout:g} s)")
         settle = wait_settled(redis, first_event, args.settle_timeout, children, workers)
@@ -685,11 +737,13 @@ def run_pipeline(
         "watcher": watcher,
         "settle": settle,
         "warm_settle": warm_settle,
+        "steady_settle": steady_settle,
         "source": source,
         "start": start,
         "burst_start": burst_start,
         "burst_end": burst_end,
         "sent_end": sent_end,
+        "senders": senders,
         "first_event": first_event,
         "cpu": cpu,
         "profile_paths": [str(children.logdir / f"worker-{i}.pyspy.txt") for i in (1, 2)] if args.profile else [],
@@ -944,8 +998,13 @@ def report(data: dict[str, Any]) -> str:
         f"{data['burst_seconds']:g} s, {data['rate']:g}/s for {data['after']:g} s after; SMS rate "
         f"{data['sms_rate']:g} segments/s; fake Twilio latency {data['twilio_latency_ms']:g} ms; load average "
         f"before {data['loadavg_before']}, after {data['loadavg_after']}",
+        f"settled {data['steady_settle']['seconds']:g} s after the steady phase's last text"
+        + ("" if data["steady_settle"]["settled"] else f" (NOT settled: {data['steady_settle']})")
+        + f", {data['settle']['seconds']:g} s after the after phase's last text"
+        + ("" if data["settle"]["settled"] else " (NOT settled)"),
         f"CPU seconds during the run: {data['cpu']}",
-        f"generator lag behind schedule: p99 {a['generator_lag']['p99_ms']} ms, max {a['generator_lag']['max_ms']} ms",
+        f"generator lag behind schedule: p99 {a['generator_lag']['p99_ms']} ms, max {a['generator_lag']['max_ms']} ms"
+        f" ({data['senders']} sender threads at most)",
         "",
         "latency from the webhook's arrival (inbound_events.received_at), seconds",
         f"{'':28}{'count':>7}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>8}",
@@ -1039,8 +1098,8 @@ def report(data: dict[str, Any]) -> str:
         )
     if (a["generator_lag"]["p99_ms"] or 0) > 100:
         lines.append(
-            "   !! the generator fell behind its schedule (p99 > 100 ms): this process got too little CPU; the"
-            " burst arrived spread out"
+            "   !! the generator fell behind its schedule (p99 > 100 ms): this process got too little CPU (see"
+            " 'other processes'); the burst arrived spread out"
         )
     s = data["settle"]
     if not s["settled"]:
@@ -1143,8 +1202,10 @@ def main() -> int:
             "loadavg_before": loadavg_before,
             "loadavg_after": base.loadavg(),
             "cpu": run["cpu"],
+            "senders": run["senders"],
             "settle": run["settle"],
             "warm_settle": run["warm_settle"],
+            "steady_settle": run["steady_settle"],
             "analysis": analysis,
             "logs": str(workdir) if keep else None,
         }
