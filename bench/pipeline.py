@@ -1,7 +1,7 @@
 """End-to-end latency of the whole pipeline: a citizen's text to the acknowledgement, the routing and the unit's SMS.
 
-    .venv/bin/python bench/pipeline.py                 # about 3 min: floor, 30 s steady, 5 s burst, 30 s after
-    .venv/bin/python bench/pipeline.py --quick         # about 1.5 min: 10 s steady, 3 s burst, 15 s after
+    .venv/bin/python bench/pipeline.py                 # about 5 min: floor, 30 s steady, 5 s burst, 30 s after
+    .venv/bin/python bench/pipeline.py --quick         # about 3 min: 10 s steady, 3 s burst, 15 s after
     .venv/bin/python bench/pipeline.py --profile       # also profiles the workers (py-spy) during the burst
     .venv/bin/python bench/pipeline.py --rate 20 --steady 30 --burst-seconds 5 --json > result.json
 
@@ -62,8 +62,9 @@ gave them to a unit or to a dispatcher (``tickets.processed_at``, routing's own 
 commit's lag matters little), the peak over 1 s windows and the mean from the burst's start until its
 last ticket was finished, against 200/s (issue 14). When routing keeps pace with the 10x burst there is
 no backlog and the rate can only be the arrival rate: that also passes (every burst ticket finished
-within the steady routed target, 1.5 s, of the burst's end). **Outbox send rate**: messages and segments the fake Twilio
-received per second (peak 1 s window, and mean from the burst's start until the outbox was empty).
+within the steady routed target, 1.5 s, of the burst's end). **Outbox send rate**: messages and
+segments the fake Twilio received per second (peak 1 s window, and mean from the burst's start until
+the outbox was empty).
 
 **The floor**, measured in the same run before the hotline is served: ``bench/baseline_app.py``'s
 ``POST /queued-timed`` (one INSERT + commit + one RQ enqueue on the hotline's ``intake`` queue)
@@ -77,6 +78,11 @@ correctness check: every text answered 200 has exactly one ticket and one acknow
 routed ticket's lead unit got exactly one ``notify.assigned`` per unit phone; the fake Twilio received
 no message twice (same To and Body) and every outbox message that was due was handed to it (none
 lost), and nothing it received is unknown to the outbox. The exit status is 1 if it fails.
+
+The machine is shared: the load average before and after and the CPU seconds each part took during the
+run are printed; "other processes" is everybody else's work, and when it is large the figures say as
+much about the machine as about the hotline. ``--dedicated-sender`` adds a third worker for the
+``messages`` queue only, as README's deployment runs it (issue 14 wants two workers to suffice).
 
 ``--profile``: py-spy (``pip install py-spy``, in the ``dev`` extras) attaches to each worker from the
 burst's start for ``--burst-seconds`` + 10 s (wall clock, idle waits included: time spent waiting on
@@ -271,12 +277,13 @@ def correctness(
 def top_frames(raw: str, limit: int = 20) -> dict[str, Any]:
     """Summarise py-spy's raw output (``frame;frame;... count`` lines, root first, a frame being
     ``Class.function (path:line)``): samples running a job (under RQ's ``perform_job``) and which job,
-    samples waiting for one (RQ's ``dequeue...``), and the top functions by own and inclusive time
-    within the jobs. Other threads (the beat, RQ's scheduler and pub/sub) are left out."""
+    samples waiting for one (RQ's ``dequeue...``), the samples in SQLAlchemy's autoflush, and the top
+    functions by own and inclusive time within the jobs. Other threads (the beat, RQ's scheduler and
+    pub/sub) are left out."""
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     jobs: Counter[str] = Counter()
-    total = in_jobs = waiting = 0
+    total = in_jobs = waiting = autoflush = 0
     project = ("hotline_core/", "routing/", "intake/", "hotline_app/", "webhooks/", "responders/", "stats/")
     for line in raw.splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -298,6 +305,7 @@ def top_frames(raw: str, limit: int = 20) -> dict[str, Any]:
         job = frames[below[-1] + 1] if below and below[-1] + 1 < len(frames) else "(RQ)"
         jobs[_function(job)] += count
         own[_function(frames[-1])] += count
+        autoflush += count if "_autoflush" in names else 0
         for name in dict.fromkeys(_function(f) for f in frames if any(f"({p}" in f for p in project)):
             inclusive[name] += count
     return {
@@ -305,6 +313,8 @@ def top_frames(raw: str, limit: int = 20) -> dict[str, Any]:
         "running_a_job": in_jobs,
         "waiting_for_a_job": waiting,
         "by_job": jobs.most_common(),
+        # the ORM flushing pending writes before a query: counted under the query's caller, not the writer
+        "autoflush": autoflush,
         "own": own.most_common(limit),
         "inclusive_project": inclusive.most_common(limit),
     }
@@ -709,6 +719,7 @@ def run_pipeline(
                     profiler_box.append(start_profiler(i, worker.pid, seconds, out, children))
 
             timer = threading.Timer(burst_start - time.time(), profile)
+            timer.daemon = True
             timer.start()
         log(
             f"pipeline: burst {args.burst_seconds:g} s at {args.rate * BURST_FACTOR:g}/s, then {args.after:g} s at"
@@ -720,13 +731,13 @@ def run_pipeline(
         settle = wait_settled(redis, first_event, args.settle_timeout, children, workers)
         cpu_after = base.cpu_snapshot()
         log(f"pipeline: {settle}")
-        if timer is not None:
-            timer.cancel()
         for profiler in profiler_box:
             if profiler is not None:
                 with contextlib.suppress(subprocess.TimeoutExpired):  # py-spy writes its file as it exits
                     profiler.wait(timeout=max(burst_end + 15 - time.time(), 1))
     finally:
+        if timer is not None:
+            timer.cancel()
         watcher.stop.set()
         watcher.join(5)
         children.stop(proc)
@@ -1119,7 +1130,9 @@ def profile_summary(number: int, path: Path) -> dict[str, Any]:
         f"profile of worker {number} (py-spy, 100 Hz, wall clock including waits, from the burst's start; raw"
         f" stacks in {path}): running a job {100 * top['running_a_job'] / main_thread:.0f}% of the time, waiting"
         f" for one {100 * top['waiting_for_a_job'] / main_thread:.0f}%; by job: "
-        + ", ".join(f"{name.split(' (')[0]} {100 * n / busy:.0f}%" for name, n in top["by_job"][:6]),
+        + ", ".join(f"{name.split(' (')[0]} {100 * n / busy:.0f}%" for name, n in top["by_job"][:6])
+        + f"; in SQLAlchemy's autoflush (earlier writes flushed by a query, counted under the query's caller below)"
+        f" {100 * top['autoflush'] / busy:.0f}%",
         "  top 20 by own time (share of the time running a job):",
     ]
     lines += [f"    {100 * n / busy:5.1f}%  {name}" for name, n in top["own"]]

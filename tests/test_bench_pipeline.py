@@ -150,7 +150,8 @@ def test_top_frames_split_job_time_from_waiting_and_rank_functions(bench: Module
         [
             job + "process_waiting_job (intake/services.py:380);route_new_ticket (routing/services.py:160);"
             "Connection.execute (sqlalchemy/engine/base.py:9) 30",
-            job + "process_waiting_job (intake/services.py:380);route_new_ticket (routing/services.py:170) 10",
+            job + "process_waiting_job (intake/services.py:380);route_new_ticket (routing/services.py:170);"
+            "Session._autoflush (sqlalchemy/orm/session.py:3) 10",
             job + "dispatch_job (hotline_core/outbox.py:242) 10",
             "BaseWorker.work (rq/worker/base.py:673);BaseWorker.dequeue_job_and_maintain_ttl (rq/worker/base.py:5);"
             "Redis.blpop (redis/client.py:3) 50",
@@ -164,6 +165,7 @@ def test_top_frames_split_job_time_from_waiting_and_rank_functions(bench: Module
         ("dispatch_job (hotline_core/outbox.py)", 10),
     ]
     assert top["own"][0] == ("Connection.execute (sqlalchemy/engine/base.py)", 30)
+    assert top["autoflush"] == 10
     assert top["inclusive_project"][:2] == [
         ("process_waiting_job (intake/services.py)", 40),
         ("route_new_ticket (routing/services.py)", 40),
