@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: run test lint test-embedded test-production test-browser bench clean
+.PHONY: run test lint test-embedded test-production test-browser bench bench-pipeline clean
 
 $(BIN)/hotline: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("hotline needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -45,6 +45,10 @@ test: lint
 
 bench: $(BIN)/hotline
 	$(BIN)/python bench/intake.py
+
+# End-to-end latency: text -> acknowledgement, routing, the unit's SMS (issue 14), about 3 minutes.
+bench-pipeline: $(BIN)/hotline
+	$(BIN)/python bench/pipeline.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

@@ -5,6 +5,10 @@ Three endpoints take the same form-encoded SMS webhook body as ``/twilio/sms``:
 * ``POST /bare``:   parse the form, answer a small TwiML document (Flask + gunicorn alone);
 * ``POST /insert``: plus one row inserted and committed on PostgreSQL;
 * ``POST /queued``: plus one RQ job (a no-op) enqueued on Redis after the commit.
+* ``POST /queued-timed``: the same, but the job (:func:`job_started`) goes to the hotline's queue
+  ``BENCH_JOB_QUEUE`` (default ``intake``), where ``hotline worker`` processes run it, and records
+  when it started: ``bench/pipeline.py``'s floor, a job's own latency through the same queue and
+  workers as the hotline's jobs.
 
 Configuration: ``BENCH_DATABASE_URL`` (a libpq URL) and ``BENCH_REDIS_URL``. One psycopg connection
 per thread (a sync gunicorn worker has one thread), kept open across requests like a pool would.
@@ -14,14 +18,16 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import psycopg
 import redis
 from flask import Flask, Response, request
 from psycopg.types.json import Jsonb
-from rq import Queue
+from rq import Queue, get_current_job
 
 QUEUE_NAME = "bench_baseline"
+STARTED_KEY = "bench:job_started"  # Redis hash: MessageSid -> "<inserted at> <job started at>" (epoch seconds)
 TABLE_SQL = """
 CREATE TABLE IF NOT EXISTS bench_baseline (
     id bigserial PRIMARY KEY,
@@ -38,10 +44,20 @@ REPLY = '<?xml version="1.0" encoding="UTF-8"?><Response><Message>已受理 {n}<
 app = Flask(__name__)
 _local = threading.local()
 _queue: Queue | None = None
+_timed_queue: Queue | None = None
 
 
 def noop(*_args: object) -> None:
     """The job the baseline enqueues (never run by the benchmark)."""
+
+
+def job_started(message_sid: str, inserted_at: float) -> None:
+    """The timed baseline's job: note when it started, its first act, so its latency is the queue's and
+    the worker's alone (run by ``hotline worker``, which finds this module on its PYTHONPATH)."""
+    started = time.time()
+    job = get_current_job()
+    assert job is not None
+    job.connection.hset(STARTED_KEY, message_sid, f"{inserted_at!r} {started!r}")
 
 
 def _connection() -> psycopg.Connection:
@@ -58,6 +74,14 @@ def _rq() -> Queue:
         connection = redis.Redis.from_url(os.environ["BENCH_REDIS_URL"], socket_connect_timeout=2, socket_timeout=10)
         _queue = Queue(QUEUE_NAME, connection=connection)
     return _queue
+
+
+def _timed_rq() -> Queue:
+    global _timed_queue
+    if _timed_queue is None:
+        connection = redis.Redis.from_url(os.environ["BENCH_REDIS_URL"], socket_connect_timeout=2, socket_timeout=10)
+        _timed_queue = Queue(os.environ.get("BENCH_JOB_QUEUE", "intake"), connection=connection)
+    return _timed_queue
 
 
 def _insert() -> int:
@@ -94,4 +118,12 @@ def insert() -> Response:
 def queued() -> Response:
     row_id = _insert()
     _rq().enqueue("baseline_app.noop", row_id)
+    return _xml(str(row_id))
+
+
+@app.post("/queued-timed")
+def queued_timed() -> Response:
+    inserted_at = time.time()  # like the hotline's inbound_events.received_at: taken just before the INSERT
+    row_id = _insert()
+    _timed_rq().enqueue("baseline_app.job_started", request.form.get("MessageSid", ""), inserted_at)
     return _xml(str(row_id))

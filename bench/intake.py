@@ -703,13 +703,16 @@ def hotline_env(workdir: Path, port: int) -> dict[str, str]:
     return env
 
 
-def start_twilio_fake(segments_per_second: float) -> None:
+def start_twilio_fake(segments_per_second: float, api: Any = None) -> Any:
     """--twilio-fake: the tests' fake Twilio API on loopback; the hotline sends its SMS to it at the
-    configured rate, so the webhooks are measured while the outbox dispatcher is sending."""
+    configured rate, so the webhooks are measured while the outbox dispatcher is sending.
+
+    ``api``: a ``tests.fakes.twilio_api.FakeTwilioAPI`` set up by the caller (bench/pipeline.py
+    times what it receives); by default a plain one. Returns the running server."""
     sys.path.insert(0, str(REPO))
     from tests.fakes.twilio_api import FakeTwilioAPI
 
-    api = FakeTwilioAPI()
+    api = api or FakeTwilioAPI()
     server = api.start()
     SENDING.update(api=api, server=server)
     TWILIO_ENV.update(
@@ -719,6 +722,7 @@ def start_twilio_fake(segments_per_second: float) -> None:
         TWILIO_API_BASE_URL=server.url,
         HOTLINE_SMS_SEGMENTS_PER_SECOND=str(segments_per_second),
     )
+    return server
 
 
 def run_baselines(
@@ -925,6 +929,31 @@ def accounting(runs: list[LoadResult], factory: RequestFactory, drain: dict[str,
     }
 
 
+def start_workers(children: Children, env: dict[str, str], prefix: str = "worker") -> list[subprocess.Popen[bytes]]:
+    """Two ``hotline worker`` processes serving all queues, named ``<prefix>-1`` and ``<prefix>-2``
+    (their logs too); the first also runs the beat (the periodic sweeps)."""
+    hotline = str(BIN / "hotline")
+    return [
+        children.start(f"{prefix}-{i}", [hotline, "worker", "--name", f"bench-{os.getpid()}-{i}", *flags], env)
+        for i, flags in ((1, []), (2, ["--no-beat"]))
+    ]
+
+
+def wait_for_workers(
+    children: Children, workers: list[subprocess.Popen[bytes]], prefix: str = "worker", timeout: float = 60
+) -> float:
+    """Wait until every worker listens on its queues (imports, connections); returns when (monotonic)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for i, proc in enumerate(workers, 1):
+            if proc.poll() is not None:
+                raise RuntimeError(f"{prefix}-{i} exited with {proc.returncode}:\n{children.tail(f'{prefix}-{i}')}")
+        if all("Listening on" in children.tail(f"{prefix}-{i}", 50) for i in range(1, len(workers) + 1)):
+            return time.monotonic()
+        time.sleep(0.05)
+    raise RuntimeError(f"the workers did not start within {timeout:.0f} s:\n{children.tail(f'{prefix}-1')}")
+
+
 def run_drain(children: Children, load: Load, args: argparse.Namespace) -> dict[str, Any]:
     from rq import Queue
     from rq.registry import FailedJobRegistry, StartedJobRegistry
@@ -940,26 +969,12 @@ def run_drain(children: Children, load: Load, args: argparse.Namespace) -> dict[
     env = hotline_env(load.workdir, 0)
     env.pop("PUBLIC_BASE_URL")
     started = time.monotonic()
-    workers = [
-        children.start(
-            f"worker-{i}", [str(BIN / "hotline"), "worker", "--name", f"bench-{os.getpid()}-{i}", *flags], env
-        )
-        for i, flags in ((1, []), (2, ["--no-beat"]))
-    ]
+    workers = start_workers(children, env)
     complaints = query("SELECT count(*) FROM inbound_events WHERE id > %s", (MARK["event"],))[0][0]
     processed = total = routed = acknowledgements = 0
-    ready = finished = None
+    finished = None
     try:
-        while ready is None and time.monotonic() < started + 60:  # imports, connections
-            for i, proc in enumerate(workers, 1):
-                if proc.poll() is not None:
-                    raise RuntimeError(f"worker-{i} exited with {proc.returncode}:\n{children.tail(f'worker-{i}')}")
-            if all("Listening on" in children.tail(f"worker-{i}", 50) for i in (1, 2)):
-                ready = time.monotonic()
-            else:
-                time.sleep(0.05)
-        if ready is None:
-            raise RuntimeError(f"the workers did not start within 60 s:\n{children.tail('worker-1')}")
+        ready = wait_for_workers(children, workers)
         log(f"drain: workers ready after {ready - started:.1f} s")
         # The intake queue is drained when no stored text awaits its job (intake.inbound.drain_job,
         # which opens the ticket and queues the acknowledgement in the transaction that sets
