@@ -40,7 +40,7 @@ process's clock just before the webhook's INSERT):
 * **routed**: both deadline rows (sign-for and resolution) of the ticket are committed, as seen by
   a poller in this process that reads new ``deadlines`` rows every 50 ms (so up to ~50 ms late).
   The rows' own ``started_at`` is not trustworthy for this: the routing job writes it (``runtime.now()``)
-  before the rest of its batch of up to 10 tickets is routed and the batch commits, and nobody sees
+  before the rest of its batch of up to 50 tickets is routed and the batch commits, and nobody sees
   the ticket routed before that commit; it is kept in the JSON as a lower bound;
 * **unit notified**: the fake Twilio API received the last of the lead unit's ``notify.assigned``
   texts (one per unit phone) for the ticket.

@@ -469,7 +469,9 @@ def notify_citizen(
         to=ticket.citizen_phone,
         body=t(key, ticket.language, number=ticket.number, **fields),
         kind=key.replace(".", "_"),
-        priority=Priority.REPLY,
+        # Routine news (deferrable) queues behind the units' notifications: a unit hearing of its
+        # ticket starts its clock's work; the citizen already has the ticket number.
+        priority=Priority.NOTIFICATION if deferrable else Priority.REPLY,
         ticket_id=ticket.id,
         deferrable=deferrable,
         not_before=not_before if deferrable else None,

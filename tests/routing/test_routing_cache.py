@@ -266,3 +266,17 @@ def test_a_rolled_back_change_does_not_leave_its_copy_in_use(runtime):
     with runtime.db.session() as s:
         after = routing_inputs.current(s, runtime)
     assert after.token == before.token and len(after.rules) == len(before.rules)
+
+
+def test_the_unit_hears_of_its_ticket_before_the_citizens_routine_news_goes_out(runtime):
+    """Both wait behind acknowledgements in a burst; of the two, the unit's text goes first."""
+    [ticket_id] = _submit(runtime, ["物业公司乱收停车费，业主投诉无人处理"], 0)
+    _route_waiting(runtime)
+    with runtime.db.session() as s:
+        due_order = s.scalars(
+            select(OutboxMessage.kind)
+            .where(OutboxMessage.ticket_id == ticket_id)
+            .order_by(OutboxMessage.priority, OutboxMessage.id)
+        ).all()
+    assert due_order.index("assigned") < due_order.index("citizen_assigned")
+    assert due_order[0] == "acknowledgement"
