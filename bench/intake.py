@@ -773,11 +773,14 @@ def run_intake(
         if TWILIO_ENV:  # workers run during the load: texts become tickets, the outbox sends
             worker_env = dict(env)
             worker_env.pop("PUBLIC_BASE_URL")
-            senders = [  # one for the texts (and everything else), one dedicated to sending
+            nice = ["--nice", str(args.worker_nice)] if args.worker_nice else []
+            senders = [  # two workers on all queues, as the README deploys them
                 children.start(
-                    f"sender-{i}", [str(BIN / "hotline"), "worker", "--name", f"bench-send-{i}", *flags], worker_env
+                    f"sender-{i}",
+                    [str(BIN / "hotline"), "worker", "--name", f"bench-send-{i}", *flags, *nice],
+                    worker_env,
                 )
-                for i, flags in ((1, []), (2, ["--no-beat", "--queues", "messages"]))
+                for i, flags in ((1, []), (2, ["--no-beat"]))
             ]
             deadline = time.monotonic() + 60
             while not all("Listening on" in children.tail(f"sender-{i}", 50) for i in (1, 2)):
@@ -1125,6 +1128,14 @@ def report(data: dict[str, Any]) -> str:
         f" duplicate events {acc['inbound_events_duplicated']}, stray events {acc['inbound_events_stray']}"
         f" [200s matched to stored MessageSids: {acc['responses_matched_to_sids']}]",
     ]
+    if data.get("twilio_fake"):
+        tw = data["twilio_fake"]
+        lines.append(
+            f"while the outbox sends       {tw['sent_during_load']} SMS to the fake Twilio at "
+            f"{tw['segments_per_second']:g} segment(s)/s during the load, two workers (all queues, nice "
+            f"{tw['worker_nice']}) draining meanwhile: webhook p99 {rows['intake']['p99_ms']:.1f} ms "
+            f"(target < {TARGET_P99_MS:.0f} ms)   {verdict(tw['p99_ok_while_sending'])}"
+        )
     if acc["settled"]:
         lines.append(
             f"lost / duplicated            {verdict(acc['passed'])}: after the drain"
@@ -1218,9 +1229,15 @@ def main() -> int:
         "--twilio-fake",
         type=float,
         metavar="SEGMENTS_PER_SECOND",
-        help="configure Twilio on the fake API at this send rate and run two workers during the load (one "
-        "serving all queues, one only 'messages') "
-        "(webhook latency while the outbox sends; use with --no-drain: at 1/s the outbox takes long to empty)",
+        help="configure Twilio on the fake API at this send rate and run two workers (all queues) during the "
+        "load (webhook latency while the outbox sends; use with --no-drain: at 1/s the outbox takes long to empty)",
+    )
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=0,
+        help="with --twilio-fake: start the workers with `hotline worker --nice N` (they share the 2 cores with "
+        "gunicorn; niced, webhooks answer first and the workers catch up after)",
     )
     parser.add_argument("--loadgen", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -1296,9 +1313,13 @@ def main() -> int:
             data["twilio_fake"] = {
                 "segments_per_second": args.twilio_fake,
                 "sent_during_load": SENDING.get("during_load"),
+                "worker_nice": args.worker_nice,
                 "p99_ok_while_sending": intake.p99_ms < TARGET_P99_MS,
             }
-            log(f"twilio: webhook p99 {intake.p99_ms:.1f} ms while the outbox sent {SENDING.get('during_load')} SMS")
+            log(
+                f"twilio: webhook p99 {intake.p99_ms:.1f} ms while the outbox sent {SENDING.get('during_load')} SMS"
+                f" (workers at nice {args.worker_nice})"
+            )
         data["logs"] = str(workdir) if args.keep else None
         print(json.dumps(data, indent=2, default=str) if args.json else report(data), flush=True)
         acc = data["accounting"]

@@ -343,6 +343,24 @@ def note_undelivered(
     )
 
 
+INLINE_BUDGET_SECONDS = 0.2
+
+
+def send_due_now(runtime: Runtime, budget_seconds: float = INLINE_BUDGET_SECONDS) -> int:
+    """Send, from inside another job, what the shared rate allows right now, for at most
+    ``budget_seconds``; returns how many messages were handled.
+
+    The intake and routing drains call it between two batches. During a burst both workers are
+    draining texts (the ``intake`` queue comes first), so a dispatcher scheduled for the next send
+    slot would find no free worker until the burst is over, and no acknowledgement would go out
+    meanwhile. Sending between batches keeps the texts going at the configured rate without a
+    worker set aside for it. It is one more dispatcher: claims skip what another holds and the
+    limiter is shared, so the rate and the exactly-once hold; it never schedules anything (the
+    queued dispatcher still does), and when nothing is due it costs one Redis call and one query.
+    """
+    return Dispatcher(runtime).run(budget_seconds=budget_seconds)
+
+
 def dispatch_job(resume_at: float | None = None) -> int:
     """RQ job: drain the outbox (see :func:`dispatch`)."""
     return dispatch(current(), resume_at=resume_at)

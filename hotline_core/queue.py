@@ -156,18 +156,28 @@ class JobQueue:
         except redis.exceptions.RedisError as exc:
             log.warning("could not renew %s: %s", once, exc)
 
-    def drain(self, job: JobRef, queue: str, batch: Callable[[], int | None], budget_seconds: float) -> int:
+    def drain(
+        self,
+        job: JobRef,
+        queue: str,
+        batch: Callable[[], int | None],
+        budget_seconds: float,
+        between: Callable[[], object] | None = None,
+    ) -> int:
         """The body of a job that works through a backlog: run ``batch`` until it returns None.
 
         ``job`` is enqueued with ``once`` (a burst costs a handful of jobs, not one each). A job
         that finds work enqueues one more, so every free worker joins in (``batch`` must claim its
         rows with :meth:`Database.claim`); after ``budget_seconds`` it hands over to a fresh job so
-        that no job runs for ever. Returns how many items the batches handled.
+        that no job runs for ever. ``between`` runs after each batch (the outbox sends what is due:
+        ``hotline_core.outbox.send_due_now``). Returns how many items the batches handled.
         """
         self.started_once(job)  # work arriving from now on enqueues another job
         handled = 0
         started = time.monotonic()
         while (count := batch()) is not None:
+            if between is not None:
+                between()
             first, handled = handled == 0, handled + count
             spent = time.monotonic() - started > budget_seconds
             if first or spent:

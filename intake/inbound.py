@@ -25,6 +25,7 @@ from sqlalchemy import and_, func, insert, not_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hotline_core import outbox
 from hotline_core.events import InboundDue
 from hotline_core.models import InboundEvent
 from hotline_core.runtime import Runtime, current
@@ -246,9 +247,17 @@ def drain_job(budget_seconds: float = DRAIN_BUDGET_SECONDS) -> int:
     """RQ job: process accepted events in batches, oldest first, until none is waiting.
 
     Webhooks enqueue it with ``once``; see :meth:`JobQueue.drain` for how workers share a backlog.
+    Between batches it sends the acknowledgements the rate allows (``outbox.send_due_now``), so
+    they go out during a burst that keeps every worker on this queue.
     """
     runtime = current()
-    return runtime.jobs.drain(DRAIN_JOB, "intake", lambda: process_batch(runtime), budget_seconds)
+    return runtime.jobs.drain(
+        DRAIN_JOB,
+        "intake",
+        lambda: process_batch(runtime),
+        budget_seconds,
+        between=lambda: outbox.send_due_now(runtime),
+    )
 
 
 def process_job(event_id: int) -> bool:

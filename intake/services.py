@@ -414,7 +414,9 @@ def process_waiting_job(budget_seconds: float = PROCESS_BUDGET_SECONDS) -> int:
         after_id = ids[-1]
         return len(ids)
 
-    return runtime.jobs.drain(process_waiting_job, "routing", batch, budget_seconds)
+    return runtime.jobs.drain(
+        process_waiting_job, "routing", batch, budget_seconds, between=lambda: outbox.send_due_now(runtime)
+    )
 
 
 def _process_batch(runtime: Runtime, after_id: int) -> list[int]:

@@ -9,6 +9,7 @@ import threading
 
 import pytest
 import redis
+from sqlalchemy import select
 
 from hotline_core import outbox, pacing
 from hotline_core.models import OutboxMessage
@@ -190,3 +191,24 @@ def test_a_scheduled_dispatcher_makes_way_for_the_next_hand_over(make_runtime, t
     queue(rt)
     outbox.dispatch(rt, resume_at=START)
     assert rt.jobs.connection.get(outbox.WAKE_KEY) is None
+
+
+def test_a_drain_of_incoming_texts_sends_acknowledgements_between_its_batches(
+    make_runtime, twilio_settings, fake_twilio
+):
+    """In a burst every worker is on the intake queue; the acknowledgements still go out, at the rate."""
+    from intake import inbound
+
+    rt = make_twilio_runtime(make_runtime, twilio_settings, rate=1)
+    for n in range(3):
+        sid = f"SM{n:032d}"
+        form = {"From": f"+861380013800{n}", "To": "+8612345000000", "Body": "窗口办事拖延", "MessageSid": sid}
+        url = "https://hotline.example.org/twilio/sms"
+        inbound.receive(rt, kind="sms", dedupe_key=f"sms:{sid}", url=url, form=form, headers={})
+    set_current(rt)
+    assert inbound.drain_job() == 3  # no dispatcher job has run
+    sent = [r.field("To") for r in fake_twilio.messages()]
+    assert len(sent) == 1  # the first slot at once; the rate (1 a second) holds the other two back
+    with rt.db.session() as s:
+        statuses = sorted(m.status for m in s.scalars(select(OutboxMessage)))
+    assert statuses.count(MessageStatus.PENDING) == 2
