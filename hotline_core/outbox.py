@@ -122,7 +122,8 @@ class Dispatcher:
         self.concurrency = runtime.settings.send_concurrency
         # Claim at once as many as can go within the sleep threshold: at 1 segment a second one, at
         # 100 ten. More would only be put back; fewer would cost a commit each.
-        self.batch = max(1, math.floor(rate * SLEEP_THRESHOLD_SECONDS))
+        # Without credentials nothing is sent, so nothing waits for a slot: claim many at once.
+        self.batch = max(1, math.floor(rate * SLEEP_THRESHOLD_SECONDS)) if runtime.twilio.configured else 200
         self.resume_at = resume_at
         self.next_slot: Slot | None = None
         self.out_of_budget = False
@@ -158,7 +159,7 @@ class Dispatcher:
                         handled += self._record_finished(in_flight, block=True)
                         continue
                     break
-                claimed = self._claim(min(free, self.batch))
+                claimed = self._claim(min(free, self.batch) if self.runtime.twilio.configured else self.batch)
                 if claimed is None:
                     break
                 to_send, finished = claimed

@@ -212,3 +212,19 @@ def test_a_drain_of_incoming_texts_sends_acknowledgements_between_its_batches(
     with rt.db.session() as s:
         statuses = sorted(m.status for m in s.scalars(select(OutboxMessage)))
     assert statuses.count(MessageStatus.PENDING) == 2
+
+
+def test_without_credentials_a_backlog_is_recorded_in_a_few_commits(runtime, monkeypatch):
+    """Nothing is sent, so nothing waits for a send slot: the demo's outbox keeps up with a burst."""
+    with runtime.db.transaction() as s:
+        for n in range(250):
+            outbox.queue_sms(
+                s, runtime, to=f"+86139{n:08d}", body="【效能投诉热线】您的投诉已受理。", kind="acknowledgement"
+            )
+    claims: list[int] = []
+    real = outbox.Dispatcher._claim
+    monkeypatch.setattr(outbox.Dispatcher, "_claim", lambda self, limit: claims.append(limit) or real(self, limit))
+    assert outbox.Dispatcher(runtime).run() == 250
+    assert len(claims) <= 3
+    with runtime.db.session() as s:
+        assert {m.status for m in s.scalars(select(OutboxMessage))} == {MessageStatus.NOT_SENT_NO_CREDENTIALS}
