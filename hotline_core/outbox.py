@@ -344,14 +344,14 @@ def note_undelivered(
     )
 
 
-INLINE_BUDGET_SECONDS = 0.2
+INLINE_BUDGET_SECONDS = 0.05  # per call: what the rate allows right now, not a paced run
 
 
 def send_due_now(runtime: Runtime, budget_seconds: float = INLINE_BUDGET_SECONDS) -> int:
     """Send, from inside another job, what the shared rate allows right now, for at most
     ``budget_seconds``; returns how many messages were handled.
 
-    The intake and routing drains call it between two batches. During a burst both workers are
+    The intake drain calls it between two batches. During a burst both workers are
     draining texts (the ``intake`` queue comes first), so a dispatcher scheduled for the next send
     slot would find no free worker until the burst is over, and no acknowledgement would go out
     meanwhile. Sending between batches keeps the texts going at the configured rate without a
