@@ -283,3 +283,14 @@ def test_the_unit_hears_of_its_ticket_before_the_citizens_routine_news_goes_out(
         ).all()
     assert due_order.index("assigned") < due_order.index("citizen_assigned")
     assert due_order[0] == "acknowledgement"
+
+
+def test_a_worker_reads_the_directory_and_model_before_its_first_ticket(runtime):
+    from hotline_app.worker import warm
+
+    routing_inputs.forget()
+    warm(runtime)
+    with runtime.db.session() as s:
+        token = stamps.read(s)
+    cached = routing_inputs._cache[runtime.db.url]
+    assert cached.token == token and cached.model is not None and cached.units
