@@ -98,7 +98,6 @@ import bisect
 import contextlib
 import csv
 import http.client
-import importlib.util
 import json
 import os
 import queue
@@ -127,16 +126,9 @@ sys.path.insert(0, str(REPO))
 sys.path.append(str(BENCH_DIR))
 
 
-def _load_bench_intake() -> Any:
-    spec = importlib.util.spec_from_file_location("bench_intake", BENCH_DIR / "intake.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_intake"] = module
-    spec.loader.exec_module(module)
-    return module
+from benchlib import data_dir, load_bench_intake  # noqa: E402  (bench/ is on sys.path now)
 
-
-base = _load_bench_intake()
+base = load_bench_intake()
 log = base.log
 
 TARGETS = {"acknowledged": 1.0, "routed": 1.5, "unit_notified": 2.0}  # seconds, p95, steady phase
@@ -332,16 +324,6 @@ def _function(frame: str) -> str:
 
 
 # --- texts ------------------------------------------------------------------------------------
-
-
-def data_dir() -> Path:
-    if os.environ.get("HOTLINE_DATA_DIR"):
-        return Path(os.environ["HOTLINE_DATA_DIR"])
-    # ../shared/data from the main checkout; a worktree under wt/ is one level deeper
-    for candidate in (REPO.parent / "shared" / "data", REPO.parent.parent / "shared" / "data"):
-        if candidate.exists():
-            return candidate
-    return REPO.parent / "shared" / "data"
 
 
 def load_texts(count: int, seed: int) -> tuple[list[str], str]:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib.util
 import json
 import os
 import sys
@@ -44,30 +43,20 @@ sys.path.insert(0, str(REPO))
 sys.path.append(str(Path(__file__).resolve().parent))  # baseline_app, after the project's packages
 
 
-def _bench_intake() -> Any:
-    """bench/intake.py (its processes and database helpers) under another name than the project's
-    ``intake`` package."""
-    spec = importlib.util.spec_from_file_location("bench_intake", Path(__file__).with_name("intake.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_intake"] = module
-    spec.loader.exec_module(module)
-    return module
+from benchlib import data_dir, load_bench_intake  # noqa: E402  (bench/ is on sys.path now)
 
+bench_intake = load_bench_intake()
 
-bench_intake = _bench_intake()
-
-DATA = [REPO.parent / "shared" / "data" / "tipdm2020c" / "train.csv", Path("/work/shared/data/tipdm2020c/train.csv")]
 TARGET_PER_SECOND = 200.0
 REDIS_DB = 10
 
 
 def texts(limit: int) -> tuple[list[str], str]:
-    for path in DATA:
-        if path.exists():
-            with path.open(encoding="utf-8") as f:
-                found = [row["text"][:1000] for row in csv.DictReader(f) if row.get("text")]
-            return found[:limit], f"{path.parent.name}/{path.name}"
+    path = data_dir() / "tipdm2020c" / "train.csv"
+    if path.exists():
+        with path.open(encoding="utf-8") as f:
+            found = [row["text"][:1000] for row in csv.DictReader(f) if row.get("text")]
+        return found[:limit], f"{path.parent.name}/{path.name}"
     with (REPO / "hotline_app" / "demo_training.csv").open(encoding="utf-8") as f:
         demo = [row["text"] for row in csv.DictReader(f)]
     return (demo * (limit // len(demo) + 1))[:limit], "the demo's training examples (shared data not found)"

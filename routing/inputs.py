@@ -125,13 +125,19 @@ def current(session: Session, runtime: Runtime) -> RoutingInputs:
     """The routing inputs as of the directory's current stamp: this process's copy when the stamp
     has not changed since it was read, else read afresh (and kept, unless caching is off)."""
     token = stamps.read(session)
-    key = runtime.db.url
-    cached = _cache.get(key)
-    if token is not None and cached is not None and cached.token == token and runtime.settings.routing_cache:
-        return cached
-    with _lock:
+    key, keep = runtime.db.url, token is not None and runtime.settings.routing_cache
+
+    def kept() -> RoutingInputs | None:
+        cached = _cache.get(key)
+        return cached if keep and cached is not None and cached.token == token else None
+
+    if (found := kept()) is not None:
+        return found
+    with _lock:  # one thread reads them; the others waiting here then find its copy
+        if (found := kept()) is not None:
+            return found
         fresh = load(session, runtime, token)
-        if token is not None and runtime.settings.routing_cache:
+        if keep:
             _cache[key] = fresh
         return fresh
 

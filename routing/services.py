@@ -41,9 +41,7 @@ class RoutingError(TicketError):
     """A routing action that cannot be done as asked; the key says why (``error.routing.*``)."""
 
 
-# --- directory snapshot --------------------------------------------------------------------------
-
-snapshot = routing_inputs.snapshot
+# --- routing settings ----------------------------------------------------------------------------
 
 
 def config(session: Session, runtime: Runtime) -> RoutingConfig:

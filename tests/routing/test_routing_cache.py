@@ -77,10 +77,6 @@ def _routed(runtime: Runtime, ids: list[int]) -> list[dict[str, Any]]:
         for ticket in (s.get(Ticket, i) for i in ids):
             assert ticket is not None
             events = s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id))
-            data_without_ids = (
-                {k: v for k, v in (e.data or {}).items() if not k.endswith("_id") or k.endswith("unit_id")}
-                for e in events
-            )
             out.append(
                 {
                     "ticket": (ticket.state, ticket.category_id, ticket.area_id, ticket.urgency, ticket.policy),
@@ -96,14 +92,13 @@ def _routed(runtime: Runtime, ids: list[int]) -> list[dict[str, Any]]:
                         )
                     ],
                     "events": [
-                        (e.kind, e.actor, plain(e.body, ticket), data)
-                        for e, data in zip(
-                            s.scalars(
-                                select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)
-                            ),
-                            data_without_ids,
-                            strict=True,
+                        (
+                            e.kind,
+                            e.actor,
+                            plain(e.body, ticket),
+                            {k: v for k, v in (e.data or {}).items() if not k.endswith("_id") or k.endswith("unit_id")},
                         )
+                        for e in events
                     ],
                     "texts": [
                         (m.kind, plain(m.to_number, ticket), plain(m.body, ticket), m.priority, m.next_attempt_at)
