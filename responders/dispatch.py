@@ -58,7 +58,7 @@ def queue():  # type: ignore[no-untyped-def]
         items.append(
             {
                 "ticket": tk,
-                "suggestions": [(categories[c], score) for c, score in suggestions(tk, events) if c in categories],
+                "suggestions": suggestions(tk, events, categories),
                 "returned": returned,
                 "queued": queued,
                 "returned_by": unit_names.get(returned.data.get("unit_id") or 0) if returned else None,

@@ -6,7 +6,7 @@ audited. Every action goes through responders.services, which records it on the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -249,16 +249,21 @@ def ticket(number: str):  # type: ignore[no-untyped-def]
         pending_extension=pending_extension,
         categories=categories,
         duplicates=services.duplicate_candidates(s, tk) if u.role in (Role.DISPATCHER, Role.ADMIN) else [],
-        suggestions=suggestions(tk, events),
+        suggestions=suggestions(tk, events, {c.code: c for c in s.scalars(select(Category))}),
     )
 
 
-def suggestions(tk: Ticket, events: Sequence[TicketEvent]) -> list[tuple[str, float]]:
+def suggestions(
+    tk: Ticket, events: Sequence[TicketEvent], categories: Mapping[str, Category]
+) -> list[tuple[Category, float]]:
+    """The classifier's three best categories for the ticket, as categories (pages show their names
+    in the reader's language, never the codes); a code the directory no longer has is left out."""
     classified = [e for e in events if e.kind == "classified"]
     if not classified:
         return []
     scores = classified[-1].data.get("scores") or {}
-    return sorted(scores.items(), key=lambda kv: -kv[1])[:3]
+    best = sorted(scores.items(), key=lambda kv: -kv[1])[:3]
+    return [(categories[code], score) for code, score in best if code in categories]
 
 
 ACTIONS = {

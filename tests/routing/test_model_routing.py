@@ -1,6 +1,7 @@
 """The learned classifier in the routing: versions stored, decisions explained, training from history."""
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -123,3 +124,16 @@ def test_the_cli_trains_and_evaluates(settings, tmp_path, monkeypatch):
     assert "WORKSTYLE" in figures["per_class"]
     bad = runner.invoke(main, ["classifier", "train", "--csv", str(tmp_path / "train.csv"), "--text-column", "body"])
     assert bad.exit_code == 1 and "no column(s) body" in bad.output
+
+
+@pytest.mark.parametrize(("lang", "name"), [("zh", "城乡建设"), ("en", "Urban and rural construction")])
+def test_the_ticket_page_names_the_models_suggestions_in_the_readers_language(app, runtime, lang, name):
+    from tests.helpers import sign_in
+
+    ticket, data = classified(runtime, "小区楼道墙皮脱落，房屋漏水严重")
+    assert "CONSTRUCTION" in data["scores"]
+    page = sign_in(app, "dispatcher").get(f"/staff/tickets/{ticket.number}", query_string={"lang": lang})
+    html = page.get_data(as_text=True)
+    badges = re.findall(r'<span class="badge">([^<]*)</span>', html)
+    assert any(b.startswith(name + " 0.") for b in badges), badges
+    assert not any(re.match(r"[A-Z_-]{4,} \d", b) for b in badges), badges  # no category code
